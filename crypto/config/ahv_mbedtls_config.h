@@ -16,9 +16,9 @@
 #define MBEDTLS_SHA384_C
 #define MBEDTLS_SHA512_C
 #define MBEDTLS_SHA3_C
-/* Our SHA-256 block function: SHA-NI with a portable fallback
- * (crypto/src/sha256_block.c). */
-#define MBEDTLS_SHA256_PROCESS_ALT
+/* Our SHA-256 module (crypto/src/sha256.c, context in sha256_alt.h):
+ * SHA-NI over whole runs of blocks, with a portable fallback. */
+#define MBEDTLS_SHA256_ALT
 #define MBEDTLS_MD_C
 
 /* DRBG */

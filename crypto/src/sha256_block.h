@@ -1,5 +1,5 @@
-/* sha256_block.h - SHA-256 compression functions behind mbedTLS's
- * MBEDTLS_SHA256_PROCESS_ALT hook (FIPS 180-4 section 6.2.2). */
+/* sha256_block.h - SHA-256 compression functions (FIPS 180-4 section 6.2.2)
+ * used by crypto/src/sha256.c, our module behind MBEDTLS_SHA256_ALT. */
 #ifndef AHV_SHA256_BLOCK_H
 #define AHV_SHA256_BLOCK_H
 #include <stddef.h>
