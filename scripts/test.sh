@@ -26,12 +26,13 @@ else
 fi
 
 build=build-test
+mkdir -p "$build"
 echo "test.sh: configuring $build (ASan/UBSan hosted world, UEFI world, fuzzers)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAHV_SANITIZE=ON -DAHV_FUZZ=ON >"$build.configure.log" 2>&1 \
-  || { tail -n 30 "$build.configure.log"; exit 1; }
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAHV_SANITIZE=ON -DAHV_FUZZ=ON >"$build/configure.log" 2>&1 \
+  || { tail -n 30 "$build/configure.log"; exit 1; }
 echo "test.sh: building"
-cmake --build "$build" -j"$(nproc)" >"$build.build.log" 2>&1 \
-  || { grep -E -B2 -A6 'error|Error' "$build.build.log" | head -n 80; exit 1; }
+cmake --build "$build" -j"$(nproc)" >"$build/build.log" 2>&1 \
+  || { grep -E -B2 -A6 'error|Error' "$build/build.log" | head -n 80; exit 1; }
 
 args=(--test-dir "$build" --output-on-failure --timeout 900)
 if [ "${#labels[@]}" -gt 0 ]; then
