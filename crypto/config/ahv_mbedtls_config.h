@@ -1,8 +1,9 @@
 /*
  * ahv_mbedtls_config.h - the mbedTLS 3.6 configuration shared by both builds
- * (selected with -DMBEDTLS_CONFIG_FILE). Only what attest-hv uses: SHA-2,
- * SHA-3, HMAC_DRBG, ECDSA on P-256/P-384, ASN.1 and base64 for key and
- * signature encodings. No file system, network, time, threads or PSA.
+ * (selected with -DMBEDTLS_CONFIG_FILE). Only what attest-hv uses: SHA-2
+ * (SHA-256 and the SHA-512 block function are ours), HMAC_DRBG, ECDSA on
+ * P-256/P-384, ASN.1 and base64 for key and signature encodings. SHA-3 is
+ * ours too (crypto/src/keccak.c), so MBEDTLS_SHA3_C is off. No file system, network, time, threads or PSA.
  */
 #ifndef AHV_MBEDTLS_CONFIG_H
 #define AHV_MBEDTLS_CONFIG_H
@@ -15,10 +16,13 @@
 #define MBEDTLS_SHA256_C
 #define MBEDTLS_SHA384_C
 #define MBEDTLS_SHA512_C
-#define MBEDTLS_SHA3_C
+/* SHA-3 is ours (crypto/src/keccak.c): no MBEDTLS_SHA3_C. */
 /* Our SHA-256 module (crypto/src/sha256.c, context in sha256_alt.h):
  * SHA-NI over whole runs of blocks, with a portable fallback. */
 #define MBEDTLS_SHA256_ALT
+/* Our SHA-512/384 compression function (crypto/src/sha512_block.c); mbedTLS
+ * keeps the buffering, padding and context. */
+#define MBEDTLS_SHA512_PROCESS_ALT
 #define MBEDTLS_MD_C
 
 /* DRBG */

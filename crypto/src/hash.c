@@ -1,16 +1,18 @@
 /*
  * hash.c - hashing by algorithm id over the SHA-2 and SHA-3 modules (SHA-256
- * is ours, crypto/src/sha256.c; the rest are mbedTLS's).
+ * is ours, crypto/src/sha256.c; SHA-384/512 are mbedTLS's around our
+ * compression function, crypto/src/sha512_block.c; SHA-3 is ours,
+ * crypto/src/keccak.c).
  */
 #include <string.h>
 #include "mbedtls/sha256.h"
 #include "mbedtls/sha512.h"
-#include "mbedtls/sha3.h"
 #include "ahv/crypto.h"
+#include "keccak.h"
 
 _Static_assert(sizeof(mbedtls_sha256_context) <= sizeof(((ahv_hash_ctx *)0)->opaque), "sha256 ctx");
 _Static_assert(sizeof(mbedtls_sha512_context) <= sizeof(((ahv_hash_ctx *)0)->opaque), "sha512 ctx");
-_Static_assert(sizeof(mbedtls_sha3_context) <= sizeof(((ahv_hash_ctx *)0)->opaque), "sha3 ctx");
+_Static_assert(sizeof(ahv_sha3_ctx) <= sizeof(((ahv_hash_ctx *)0)->opaque), "sha3 ctx");
 
 /* ---- ids ------------------------------------------------------------------- */
 size_t ahv_hash_size(ahv_hash_alg alg)
@@ -36,12 +38,6 @@ const char *ahv_hash_name(ahv_hash_alg alg)
 	return NULL;
 }
 
-static mbedtls_sha3_id sha3_id(ahv_hash_alg alg)
-{
-	return alg == AHV_HASH_SHA3_256 ? MBEDTLS_SHA3_256 :
-	       alg == AHV_HASH_SHA3_384 ? MBEDTLS_SHA3_384 : MBEDTLS_SHA3_512;
-}
-
 /* ---- streaming --------------------------------------------------------------- */
 int ahv_hash_init(ahv_hash_ctx *ctx, ahv_hash_alg alg)
 {
@@ -63,8 +59,7 @@ int ahv_hash_init(ahv_hash_ctx *ctx, ahv_hash_alg alg)
 					   alg == AHV_HASH_SHA384);
 		break;
 	default:
-		mbedtls_sha3_init((mbedtls_sha3_context *)ctx->opaque);
-		rc = mbedtls_sha3_starts((mbedtls_sha3_context *)ctx->opaque, sha3_id(alg));
+		rc = ahv_sha3_init((ahv_sha3_ctx *)ctx->opaque, ahv_hash_size(alg));
 		break;
 	}
 	if (rc) {
@@ -91,7 +86,8 @@ int ahv_hash_update(ahv_hash_ctx *ctx, const void *data, size_t len)
 		rc = mbedtls_sha512_update((mbedtls_sha512_context *)ctx->opaque, data, len);
 		break;
 	default:
-		rc = mbedtls_sha3_update((mbedtls_sha3_context *)ctx->opaque, data, len);
+		ahv_sha3_update((ahv_sha3_ctx *)ctx->opaque, data, len);
+		rc = 0;
 		break;
 	}
 	return rc ? AHV_CRYPTO_EINTERNAL : AHV_CRYPTO_OK;
@@ -112,8 +108,8 @@ int ahv_hash_final(ahv_hash_ctx *ctx, uint8_t *out)
 		rc = mbedtls_sha512_finish((mbedtls_sha512_context *)ctx->opaque, out);
 		break;
 	default:
-		rc = mbedtls_sha3_finish((mbedtls_sha3_context *)ctx->opaque, out,
-					 ahv_hash_size((ahv_hash_alg)ctx->alg));
+		ahv_sha3_final((ahv_sha3_ctx *)ctx->opaque, out);
+		rc = 0;
 		break;
 	}
 	ahv_hash_abort(ctx);
