@@ -20,7 +20,7 @@ PACKAGES=(
   qemu-system-x86 ovmf swtpm swtpm-tools bochs bochsbios bochs-term vgabios
   mtools dosfstools gdisk
   libcmocka-dev libmicrohttpd-dev libjansson-dev libssl-dev openssl
-  libcurl4-openssl-dev libsqlite3-dev sqlite3 postgresql libpq-dev
+  libcurl4-openssl-dev libsqlite3-dev sqlite3 postgresql libpq-dev python3-jwt python3-cryptography
   libtss2-dev tpm2-tools tpm2-openssl
   clang libclang-rt-14-dev wrk dpkg-dev xz-utils python3 curl ca-certificates
 )

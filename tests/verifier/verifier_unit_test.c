@@ -1,0 +1,167 @@
+/*
+ * verifier_unit_test - pure unit checks of the verifier's building blocks:
+ * the composite digest against protocol.md §12.2, strict base64, hex,
+ * structural report/request checks, policy parsing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evidence.h"
+#include "policy.h"
+#include "vcrypto.h"
+#include "verify.h"
+#include "vutil.h"
+
+static int failures;
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+				__LINE__, #c);                                 \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+
+static void test_composite_example(void)
+{
+	/* protocol.md §12.2: SHA-256, two regions, request_digest 00..1f */
+	static uint8_t r[AHV_REPORT_SIZE(2)];
+	memset(r, 0, sizeof r);
+	struct ahv_report_hdr *h = (void *)r;
+	h->hash_alg = AHV_WIRE_HASH_SHA256;
+	h->region_count = 2;
+	for (int i = 0; i < 32; i++)
+		h->request_digest[i] = (uint8_t)i;
+	struct ahv_region_result *r0 = (void *)(r + AHV_REPORT_RESULT_OFFSET(0));
+	struct ahv_region_result *r1 = (void *)(r + AHV_REPORT_RESULT_OFFSET(1));
+	r0->address = 0x00007f0000001000ull;
+	r0->size = 3;
+	r0->space = AHV_SPACE_GVA;
+	vc_hash(AHV_WIRE_HASH_SHA256, "abc", 3, r0->digest);
+	r1->address = 0x100000;
+	r1->size = 0;
+	r1->space = AHV_SPACE_GPA;
+	vc_hash(AHV_WIRE_HASH_SHA256, "", 0, r1->digest);
+	uint8_t out[64];
+	char hex[129];
+	CHECK(v_composite(r, out) == 0);
+	v_hex(hex, out, 32);
+	CHECK(!strcmp(hex, "ea39042eee74d4b25360b7a0749aef8d52641a06acdf9114367f01a73f538b4c"));
+}
+
+static void test_base64(void)
+{
+	uint8_t b[16];
+	CHECK(v_b64_decode(b, sizeof b, "YWJj", 4) == 3 && !memcmp(b, "abc", 3));
+	CHECK(v_b64_decode(b, sizeof b, "YWI=", 4) == 2);
+	CHECK(v_b64_decode(b, sizeof b, "YQ==", 4) == 1);
+	CHECK(v_b64_decode(b, sizeof b, "", 0) == 0);
+	CHECK(v_b64_decode(b, sizeof b, "YWJ=", 4) < 0); /* non-canonical bits */
+	CHECK(v_b64_decode(b, sizeof b, "YR==", 4) < 0);
+	CHECK(v_b64_decode(b, sizeof b, "Y===", 4) < 0);
+	CHECK(v_b64_decode(b, sizeof b, "=YWJ", 4) < 0);
+	CHECK(v_b64_decode(b, sizeof b, "YW=j", 4) < 0);
+	CHECK(v_b64_decode(b, sizeof b, "YWJ", 3) < 0);
+	CHECK(v_b64_decode(b, sizeof b, "YW J", 4) < 0);
+	CHECK(v_b64_decode(b, 2, "YWJj", 4) < 0); /* capacity */
+	char e[16];
+	CHECK(v_b64url_encode(e, (const uint8_t *)"\xfb\xff", 2) == 3 && !strcmp(e, "-_8"));
+	CHECK(v_b64_encode(e, (const uint8_t *)"ab", 2) == 4 && !strcmp(e, "YWI="));
+	CHECK(v_unhex(b, sizeof b, "0aFf") == 2 && b[0] == 0x0a && b[1] == 0xff);
+	CHECK(v_unhex(b, sizeof b, "0g") < 0);
+	CHECK(v_unhex(b, sizeof b, "abc") < 0);
+}
+
+static void test_structure(void)
+{
+	static uint8_t r[AHV_REPORT_SIZE(1)], q[AHV_REQUEST_SIZE(1)];
+	char d[256];
+	memset(r, 0, sizeof r);
+	struct ahv_report_hdr *h = (void *)r;
+	h->magic = AHV_REPORT_MAGIC;
+	h->version_major = 1;
+	h->total_size = sizeof r;
+	h->hash_alg = 1;
+	h->sig_alg = 1;
+	h->region_count = 1;
+	h->nonce_len = 8;
+	h->caller_cpl = 3;
+	h->paging_levels = 4;
+	h->backend = AHV_BACKEND_SVM;
+	((struct ahv_region_result *)(void *)(r + AHV_REPORT_RESULT_OFFSET(0)))->space = AHV_SPACE_GPA;
+	CHECK(v_check_report(r, sizeof r, d, sizeof d) == V_OK);
+	CHECK(v_check_report(r, sizeof r - 1, d, sizeof d) == V_E_REPORT_FORMAT);
+	h->nonce[8] = 1;
+	CHECK(v_check_report(r, sizeof r, d, sizeof d) == V_E_REPORT_FORMAT);
+	h->nonce[8] = 0;
+	r[AHV_REPORT_SIG_OFFSET(1) + 64] = 1; /* P-256 signature padding */
+	CHECK(v_check_report(r, sizeof r, d, sizeof d) == V_E_REPORT_FORMAT);
+	r[AHV_REPORT_SIG_OFFSET(1) + 64] = 0;
+	h->version_major = 2;
+	CHECK(v_check_report(r, sizeof r, d, sizeof d) == V_E_REPORT_VERSION);
+	h->version_major = 1;
+	h->flags = 1u << 9;
+	CHECK(v_check_report(r, sizeof r, d, sizeof d) == V_E_REPORT_FORMAT);
+	h->version_minor = 1; /* a newer minor may use reserved bits */
+	CHECK(v_check_report(r, sizeof r, d, sizeof d) == V_OK);
+
+	memset(q, 0, sizeof q);
+	struct ahv_request_hdr *qh = (void *)q;
+	qh->magic = AHV_REQUEST_MAGIC;
+	qh->version_major = 1;
+	qh->total_size = sizeof q;
+	qh->hash_alg = 1;
+	qh->sig_alg = 1;
+	qh->region_count = 1;
+	qh->nonce_len = 8;
+	struct ahv_region *g = (void *)(q + AHV_REQUEST_REGION_OFFSET(0));
+	g->space = AHV_SPACE_GVA;
+	CHECK(v_check_request(q, sizeof q, d, sizeof d) == V_OK);
+	g->claimed_digest[0] = 1; /* claim bytes without the CLAIMED flag */
+	CHECK(v_check_request(q, sizeof q, d, sizeof d) == V_E_REQUEST_FORMAT);
+	g->flags = AHV_REGION_F_CLAIMED;
+	CHECK(v_check_request(q, sizeof q, d, sizeof d) == V_OK);
+	g->claimed_digest[40] = 1; /* beyond the SHA-256 size */
+	CHECK(v_check_request(q, sizeof q, d, sizeof d) == V_E_REQUEST_FORMAT);
+}
+
+static void test_submission_and_policy(void)
+{
+	static struct v_submission s;
+	char d[256];
+	const char *ok = "{\"request\":\"\",\"report\":\"YWJj\",\"region_names\":[\"a\",null]}";
+	CHECK(v_parse_submission(ok, strlen(ok), &s, d, sizeof d) == V_OK);
+	CHECK(s.report_len == 3 && s.has_names && s.n_names == 2 && !strcmp(s.names[0], "a") && !s.names[1][0]);
+	const char *bad = "{\"request\":\"\",\"report\":\"\",\"region_names\":[\"\"]}";
+	CHECK(v_parse_submission(bad, strlen(bad), &s, d, sizeof d) == V_E_BAD_FIELD);
+	const char *nul = "{\"request\":\"\",\"report\":\"\",\"region_names\":[\"a\\u0000b\"]}";
+	CHECK(v_parse_submission(nul, strlen(nul), &s, d, sizeof d) != V_OK);
+	char err[256];
+	const char *pol = "{\"allow_dev_key\":true,\"min_hv_version\":\"1.2.3\",\"regions\":[{\"name\":\"k\",\"address\":\"0x1000\",\"size\":4096,\"space\":\"gpa\",\"digests\":[\"sha384:" \
+			  "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000\"]}]}";
+	struct v_policy *p = v_policy_parse(pol, strlen(pol), err, sizeof err);
+	CHECK(p && p->allow_dev_key && p->min_hv_version == AHV_HV_VERSION(1, 2, 3) && p->n_regions == 1 &&
+	      p->regions[0].address == 0x1000 && p->regions[0].digests[0].len == 48 && p->regions[0].digests[0].alg == 2);
+	v_policy_free(p);
+	const char *bp = "{\"regions\":[{\"name\":\"k\",\"digests\":[\"sha256:00\"]}]}";
+	CHECK(!v_policy_parse(bp, strlen(bp), err, sizeof err) && strstr(err, "digests"));
+	CHECK(v_parse_hv_version("1.2") < 0 && v_parse_hv_version("256.0.0") < 0 && v_parse_hv_version("1.0.0x") < 0);
+	for (int e = 0; e < V_E__COUNT; e++)
+		CHECK(v_err_code(e) && v_err_http(e) >= 200 && v_err_text(e));
+}
+
+int main(void)
+{
+	CHECK(vc_init() == 0);
+	test_composite_example();
+	test_base64();
+	test_structure();
+	test_submission_and_policy();
+	if (failures) {
+		fprintf(stderr, "verifier_unit_test: %d failure(s)\n", failures);
+		return 1;
+	}
+	printf("verifier_unit_test: ok\n");
+	return 0;
+}

@@ -1,0 +1,278 @@
+#include "evidence.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "vutil.h"
+
+static const struct {
+	const char *code;
+	unsigned http;
+	const char *text;
+} errtab[V_E__COUNT] = {
+	[V_OK] = {"ok", 200, "accepted"},
+	[V_E_NOT_FOUND] = {"not_found", 404, "no such endpoint"},
+	[V_E_METHOD] = {"method_not_allowed", 405, "method not allowed on this endpoint"},
+	[V_E_CONTENT_TYPE] = {"unsupported_media_type", 415, "Content-Type must be application/json"},
+	[V_E_BODY_TOO_LARGE] = {"body_too_large", 413, "request body exceeds the limit"},
+	[V_E_MALFORMED_JSON] = {"malformed_json", 400, "body is not one valid JSON object"},
+	[V_E_MISSING_FIELD] = {"missing_field", 400, "a required field is missing"},
+	[V_E_BAD_FIELD] = {"bad_field", 400, "a field has the wrong type or value"},
+	[V_E_BAD_BASE64] = {"bad_base64", 400, "request or report is not canonical base64"},
+	[V_E_REQUEST_FORMAT] = {"bad_request_format", 400, "the attestation request is malformed"},
+	[V_E_REPORT_FORMAT] = {"bad_report_format", 400, "the report is malformed"},
+	[V_E_REPORT_VERSION] = {"unsupported_version", 400, "wire version not implemented"},
+	[V_E_UNKNOWN_HV_KEY] = {"unknown_hv_key", 403, "hypervisor key not enrolled"},
+	[V_E_HV_KEY_MISMATCH] = {"hv_key_mismatch", 403, "report sig_alg does not match the enrolled hypervisor key"},
+	[V_E_REPORT_SIGNATURE] = {"bad_report_signature", 403, "hypervisor signature does not verify"},
+	[V_E_UNKNOWN_GUEST_KEY] = {"unknown_guest_key", 403, "guest key not enrolled"},
+	[V_E_GUEST_KEY_MISMATCH] = {"guest_key_mismatch", 403, "request sig_alg does not match the enrolled guest key"},
+	[V_E_REQUEST_SIGNATURE] = {"bad_request_signature", 403, "guest signature does not verify"},
+	[V_E_REQUEST_MISMATCH] = {"request_mismatch", 403, "the report does not belong to this request"},
+	[V_E_COMPOSITE_MISMATCH] = {"composite_mismatch", 403, "composite digest does not recompute"},
+	[V_E_NONCE_UNKNOWN] = {"nonce_unknown", 403, "nonce was not issued by this verifier"},
+	[V_E_NONCE_EXPIRED] = {"nonce_expired", 403, "nonce expired"},
+	[V_E_NONCE_REPLAYED] = {"nonce_replayed", 403, "nonce already used"},
+	[V_E_TIMESTAMP_SKEW] = {"timestamp_skew", 403, "report timestamp too far from the verifier's clock"},
+	[V_E_DEV_KEY] = {"dev_key_rejected", 403, "report signed with a development (unsealed) key"},
+	[V_E_DEBUG] = {"debug_rejected", 403, "hypervisor runs with debug options"},
+	[V_E_CLAIM_MISMATCH] = {"claim_mismatch", 403, "a claimed digest differs from the measurement"},
+	[V_E_HV_VERSION] = {"hv_version_rejected", 403, "hypervisor version not allowed by policy"},
+	[V_E_HV_MEASUREMENT] = {"hv_measurement_rejected", 403, "build id, image or config digest not allowed by policy"},
+	[V_E_HASH_ALG] = {"hash_alg_rejected", 403, "hash algorithm not allowed by policy"},
+	[V_E_REGION_UNKNOWN] = {"policy_region_unknown", 403, "a region names no policy entry"},
+	[V_E_REGION_MISMATCH] = {"policy_region_mismatch", 403, "a region does not match its reference values"},
+	[V_E_REGION_UNNAMED] = {"policy_region_unnamed", 403, "a region matches no policy entry"},
+	[V_E_REGION_MISSING] = {"policy_region_missing", 403, "a required policy region was not measured"},
+	[V_E_STORAGE] = {"storage_unavailable", 503, "storage failed; nothing was decided"},
+	[V_E_INTERNAL] = {"internal_error", 500, "internal error"},
+};
+
+const char *v_err_code(enum v_err e)
+{
+	return (unsigned)e < V_E__COUNT ? errtab[e].code : "internal_error";
+}
+unsigned v_err_http(enum v_err e)
+{
+	return (unsigned)e < V_E__COUNT ? errtab[e].http : 500;
+}
+const char *v_err_text(enum v_err e)
+{
+	return (unsigned)e < V_E__COUNT ? errtab[e].text : "internal error";
+}
+
+bool v_all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= b[i];
+	return acc == 0;
+}
+
+#define FAIL(code, ...)                                                        \
+	do {                                                                   \
+		snprintf(detail, dlen, __VA_ARGS__);                           \
+		return code;                                                   \
+	} while (0)
+
+static enum v_err get_b64(json_t *root, const char *key, uint8_t *out,
+			  size_t cap, size_t *outlen, char *detail, size_t dlen)
+{
+	json_t *v = json_object_get(root, key);
+	if (!v)
+		FAIL(V_E_MISSING_FIELD, "field \"%s\" is missing", key);
+	if (!json_is_string(v))
+		FAIL(V_E_BAD_FIELD, "field \"%s\" must be a base64 string", key);
+	size_t sl = json_string_length(v);
+	if (sl > v_b64_len(cap))
+		FAIL(V_E_BAD_FIELD, "field \"%s\" is longer than any valid %s",
+		     key, key);
+	long n = v_b64_decode(out, cap, json_string_value(v), sl);
+	if (n < 0)
+		FAIL(V_E_BAD_BASE64, "field \"%s\" is not canonical base64", key);
+	*outlen = (size_t)n;
+	return V_OK;
+}
+
+enum v_err v_parse_submission(const char *body, size_t len,
+			      struct v_submission *s, char *detail,
+			      size_t dlen)
+{
+	json_error_t je;
+	enum v_err e;
+	s->request_len = s->report_len = 0;
+	s->has_names = false;
+	s->n_names = 0;
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root)
+		FAIL(V_E_MALFORMED_JSON, "JSON error at line %d column %d: %s",
+		     je.line, je.column, je.text);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		FAIL(V_E_MALFORMED_JSON, "body must be a JSON object");
+	}
+	e = get_b64(root, "report", s->report, sizeof s->report,
+		    &s->report_len, detail, dlen);
+	if (e == V_OK)
+		e = get_b64(root, "request", s->request, sizeof s->request,
+			    &s->request_len, detail, dlen);
+	json_t *names = e == V_OK ? json_object_get(root, "region_names") : NULL;
+	if (names && !json_is_null(names)) {
+		if (!json_is_array(names) ||
+		    json_array_size(names) > AHV_MAX_REGIONS) {
+			snprintf(detail, dlen,
+				 "region_names must be an array of at most %u "
+				 "strings or nulls",
+				 AHV_MAX_REGIONS);
+			e = V_E_BAD_FIELD;
+		} else {
+			s->has_names = true;
+			size_t i;
+			json_t *it;
+			json_array_foreach(names, i, it)
+			{
+				s->names[i][0] = 0;
+				if (json_is_null(it))
+					continue;
+				if (!json_is_string(it) ||
+				    json_string_length(it) == 0 ||
+				    json_string_length(it) > V_NAME_MAX ||
+				    strlen(json_string_value(it)) !=
+					    json_string_length(it)) {
+					snprintf(detail, dlen,
+						 "region_names[%zu] must be a "
+						 "string of 1..%d bytes or null",
+						 i, V_NAME_MAX);
+					e = V_E_BAD_FIELD;
+					break;
+				}
+				memcpy(s->names[i], json_string_value(it),
+				       json_string_length(it) + 1);
+			}
+			s->n_names = (unsigned)json_array_size(names);
+		}
+	}
+	json_decref(root);
+	return e;
+}
+
+enum v_err v_check_report(const uint8_t *r, size_t len, char *detail,
+			  size_t dlen)
+{
+	if (len < AHV_REPORT_HDR_SIZE)
+		FAIL(V_E_REPORT_FORMAT, "report is %zu bytes, shorter than its header", len);
+	const struct ahv_report_hdr *h = v_rhdr(r);
+	if (h->magic != AHV_REPORT_MAGIC)
+		FAIL(V_E_REPORT_FORMAT, "report magic is not \"AHVR\"");
+	if (h->version_major != AHV_WIRE_VERSION_MAJOR)
+		FAIL(V_E_REPORT_VERSION, "report wire version %u.%u: major %u only",
+		     h->version_major, h->version_minor, AHV_WIRE_VERSION_MAJOR);
+	unsigned n = h->region_count;
+	if (n < 1 || n > AHV_MAX_REGIONS)
+		FAIL(V_E_REPORT_FORMAT, "report region_count %u outside 1..%u", n,
+		     AHV_MAX_REGIONS);
+	if (h->total_size != AHV_REPORT_SIZE(n) || len != h->total_size)
+		FAIL(V_E_REPORT_FORMAT,
+		     "report is %zu bytes, total_size %u, %u regions need %zu",
+		     len, h->total_size, n, (size_t)AHV_REPORT_SIZE(n));
+	unsigned d = ahv_wire_hash_size(h->hash_alg);
+	if (!d)
+		FAIL(V_E_REPORT_FORMAT, "report hash_alg %u unknown", h->hash_alg);
+	unsigned sl = ahv_wire_sig_size(h->sig_alg);
+	if (!sl)
+		FAIL(V_E_REPORT_FORMAT, "report sig_alg %u unknown", h->sig_alg);
+	if (h->nonce_len < AHV_NONCE_MIN || h->nonce_len > AHV_NONCE_MAX)
+		FAIL(V_E_REPORT_FORMAT, "report nonce_len %u outside %u..%u",
+		     h->nonce_len, AHV_NONCE_MIN, AHV_NONCE_MAX);
+	const uint8_t *sig = r + AHV_REPORT_SIG_OFFSET(n);
+	if (!v_all_zero(sig + sl, AHV_SIG_FIELD_SIZE - sl))
+		FAIL(V_E_REPORT_FORMAT, "report signature padding is not zero");
+	if (h->version_minor > AHV_WIRE_VERSION_MINOR)
+		return V_OK; /* newer minor: its reserved fields may be used */
+	if (h->flags & ~(uint32_t)0xf)
+		FAIL(V_E_REPORT_FORMAT, "reserved report flag bits 0x%x set", h->flags);
+	if (h->reserved0 || h->reserved1 || !v_all_zero(h->reserved2, sizeof h->reserved2))
+		FAIL(V_E_REPORT_FORMAT, "report reserved field not zero");
+	if (!v_all_zero(h->nonce + h->nonce_len, AHV_NONCE_MAX - h->nonce_len))
+		FAIL(V_E_REPORT_FORMAT, "report nonce tail not zero");
+	if (!v_all_zero(h->request_digest + d, AHV_DIGEST_FIELD_SIZE - d) ||
+	    !v_all_zero(h->composite_digest + d, AHV_DIGEST_FIELD_SIZE - d))
+		FAIL(V_E_REPORT_FORMAT, "report digest tail not zero");
+	if (h->caller_cpl != 0 && h->caller_cpl != 3)
+		FAIL(V_E_REPORT_FORMAT, "report caller_cpl %u", h->caller_cpl);
+	if (h->paging_levels != 4 && h->paging_levels != 5)
+		FAIL(V_E_REPORT_FORMAT, "report paging_levels %u", h->paging_levels);
+	if (h->backend != AHV_BACKEND_VMX && h->backend != AHV_BACKEND_SVM)
+		FAIL(V_E_REPORT_FORMAT, "report backend %u", h->backend);
+	uint64_t total = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const struct ahv_region_result *rr =
+			(const void *)(r + AHV_REPORT_RESULT_OFFSET(i));
+		if (rr->space != AHV_SPACE_GVA && rr->space != AHV_SPACE_GPA)
+			FAIL(V_E_REPORT_FORMAT, "region %u space %u", i, rr->space);
+		if (rr->flags & ~(uint32_t)3 ||
+		    (rr->flags & AHV_RESULT_F_MATCH && !(rr->flags & AHV_RESULT_F_CLAIMED)))
+			FAIL(V_E_REPORT_FORMAT, "region %u flags 0x%x", i, rr->flags);
+		if (!v_all_zero(rr->digest + d, AHV_DIGEST_FIELD_SIZE - d))
+			FAIL(V_E_REPORT_FORMAT, "region %u digest tail not zero", i);
+		if (rr->size > AHV_MAX_TOTAL_BYTES || rr->address + rr->size < rr->address)
+			FAIL(V_E_REPORT_FORMAT, "region %u range invalid", i);
+		total += rr->size;
+	}
+	if (total != h->total_bytes || total > AHV_MAX_TOTAL_BYTES)
+		FAIL(V_E_REPORT_FORMAT, "report total_bytes %llu, regions sum to %llu",
+		     (unsigned long long)h->total_bytes, (unsigned long long)total);
+	return V_OK;
+}
+
+enum v_err v_check_request(const uint8_t *q, size_t len, char *detail,
+			   size_t dlen)
+{
+	if (len < AHV_REQUEST_MIN_SIZE || len > AHV_REQUEST_MAX_SIZE)
+		FAIL(V_E_REQUEST_FORMAT, "request is %zu bytes, outside %u..%u", len,
+		     (unsigned)AHV_REQUEST_MIN_SIZE, (unsigned)AHV_REQUEST_MAX_SIZE);
+	const struct ahv_request_hdr *h = v_qhdr(q);
+	if (h->magic != AHV_REQUEST_MAGIC)
+		FAIL(V_E_REQUEST_FORMAT, "request magic is not \"AHVQ\"");
+	if (h->version_major != AHV_WIRE_VERSION_MAJOR ||
+	    h->version_minor > AHV_WIRE_VERSION_MINOR)
+		FAIL(V_E_REQUEST_FORMAT, "request version %u.%u not implemented",
+		     h->version_major, h->version_minor);
+	if (h->total_size != len)
+		FAIL(V_E_REQUEST_FORMAT, "request total_size %u, %zu bytes sent",
+		     h->total_size, len);
+	if (h->flags)
+		FAIL(V_E_REQUEST_FORMAT, "request flags not zero");
+	unsigned d = ahv_wire_hash_size(h->hash_alg);
+	if (!d)
+		FAIL(V_E_REQUEST_FORMAT, "request hash_alg %u unknown", h->hash_alg);
+	unsigned sl = ahv_wire_sig_size(h->sig_alg);
+	if (!sl)
+		FAIL(V_E_REQUEST_FORMAT, "request sig_alg %u unknown", h->sig_alg);
+	unsigned n = h->region_count;
+	if (n < 1 || n > AHV_MAX_REGIONS || h->total_size != AHV_REQUEST_SIZE(n))
+		FAIL(V_E_REQUEST_FORMAT, "request region_count %u does not fit %u bytes",
+		     n, h->total_size);
+	if (h->nonce_len < AHV_NONCE_MIN || h->nonce_len > AHV_NONCE_MAX)
+		FAIL(V_E_REQUEST_FORMAT, "request nonce_len %u", h->nonce_len);
+	if (h->reserved || !v_all_zero(h->nonce + h->nonce_len, AHV_NONCE_MAX - h->nonce_len))
+		FAIL(V_E_REQUEST_FORMAT, "request reserved field or nonce tail not zero");
+	for (unsigned i = 0; i < n; i++) {
+		const struct ahv_region *g = (const void *)(q + AHV_REQUEST_REGION_OFFSET(i));
+		if (g->space != AHV_SPACE_GVA && g->space != AHV_SPACE_GPA)
+			FAIL(V_E_REQUEST_FORMAT, "request region %u space %u", i, g->space);
+		if (g->flags & AHV_REGION_F_RESERVED_MASK)
+			FAIL(V_E_REQUEST_FORMAT, "request region %u reserved flags", i);
+		unsigned used = (g->flags & AHV_REGION_F_CLAIMED) ? d : 0;
+		if (!v_all_zero(g->claimed_digest + used, AHV_DIGEST_FIELD_SIZE - used) ||
+		    g->reserved)
+			FAIL(V_E_REQUEST_FORMAT, "request region %u claim tail or reserved not zero", i);
+	}
+	const uint8_t *sig = q + AHV_REQUEST_SIG_OFFSET(n);
+	if (!v_all_zero(sig + sl, AHV_SIG_FIELD_SIZE - sl))
+		FAIL(V_E_REQUEST_FORMAT, "request signature padding not zero");
+	return V_OK;
+}

@@ -1,0 +1,106 @@
+/*
+ * evidence.h - the submission (JSON with base64 request + report), the
+ * structural checks of both binary blobs (protocol.md §6, §11 items 1, 3)
+ * and the verifier's error codes (docs/verifier.md "Error codes").
+ *
+ * Everything here is pure parsing: no keys, no storage, no network. It is
+ * what the libFuzzer target verifier_submit exercises.
+ */
+#ifndef AHV_EVIDENCE_H
+#define AHV_EVIDENCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <attest/wire.h>
+
+/* Error codes: stable strings on the wire; never renumber the strings. */
+enum v_err {
+	V_OK = 0,
+	/* transport / syntax (HTTP 4xx other than 403) */
+	V_E_NOT_FOUND,
+	V_E_METHOD,
+	V_E_CONTENT_TYPE,
+	V_E_BODY_TOO_LARGE,
+	V_E_MALFORMED_JSON,
+	V_E_MISSING_FIELD,
+	V_E_BAD_FIELD,
+	V_E_BAD_BASE64,
+	V_E_REQUEST_FORMAT,
+	V_E_REPORT_FORMAT,
+	V_E_REPORT_VERSION,
+	/* authentication (403) */
+	V_E_UNKNOWN_HV_KEY,
+	V_E_HV_KEY_MISMATCH,
+	V_E_REPORT_SIGNATURE,
+	V_E_UNKNOWN_GUEST_KEY,
+	V_E_GUEST_KEY_MISMATCH,
+	V_E_REQUEST_SIGNATURE,
+	V_E_REQUEST_MISMATCH,
+	V_E_COMPOSITE_MISMATCH,
+	/* freshness (403) */
+	V_E_NONCE_UNKNOWN,
+	V_E_NONCE_EXPIRED,
+	V_E_NONCE_REPLAYED,
+	V_E_TIMESTAMP_SKEW,
+	/* policy (403) */
+	V_E_DEV_KEY,
+	V_E_DEBUG,
+	V_E_CLAIM_MISMATCH,
+	V_E_HV_VERSION,
+	V_E_HV_MEASUREMENT,
+	V_E_HASH_ALG,
+	V_E_REGION_UNKNOWN,
+	V_E_REGION_MISMATCH,
+	V_E_REGION_UNNAMED,
+	V_E_REGION_MISSING,
+	/* service (5xx) */
+	V_E_STORAGE,
+	V_E_INTERNAL,
+	V_E__COUNT
+};
+
+const char *v_err_code(enum v_err e); /* "nonce_replayed", ... */
+unsigned v_err_http(enum v_err e);    /* 400, 403, ... */
+const char *v_err_text(enum v_err e); /* one-line description */
+
+struct v_submission {
+	uint8_t request[AHV_REQUEST_MAX_SIZE];
+	size_t request_len;
+	uint8_t report[AHV_REPORT_MAX_SIZE];
+	size_t report_len;
+	bool has_names;
+	unsigned n_names;
+	char names[AHV_MAX_REGIONS][65]; /* "" = no name for that region */
+};
+
+#define V_NAME_MAX 64
+
+/* Parse the JSON submission body. detail gets a human-readable reason. */
+enum v_err v_parse_submission(const char *body, size_t len,
+			      struct v_submission *s, char *detail,
+			      size_t dlen);
+
+/* Structural checks of a report (everything that needs no key): magic,
+ * version, sizes, algorithm ids, reserved fields and unused tails (for
+ * minor 0), flag bits, nonce length. */
+enum v_err v_check_report(const uint8_t *r, size_t len, char *detail,
+			  size_t dlen);
+/* The same for a request (protocol.md §6.1 and the order of §5.2 step 6). */
+enum v_err v_check_request(const uint8_t *q, size_t len, char *detail,
+			   size_t dlen);
+
+/* Field access (x86 hosts overlay; wire.h's LE helpers would do too). */
+static inline const struct ahv_report_hdr *v_rhdr(const uint8_t *r)
+{
+	return (const struct ahv_report_hdr *)(const void *)r;
+}
+static inline const struct ahv_request_hdr *v_qhdr(const uint8_t *q)
+{
+	return (const struct ahv_request_hdr *)(const void *)q;
+}
+
+bool v_all_zero(const void *p, size_t n);
+
+#endif

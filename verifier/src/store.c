@@ -1,0 +1,628 @@
+#include "store.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include "vutil.h"
+
+enum { ST_SQLITE = 1, ST_PG = 2 };
+
+enum {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_NONCE_INS, Q_NONCE_USE, Q_NONCE_GET,
+	Q_NONCE_GC, Q_AUDIT_INS, Q__N
+};
+
+/* One SQL text per query; $n placeholders work in both (SQLite accepts
+ * $NNN as a named parameter, bound by index in order of appearance). */
+static const char *const sql[Q__N] = {
+	[Q_BEGIN] = "BEGIN",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_NONCE_INS] = "INSERT INTO nonces(nonce, issued_ms, expires_ms, replica) VALUES ($1, $2, $3, $4)",
+	[Q_NONCE_USE] = "UPDATE nonces SET consumed_ms = $2, decision_id = $3 WHERE nonce = $1 AND consumed_ms IS NULL AND expires_ms > $2",
+	[Q_NONCE_GET] = "SELECT consumed_ms, expires_ms FROM nonces WHERE nonce = $1",
+	[Q_NONCE_GC] = "DELETE FROM nonces WHERE expires_ms < $1",
+	[Q_AUDIT_INS] = "INSERT INTO audit(decision_id, ts_ms, replica, client, verdict, code, http, detail, nonce, hv_key_id, guest_key_id, boot_id, counter, composite_digest, request_digest, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+};
+
+static const char *const schema_sqlite[] = {
+	"PRAGMA journal_mode=WAL",
+	"CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('hv','guest')), sig_alg INTEGER NOT NULL, name TEXT NOT NULL, spki_pem TEXT NOT NULL, enrolled_ms INTEGER NOT NULL, revoked_ms INTEGER)",
+	"CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, consumed_ms INTEGER, decision_id TEXT, replica TEXT)",
+	"CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, decision_id TEXT NOT NULL UNIQUE, ts_ms INTEGER NOT NULL, replica TEXT NOT NULL, client TEXT NOT NULL, verdict TEXT NOT NULL, code TEXT NOT NULL, http INTEGER NOT NULL, detail TEXT NOT NULL, nonce TEXT NOT NULL, hv_key_id TEXT NOT NULL, guest_key_id TEXT NOT NULL, boot_id TEXT NOT NULL, counter INTEGER NOT NULL, composite_digest TEXT NOT NULL, request_digest TEXT NOT NULL, evidence TEXT)",
+	"CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+	"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+	"CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_ms)",
+	NULL};
+
+static const char *const schema_pg[] = {
+	"SET client_min_messages TO warning",
+	"SELECT pg_advisory_xact_lock(4242)", /* serialize concurrent first starts */
+	"CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('hv','guest')), sig_alg INTEGER NOT NULL, name TEXT NOT NULL, spki_pem TEXT NOT NULL, enrolled_ms BIGINT NOT NULL, revoked_ms BIGINT)",
+	"CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL, consumed_ms BIGINT, decision_id TEXT, replica TEXT)",
+	"CREATE TABLE IF NOT EXISTS audit (seq BIGSERIAL PRIMARY KEY, decision_id TEXT NOT NULL UNIQUE, ts_ms BIGINT NOT NULL, replica TEXT NOT NULL, client TEXT NOT NULL, verdict TEXT NOT NULL, code TEXT NOT NULL, http INTEGER NOT NULL, detail TEXT NOT NULL, nonce TEXT NOT NULL, hv_key_id TEXT NOT NULL, guest_key_id TEXT NOT NULL, boot_id TEXT NOT NULL, counter BIGINT NOT NULL, composite_digest TEXT NOT NULL, request_digest TEXT NOT NULL, evidence TEXT)",
+	"CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$",
+	"DROP TRIGGER IF EXISTS audit_append_only ON audit",
+	"CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
+	"CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_ms)",
+	NULL};
+
+/* SQLite numbers parameters by first appearance for "$N"; "?N" is the
+ * explicit form. Rewrite the shared SQL text (no '$' in literals here). */
+static char *sqlite_sql(const char *q)
+{
+	char *o = strdup(q);
+	for (char *c = o; c && *c; c++)
+		if (c[0] == '$' && c[1] >= '0' && c[1] <= '9')
+			c[0] = '?';
+	return o;
+}
+
+struct v_store {
+	int kind;
+	sqlite3 *db;
+	sqlite3_stmt *st[Q__N];
+	PGconn *pg;
+	char err[512];
+};
+
+const char *v_store_kind(const struct v_store *st)
+{
+	return st->kind == ST_SQLITE ? "sqlite" : "postgresql";
+}
+const char *v_store_errmsg(struct v_store *st)
+{
+	return st->err;
+}
+
+static void set_err(struct v_store *st, const char *what)
+{
+	if (st->kind == ST_SQLITE)
+		snprintf(st->err, sizeof st->err, "%s: %s", what, sqlite3_errmsg(st->db));
+	else
+		snprintf(st->err, sizeof st->err, "%s: %s", what, PQerrorMessage(st->pg));
+	size_t l = strlen(st->err);
+	while (l && st->err[l - 1] == '\n')
+		st->err[--l] = 0;
+}
+
+struct v_store *v_store_open(const char *url, char *err, size_t errlen)
+{
+	struct v_store *st = calloc(1, sizeof *st);
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!strncmp(url, "sqlite:", 7)) {
+		st->kind = ST_SQLITE;
+		int rc = sqlite3_open_v2(url + 7, &st->db,
+					 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+		if (rc != SQLITE_OK) {
+			snprintf(err, errlen, "sqlite %s: %s", url + 7, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+			goto fail;
+		}
+		sqlite3_busy_timeout(st->db, 30000);
+		/* durable: every COMMIT syncs the WAL before it returns */
+		if (sqlite3_exec(st->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(st->db));
+			goto fail;
+		}
+	} else if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11) ||
+		   !strncmp(url, "pg:", 3)) {
+		st->kind = ST_PG;
+		st->pg = PQconnectdb(!strncmp(url, "pg:", 3) ? url + 3 : url);
+		if (!st->pg || PQstatus(st->pg) != CONNECTION_OK) {
+			snprintf(err, errlen, "postgresql: %s", st->pg ? PQerrorMessage(st->pg) : "cannot connect");
+			goto fail;
+		}
+		PGresult *r = PQexec(st->pg, "SET synchronous_commit TO on");
+		PQclear(r);
+	} else {
+		snprintf(err, errlen, "storage \"%s\": expected sqlite:PATH, postgresql://... or pg:CONNINFO", url);
+		goto fail;
+	}
+	return st;
+fail:
+	v_store_close(st);
+	return NULL;
+}
+
+void v_store_close(struct v_store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < Q__N; i++)
+		sqlite3_finalize(st->st[i]);
+	if (st->db)
+		sqlite3_close(st->db);
+	if (st->pg)
+		PQfinish(st->pg);
+	free(st);
+}
+
+int v_store_init(struct v_store *st, char *err, size_t errlen)
+{
+	if (st->kind == ST_SQLITE) {
+		for (int i = 0; schema_sqlite[i]; i++)
+			if (sqlite3_exec(st->db, schema_sqlite[i], NULL, NULL, NULL) != SQLITE_OK) {
+				snprintf(err, errlen, "sqlite schema: %s", sqlite3_errmsg(st->db));
+				return -1;
+			}
+		for (int i = 0; i < Q__N; i++)
+		{
+			char *q = sqlite_sql(sql[i]);
+			int rc = q ? sqlite3_prepare_v3(st->db, q, -1, SQLITE_PREPARE_PERSISTENT, &st->st[i], NULL) : SQLITE_NOMEM;
+			free(q);
+			if (rc != SQLITE_OK) {
+				snprintf(err, errlen, "sqlite prepare: %s", sqlite3_errmsg(st->db));
+				return -1;
+			}
+		}
+		return 0;
+	}
+	PGresult *r = PQexec(st->pg, "BEGIN");
+	PQclear(r);
+	for (int i = 0; schema_pg[i]; i++) {
+		r = PQexec(st->pg, schema_pg[i]);
+		ExecStatusType s = PQresultStatus(r);
+		PQclear(r);
+		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+			snprintf(err, errlen, "postgresql schema: %s", PQerrorMessage(st->pg));
+			r = PQexec(st->pg, "ROLLBACK");
+			PQclear(r);
+			return -1;
+		}
+	}
+	r = PQexec(st->pg, "COMMIT");
+	ExecStatusType s = PQresultStatus(r);
+	PQclear(r);
+	if (s != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "postgresql schema commit: %s", PQerrorMessage(st->pg));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- a tiny parameter binding layer ------------------------------------- */
+#define MAXP 16
+struct params {
+	int n;
+	const char *v[MAXP];
+	char buf[MAXP][24]; /* integers as text for PostgreSQL */
+	int64_t iv[MAXP];
+	bool is_int[MAXP], is_null[MAXP];
+};
+
+static void p_text(struct params *p, const char *s)
+{
+	p->v[p->n] = s;
+	p->is_int[p->n] = false;
+	p->is_null[p->n] = s == NULL;
+	p->n++;
+}
+static void p_int(struct params *p, int64_t x)
+{
+	snprintf(p->buf[p->n], sizeof p->buf[0], "%" PRId64, x);
+	p->v[p->n] = p->buf[p->n];
+	p->iv[p->n] = x;
+	p->is_int[p->n] = true;
+	p->is_null[p->n] = false;
+	p->n++;
+}
+
+/* Run query q; for SELECTs the caller gets the sqlite stmt (row ready, rc
+ * SQLITE_ROW) or the PGresult. Returns rows affected / rows returned, -1. */
+struct result {
+	sqlite3_stmt *s;
+	PGresult *r;
+	bool row;
+};
+
+static long run(struct v_store *st, int q, struct params *p, struct result *res)
+{
+	if (st->kind == ST_SQLITE) {
+		sqlite3_stmt *s = st->st[q];
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		for (int i = 0; p && i < p->n; i++) {
+			if (p->is_null[i])
+				sqlite3_bind_null(s, i + 1);
+			else if (p->is_int[i])
+				sqlite3_bind_int64(s, i + 1, p->iv[i]);
+			else
+				sqlite3_bind_text(s, i + 1, p->v[i], -1, SQLITE_STATIC);
+		}
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			if (res) {
+				res->s = s;
+				res->row = true;
+			}
+			return 1;
+		}
+		if (rc != SQLITE_DONE) {
+			set_err(st, sql[q]);
+			sqlite3_reset(s);
+			return -1;
+		}
+		long ch = sqlite3_changes(st->db);
+		sqlite3_reset(s);
+		return ch;
+	}
+	PGresult *r = PQexecParams(st->pg, sql[q], p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
+	ExecStatusType es = PQresultStatus(r);
+	if (es == PGRES_TUPLES_OK) {
+		long n = PQntuples(r);
+		if (res) {
+			res->r = r;
+			res->row = n > 0;
+		} else
+			PQclear(r);
+		return n;
+	}
+	if (es != PGRES_COMMAND_OK) {
+		set_err(st, sql[q]);
+		PQclear(r);
+		return -1;
+	}
+	long n = atol(PQcmdTuples(r));
+	PQclear(r);
+	return n;
+}
+
+static void res_done(struct result *res)
+{
+	if (res->s)
+		sqlite3_reset(res->s);
+	if (res->r)
+		PQclear(res->r);
+	memset(res, 0, sizeof *res);
+}
+
+static bool res_null(struct result *res, int col)
+{
+	return res->s ? sqlite3_column_type(res->s, col) == SQLITE_NULL
+		      : PQgetisnull(res->r, 0, col);
+}
+static int64_t res_int(struct result *res, int col)
+{
+	return res->s ? sqlite3_column_int64(res->s, col)
+		      : strtoll(PQgetvalue(res->r, 0, col), NULL, 10);
+}
+
+int v_store_begin(struct v_store *st)
+{
+	return run(st, Q_BEGIN, NULL, NULL) < 0 ? -1 : 0;
+}
+int v_store_commit(struct v_store *st)
+{
+	return run(st, Q_COMMIT, NULL, NULL) < 0 ? -1 : 0;
+}
+void v_store_rollback(struct v_store *st)
+{
+	if (st->kind == ST_SQLITE && sqlite3_get_autocommit(st->db))
+		return;
+	run(st, Q_ROLLBACK, NULL, NULL);
+}
+
+int v_store_ping(struct v_store *st)
+{
+	if (st->kind == ST_SQLITE)
+		return sqlite3_exec(st->db, "SELECT count(*) FROM nonces WHERE 0", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	PGresult *r = PQexec(st->pg, "SELECT 1");
+	int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	if (!ok)
+		set_err(st, "ping");
+	return ok ? 0 : -1;
+}
+
+int v_store_nonce_insert(struct v_store *st, const char *nonce_hex,
+			 int64_t issued_ms, int64_t expires_ms,
+			 const char *replica)
+{
+	struct params p = {0};
+	p_text(&p, nonce_hex);
+	p_int(&p, issued_ms);
+	p_int(&p, expires_ms);
+	p_text(&p, replica);
+	return run(st, Q_NONCE_INS, &p, NULL) == 1 ? 0 : -1;
+}
+
+int v_store_nonce_consume(struct v_store *st, const char *nonce_hex,
+			  int64_t now_ms, const char *decision_id,
+			  enum v_nonce_result *resout)
+{
+	struct params p = {0};
+	p_text(&p, nonce_hex);
+	p_int(&p, now_ms);
+	p_text(&p, decision_id);
+	long n = run(st, Q_NONCE_USE, &p, NULL);
+	if (n < 0)
+		return -1;
+	if (n == 1) {
+		*resout = V_NONCE_OK;
+		return 0;
+	}
+	struct params g = {0};
+	struct result res = {0};
+	p_text(&g, nonce_hex);
+	n = run(st, Q_NONCE_GET, &g, &res);
+	if (n < 0)
+		return -1;
+	if (!res.row)
+		*resout = V_NONCE_UNKNOWN;
+	else if (!res_null(&res, 0))
+		*resout = V_NONCE_REPLAYED;
+	else
+		*resout = V_NONCE_EXPIRED;
+	(void)res_int;
+	res_done(&res);
+	return 0;
+}
+
+int v_store_nonce_gc(struct v_store *st, int64_t before_ms)
+{
+	struct params p = {0};
+	p_int(&p, before_ms);
+	return run(st, Q_NONCE_GC, &p, NULL) < 0 ? -1 : 0;
+}
+
+int v_store_audit_insert(struct v_store *st, const struct v_audit *a)
+{
+	struct params p = {0};
+	p_text(&p, a->decision_id);
+	p_int(&p, a->ts_ms);
+	p_text(&p, a->replica);
+	p_text(&p, a->client);
+	p_text(&p, a->verdict);
+	p_text(&p, a->code);
+	p_int(&p, a->http);
+	p_text(&p, a->detail ? a->detail : "");
+	p_text(&p, a->nonce);
+	p_text(&p, a->hv_key_id);
+	p_text(&p, a->guest_key_id);
+	p_text(&p, a->boot_id);
+	p_int(&p, (int64_t)a->counter);
+	p_text(&p, a->composite);
+	p_text(&p, a->request_digest);
+	p_text(&p, a->evidence);
+	return run(st, Q_AUDIT_INS, &p, NULL) == 1 ? 0 : -1;
+}
+
+/* ---- keys and dumps: low-rate, plain statements ------------------------- */
+static int exec_simple(struct v_store *st, const char *q, int np,
+		       const char *const *pv, char *err, size_t errlen,
+		       long *changes)
+{
+	if (st->kind == ST_SQLITE) {
+		sqlite3_stmt *s;
+		char *sq = sqlite_sql(q);
+		int prc = sq ? sqlite3_prepare_v2(st->db, sq, -1, &s, NULL) : SQLITE_NOMEM;
+		free(sq);
+		if (prc != SQLITE_OK) {
+			snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+			return -1;
+		}
+		for (int i = 0; i < np; i++)
+			sqlite3_bind_text(s, i + 1, pv[i], -1, SQLITE_STATIC);
+		int rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE) {
+			snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+			return -1;
+		}
+		if (changes)
+			*changes = sqlite3_changes(st->db);
+		return 0;
+	}
+	PGresult *r = PQexecParams(st->pg, q, np, NULL, pv, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "%s", PQerrorMessage(st->pg));
+		PQclear(r);
+		return -1;
+	}
+	if (changes)
+		*changes = atol(PQcmdTuples(r));
+	PQclear(r);
+	return 0;
+}
+
+int v_store_key_add(struct v_store *st, int kind, const char *key_id_hex,
+		    unsigned sig_alg, const char *spki_pem, const char *name,
+		    char *err, size_t errlen)
+{
+	char alg[12], now[24];
+	snprintf(alg, sizeof alg, "%u", sig_alg);
+	snprintf(now, sizeof now, "%" PRId64, (int64_t)time(NULL) * 1000);
+	const char *pv[] = {key_id_hex, v_key_kind_name(kind), alg, name, spki_pem, now};
+	long ch = 0;
+	/* re-enrolling a revoked key un-revokes it; kind must not change */
+	if (exec_simple(st,
+			"INSERT INTO keys(key_id, kind, sig_alg, name, spki_pem, enrolled_ms) VALUES ($1, $2, CAST($3 AS INTEGER), $4, $5, CAST($6 AS BIGINT)) "
+			"ON CONFLICT(key_id) DO UPDATE SET revoked_ms = NULL, name = excluded.name, enrolled_ms = excluded.enrolled_ms WHERE keys.kind = excluded.kind",
+			6, pv, err, errlen, &ch))
+		return -1;
+	if (ch != 1) {
+		snprintf(err, errlen, "key %s is already enrolled as another kind", key_id_hex);
+		return -1;
+	}
+	return 0;
+}
+
+int v_store_key_revoke(struct v_store *st, const char *key_id_hex, char *err,
+		       size_t errlen)
+{
+	char now[24];
+	snprintf(now, sizeof now, "%" PRId64, (int64_t)time(NULL) * 1000);
+	const char *pv[] = {key_id_hex, now};
+	long ch = 0;
+	if (exec_simple(st, "UPDATE keys SET revoked_ms = CAST($2 AS BIGINT) WHERE key_id = $1 AND revoked_ms IS NULL", 2, pv, err, errlen, &ch))
+		return -1;
+	if (ch != 1) {
+		snprintf(err, errlen, "no enrolled (unrevoked) key with id %s", key_id_hex);
+		return -1;
+	}
+	return 0;
+}
+
+/* Iterate over SELECT rows of text columns. */
+typedef int (*row_fn)(void *ctx, int ncol, const char *const *vals);
+
+static int select_rows(struct v_store *st, const char *q, int np,
+		       const char *const *pv, row_fn fn, void *ctx, char *err,
+		       size_t errlen)
+{
+	const char *vals[24];
+	if (st->kind == ST_SQLITE) {
+		sqlite3_stmt *s;
+		char *sq = sqlite_sql(q);
+		int prc = sq ? sqlite3_prepare_v2(st->db, sq, -1, &s, NULL) : SQLITE_NOMEM;
+		free(sq);
+		if (prc != SQLITE_OK) {
+			snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+			return -1;
+		}
+		for (int i = 0; i < np; i++)
+			sqlite3_bind_text(s, i + 1, pv[i], -1, SQLITE_STATIC);
+		int rc;
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			int nc = sqlite3_column_count(s);
+			for (int i = 0; i < nc && i < 24; i++)
+				vals[i] = (const char *)sqlite3_column_text(s, i);
+			if (fn(ctx, nc, vals)) {
+				sqlite3_finalize(s);
+				snprintf(err, errlen, "row rejected");
+				return -1;
+			}
+		}
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE) {
+			snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+			return -1;
+		}
+		return 0;
+	}
+	PGresult *r = PQexecParams(st->pg, q, np, NULL, pv, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", PQerrorMessage(st->pg));
+		PQclear(r);
+		return -1;
+	}
+	int nc = PQnfields(r);
+	for (int row = 0; row < PQntuples(r); row++) {
+		for (int i = 0; i < nc && i < 24; i++)
+			vals[i] = PQgetisnull(r, row, i) ? NULL : PQgetvalue(r, row, i);
+		if (fn(ctx, nc, vals)) {
+			PQclear(r);
+			snprintf(err, errlen, "row rejected");
+			return -1;
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+struct load_ctx {
+	struct v_keyset *ks;
+	char *err;
+	size_t errlen;
+};
+
+static int load_row(void *c, int nc, const char *const *v)
+{
+	struct load_ctx *lc = c;
+	(void)nc;
+	int kind = !strcmp(v[1], "hv") ? V_KEY_HV : V_KEY_GUEST;
+	char e[200];
+	if (v_keyset_add_pem(lc->ks, kind, v[3], strlen(v[3]), v[2], e, sizeof e)) {
+		fprintf(stderr, "attest-verifier: stored key %s unusable: %s\n", v[0], e);
+		return -1;
+	}
+	char hex[65];
+	v_hex(hex, lc->ks->k[lc->ks->n - 1].id, 32);
+	if (strcmp(hex, v[0])) {
+		fprintf(stderr, "attest-verifier: stored key %s has id %s\n", v[0], hex);
+		return -1;
+	}
+	return 0;
+}
+
+int v_store_keys_load(struct v_store *st, struct v_keyset *ks, char *err,
+		      size_t errlen)
+{
+	struct load_ctx lc = {ks, err, errlen};
+	return select_rows(st, "SELECT key_id, kind, name, spki_pem FROM keys WHERE revoked_ms IS NULL ORDER BY key_id", 0, NULL, load_row, &lc, err, errlen);
+}
+
+static int list_row(void *c, int nc, const char *const *v)
+{
+	(void)nc;
+	fprintf(c, "%-5s %s P-%s %-16s %s\n", v[1], v[0], !strcmp(v[2], "1") ? "256" : "384", v[3],
+		v[4] ? "revoked" : "active");
+	return 0;
+}
+
+int v_store_keys_list(struct v_store *st, FILE *out)
+{
+	char err[256];
+	if (select_rows(st, "SELECT key_id, kind, sig_alg, name, revoked_ms FROM keys ORDER BY kind, key_id", 0, NULL, list_row, out, err, sizeof err)) {
+		snprintf(st->err, sizeof st->err, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const audit_cols[] = {
+	"seq", "decision_id", "ts_ms", "replica", "client", "verdict", "code", "http", "detail", "nonce",
+	"hv_key_id", "guest_key_id", "boot_id", "counter", "composite_digest", "request_digest", "evidence", NULL};
+
+static int dump_row(void *c, int nc, const char *const *v)
+{
+	json_t *o = json_object();
+	for (int i = 0; i < nc && audit_cols[i]; i++) {
+		const char *k = audit_cols[i];
+		json_t *val;
+		if (!v[i])
+			val = json_null();
+		else if (!strcmp(k, "seq") || !strcmp(k, "ts_ms") || !strcmp(k, "http") || !strcmp(k, "counter"))
+			val = json_integer(strtoll(v[i], NULL, 10));
+		else if (!strcmp(k, "evidence")) {
+			val = json_loads(v[i], 0, NULL);
+			if (!val)
+				val = json_string(v[i]);
+		} else
+			val = json_string(v[i]);
+		json_object_set_new(o, k, val);
+	}
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!s)
+		return -1;
+	fprintf(c, "%s\n", s);
+	free(s);
+	return 0;
+}
+
+int v_store_audit_dump(struct v_store *st, FILE *out, int64_t since,
+		       int64_t limit)
+{
+	char a[24], b[24], err[256];
+	snprintf(a, sizeof a, "%" PRId64, since);
+	snprintf(b, sizeof b, "%" PRId64, limit > 0 ? limit : INT64_MAX);
+	const char *pv[] = {a, b};
+	if (select_rows(st,
+			"SELECT seq, decision_id, ts_ms, replica, client, verdict, code, http, detail, nonce, hv_key_id, guest_key_id, boot_id, counter, composite_digest, request_digest, evidence "
+			"FROM audit WHERE seq > CAST($1 AS BIGINT) ORDER BY seq LIMIT CAST($2 AS BIGINT)",
+			2, pv, dump_row, out, err, sizeof err)) {
+		snprintf(st->err, sizeof st->err, "%s", err);
+		return -1;
+	}
+	return 0;
+}

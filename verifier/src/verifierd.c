@@ -1,0 +1,856 @@
+/*
+ * attest-verifierd - the remote attestation service (docs/verifier.md).
+ *
+ * Threads: libmicrohttpd runs one thread per connection; each verifies its
+ * submission (pure CPU: OpenSSL) and hands the decision to ONE writer thread
+ * that owns the storage connection. The writer commits everything queued in
+ * one durable transaction (group commit: nonce consumption + audit rows),
+ * then wakes the waiting connections, which only then answer. So an answer
+ * is never sent for a decision that is not on disk, and many decisions share
+ * one fsync.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "evidence.h"
+#include "store.h"
+#include "token.h"
+#include "vcrypto.h"
+#include "vutil.h"
+
+/* ---- shared state: keys + policy, swapped on reload ----------------------- */
+struct vstate {
+	atomic_int refs;
+	struct v_keyset ks;
+	struct v_policy *pol;
+};
+
+static struct v_config cfg;
+static struct v_signer signer;
+static pthread_mutex_t state_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct vstate *cur_state;
+static atomic_int reload_requested;
+
+static struct vstate *state_get(void)
+{
+	pthread_mutex_lock(&state_mu);
+	struct vstate *s = cur_state;
+	atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&state_mu);
+	return s;
+}
+
+static void state_put(struct vstate *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) == 1) {
+		v_keyset_free(&s->ks);
+		v_policy_free(s->pol);
+		free(s);
+	}
+}
+
+static void state_set(struct vstate *s)
+{
+	if (s)
+		atomic_store(&s->refs, 1);
+	pthread_mutex_lock(&state_mu);
+	struct vstate *old = cur_state;
+	cur_state = s;
+	pthread_mutex_unlock(&state_mu);
+	if (old)
+		state_put(old);
+}
+
+/* ---- metrics ----------------------------------------------------------------- */
+static atomic_ullong m_decisions[V_E__COUNT];
+static atomic_ullong m_challenges, m_batches, m_batch_jobs, m_storage_errors;
+static atomic_ullong m_reloads, m_reload_errors;
+
+/* ---- the writer (group commit) ----------------------------------------------- */
+enum { J_NONCES = 1, J_DECISION, J_PING };
+
+struct job {
+	int kind;
+	/* J_NONCES */
+	char (*nonces)[65];
+	unsigned n_nonces;
+	int64_t issued_ms, expires_ms;
+	/* J_DECISION */
+	struct v_audit a;
+	bool consume;
+	enum v_err pre_err, err;
+	const char *pre_detail;
+	/* result */
+	int status;
+	bool done;
+	pthread_cond_t cv; /* the owner waits on it */
+	struct job *next;
+};
+
+static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
+static struct job *q_head, *q_tail;
+static bool q_stop;
+static struct v_store *store;
+
+static void fill_outcome(struct job *j, enum v_err e, const char *detail)
+{
+	j->err = e;
+	j->a.verdict = e == V_OK ? "accept" : "reject";
+	j->a.code = v_err_code(e);
+	j->a.http = v_err_http(e);
+	j->a.detail = detail;
+}
+
+static int exec_job(struct job *j, int64_t now_ms)
+{
+	switch (j->kind) {
+	case J_NONCES:
+		for (unsigned i = 0; i < j->n_nonces; i++)
+			if (v_store_nonce_insert(store, j->nonces[i], j->issued_ms, j->expires_ms, cfg.replica_id))
+				return -1;
+		return 0;
+	case J_PING:
+		return v_store_ping(store);
+	case J_DECISION:
+		fill_outcome(j, j->pre_err, j->pre_detail);
+		if (j->consume) {
+			enum v_nonce_result nr;
+			if (v_store_nonce_consume(store, j->a.nonce, now_ms, j->a.decision_id, &nr))
+				return -1;
+			if (nr == V_NONCE_UNKNOWN)
+				fill_outcome(j, V_E_NONCE_UNKNOWN, "the report's nonce was not issued by this verifier (or was purged)");
+			else if (nr == V_NONCE_EXPIRED)
+				fill_outcome(j, V_E_NONCE_EXPIRED, "the nonce expired before the report arrived");
+			else if (nr == V_NONCE_REPLAYED)
+				fill_outcome(j, V_E_NONCE_REPLAYED, "the nonce was already used by an earlier submission");
+		}
+		return v_store_audit_insert(store, &j->a);
+	}
+	return -1;
+}
+
+static void maintenance(int64_t now_ms, int64_t *last_gc)
+{
+	if (atomic_exchange(&reload_requested, 0)) {
+		/* SIGHUP: keys from storage and the policy file, both or none */
+		struct vstate *ns = calloc(1, sizeof *ns);
+		char err[512] = "";
+		if (ns && v_store_keys_load(store, &ns->ks, err, sizeof err) == 0 &&
+		    (ns->pol = v_policy_load(cfg.policy, err, sizeof err))) {
+			fprintf(stderr, "attest-verifierd: reloaded %zu keys and the policy\n", ns->ks.n);
+			state_set(ns);
+			atomic_fetch_add(&m_reloads, 1);
+		} else {
+			fprintf(stderr, "attest-verifierd: reload failed, keeping the old keys and policy: %s\n", err);
+			atomic_fetch_add(&m_reload_errors, 1);
+			if (ns) {
+				v_keyset_free(&ns->ks);
+				free(ns);
+			}
+		}
+	}
+	if (now_ms - *last_gc > 60000) {
+		*last_gc = now_ms;
+		if (v_store_nonce_gc(store, now_ms - cfg.nonce_retention_s * 1000))
+			fprintf(stderr, "attest-verifierd: nonce gc: %s\n", v_store_errmsg(store));
+	}
+}
+
+static void *writer(void *arg)
+{
+	(void)arg;
+	int64_t last_gc = (int64_t)(v_now_ns() / 1000000);
+	for (;;) {
+		pthread_mutex_lock(&q_mu);
+		while (!q_head && !q_stop && !atomic_load(&reload_requested)) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&q_cv, &q_mu, &ts);
+			if (!q_head)
+				break;
+		}
+		if (!q_head && q_stop) {
+			pthread_mutex_unlock(&q_mu);
+			return NULL;
+		}
+		/* take up to max_batch jobs */
+		struct job *batch = q_head, *last = q_head;
+		unsigned n = batch ? 1 : 0;
+		while (last && last->next && n < cfg.max_batch) {
+			last = last->next;
+			n++;
+		}
+		if (last) {
+			q_head = last->next;
+			if (!q_head)
+				q_tail = NULL;
+			last->next = NULL;
+		}
+		pthread_mutex_unlock(&q_mu);
+
+		int64_t now_ms = (int64_t)(v_now_ns() / 1000000);
+		maintenance(now_ms, &last_gc);
+		if (!batch)
+			continue;
+		int rc = v_store_begin(store);
+		for (struct job *j = batch; j && rc == 0; j = j->next)
+			rc = exec_job(j, now_ms);
+		if (rc == 0)
+			rc = v_store_commit(store);
+		if (rc == 0) {
+			for (struct job *j = batch; j; j = j->next)
+				j->status = 0;
+		} else {
+			/* one bad job (or a conflict between replicas) must not
+			 * fail the others: roll back, then one transaction each */
+			fprintf(stderr, "attest-verifierd: batch of %u failed (%s); retrying one by one\n", n, v_store_errmsg(store));
+			v_store_rollback(store);
+			for (struct job *j = batch; j; j = j->next) {
+				int r = v_store_begin(store);
+				if (r == 0)
+					r = exec_job(j, now_ms);
+				if (r == 0)
+					r = v_store_commit(store);
+				if (r) {
+					v_store_rollback(store);
+					atomic_fetch_add(&m_storage_errors, 1);
+					fprintf(stderr, "attest-verifierd: storage: %s\n", v_store_errmsg(store));
+				}
+				j->status = r;
+			}
+		}
+		atomic_fetch_add(&m_batches, 1);
+		atomic_fetch_add(&m_batch_jobs, n);
+		pthread_mutex_lock(&q_mu);
+		for (struct job *j = batch; j;) {
+			struct job *nx = j->next;
+			j->done = true; /* j may be freed by its owner right after */
+			pthread_cond_signal(&j->cv);
+			j = nx;
+		}
+		pthread_mutex_unlock(&q_mu);
+	}
+}
+
+/* Queue a job and wait until it is durable (or failed). */
+static int commit_job(struct job *j)
+{
+	j->done = false;
+	j->next = NULL;
+	pthread_cond_init(&j->cv, NULL);
+	pthread_mutex_lock(&q_mu);
+	if (q_tail)
+		q_tail->next = j;
+	else
+		q_head = j;
+	q_tail = j;
+	pthread_cond_signal(&q_cv);
+	while (!j->done)
+		pthread_cond_wait(&j->cv, &q_mu);
+	pthread_mutex_unlock(&q_mu);
+	pthread_cond_destroy(&j->cv);
+	return j->status;
+}
+
+/* ---- HTTP -------------------------------------------------------------------- */
+enum route { R_NONE, R_CHALLENGE, R_ATTEST, R_JWKS, R_HEALTH, R_METRICS };
+
+struct conn {
+	enum route route;
+	char *body;
+	size_t len, cap;
+	bool too_large;
+	bool responded;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
+			     const char *ctype, char *text)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", ctype);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
+				  json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!s)
+		return MHD_NO;
+	return reply(c, status, "application/json", s);
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *c, enum v_err e,
+				   const char *detail, const char *decision_id)
+{
+	json_t *j = json_pack("{s:s,s:s}", "error", v_err_code(e), "message", v_err_text(e));
+	if (detail && detail[0])
+		json_object_set_new(j, "detail", json_string(detail));
+	if (decision_id)
+		json_object_set_new(j, "decision_id", json_string(decision_id));
+	return reply_json(c, v_err_http(e), j);
+}
+
+static void client_addr(struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, n, "?");
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)n);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)n);
+}
+
+/* Audit a decision, then answer. pre: verdict before the nonce. */
+static enum MHD_Result decide(struct MHD_Connection *c, enum v_err e,
+			      const char *detail, struct v_submission *sub,
+			      struct v_decision *dec, struct vstate *st)
+{
+	struct job j;
+	memset(&j, 0, sizeof j);
+	j.kind = J_DECISION;
+	if (v_uuid(j.a.decision_id))
+		return reply_error(c, V_E_INTERNAL, "no randomness", NULL);
+	j.a.ts_ms = (int64_t)(v_now_ns() / 1000000);
+	snprintf(j.a.replica, sizeof j.a.replica, "%s", cfg.replica_id);
+	client_addr(c, j.a.client, sizeof j.a.client);
+	j.pre_err = e;
+	j.pre_detail = detail;
+	char *token = NULL;
+	bool have_report = sub && dec && dec->n > 0;
+	if (have_report) {
+		const struct ahv_report_hdr *h = v_rhdr(sub->report);
+		v_hex(j.a.nonce, h->nonce, h->nonce_len);
+		v_hex(j.a.hv_key_id, h->hv_key_id, 32);
+		v_hex(j.a.guest_key_id, h->guest_key_id, 32);
+		v_hex(j.a.boot_id, h->boot_id, 16);
+		j.a.counter = h->counter;
+		v_hex(j.a.composite, h->composite_digest, dec->d);
+		v_hex(j.a.request_digest, h->request_digest, dec->d);
+		json_t *ev = v_decision_json(sub, dec, st ? st->pol : NULL);
+		json_object_set_new(ev, "authenticated", json_boolean(dec->authenticated));
+		j.a.evidence = json_dumps(ev, JSON_COMPACT);
+		j.consume = dec->authenticated;
+		if (e == V_OK) {
+			token = v_token_issue(&signer, cfg.issuer, (int64_t)(v_now_ns() / 1000000000u), cfg.token_ttl_s,
+					      j.a.decision_id, sub, ev);
+			if (!token) {
+				j.pre_err = V_E_INTERNAL;
+				j.pre_detail = "token signing failed";
+			}
+		}
+		json_decref(ev);
+	}
+	int rc = commit_job(&j);
+	free(j.a.evidence);
+	if (rc) {
+		free(token);
+		atomic_fetch_add(&m_decisions[V_E_STORAGE], 1);
+		return reply_error(c, V_E_STORAGE, "the decision could not be recorded; retry with the same nonce", NULL);
+	}
+	atomic_fetch_add(&m_decisions[j.err], 1);
+	if (j.err != V_OK) {
+		free(token);
+		return reply_error(c, j.err, j.a.detail, j.a.decision_id);
+	}
+	json_t *out = json_pack("{s:s,s:s,s:s}", "verdict", "accept", "decision_id", j.a.decision_id, "token", token);
+	free(token);
+	return reply_json(c, 200, out);
+}
+
+static enum MHD_Result do_attest(struct MHD_Connection *c, struct conn *cc)
+{
+	if (cc->too_large) {
+		char d[96];
+		snprintf(d, sizeof d, "limit is %u bytes", cfg.max_body_bytes);
+		return decide(c, V_E_BODY_TOO_LARGE, d, NULL, NULL, NULL);
+	}
+	struct v_submission *sub = malloc(sizeof *sub);
+	struct v_decision *dec = malloc(sizeof *dec);
+	if (!sub || !dec) {
+		free(sub);
+		free(dec);
+		return reply_error(c, V_E_INTERNAL, "out of memory", NULL);
+	}
+	char detail[256] = "";
+	enum MHD_Result ret;
+	enum v_err e = v_parse_submission(cc->body ? cc->body : "", cc->len, sub, detail, sizeof detail);
+	if (e != V_OK) {
+		ret = decide(c, e, detail, NULL, NULL, NULL);
+	} else {
+		struct vstate *st = state_get();
+		e = v_verify(sub, &st->ks, st->pol, v_now_ns(), dec);
+		ret = decide(c, e, dec->detail, sub, dec, st);
+		state_put(st);
+	}
+	free(sub);
+	free(dec);
+	return ret;
+}
+
+static enum MHD_Result do_challenge(struct MHD_Connection *c, struct conn *cc)
+{
+	int64_t count = 0, ttl = cfg.nonce_ttl_s;
+	if (cc->too_large)
+		return reply_error(c, V_E_BODY_TOO_LARGE, NULL, NULL);
+	if (cc->len) {
+		json_error_t je;
+		json_t *b = json_loadb(cc->body, cc->len, JSON_REJECT_DUPLICATES, &je), *v;
+		if (!b || !json_is_object(b)) {
+			json_decref(b);
+			return reply_error(c, V_E_MALFORMED_JSON, "challenge body must be a JSON object or empty", NULL);
+		}
+		if ((v = json_object_get(b, "count"))) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > cfg.max_challenge_count) {
+				json_decref(b);
+				char d[96];
+				snprintf(d, sizeof d, "\"count\" must be 1..%u", cfg.max_challenge_count);
+				return reply_error(c, V_E_BAD_FIELD, d, NULL);
+			}
+			count = json_integer_value(v);
+		}
+		if ((v = json_object_get(b, "ttl_s"))) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > cfg.nonce_ttl_s) {
+				json_decref(b);
+				return reply_error(c, V_E_BAD_FIELD, "\"ttl_s\" must be 1..nonce_ttl_s", NULL);
+			}
+			ttl = json_integer_value(v);
+		}
+		json_decref(b);
+	}
+	unsigned n = count ? (unsigned)count : 1;
+	struct job j;
+	memset(&j, 0, sizeof j);
+	j.kind = J_NONCES;
+	j.nonces = malloc(n * sizeof *j.nonces);
+	if (!j.nonces)
+		return reply_error(c, V_E_INTERNAL, "out of memory", NULL);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t b[32];
+		if (v_random(b, sizeof b)) {
+			free(j.nonces);
+			return reply_error(c, V_E_INTERNAL, "no randomness", NULL);
+		}
+		v_hex(j.nonces[i], b, sizeof b);
+	}
+	j.n_nonces = n;
+	j.issued_ms = (int64_t)(v_now_ns() / 1000000);
+	j.expires_ms = j.issued_ms + ttl * 1000;
+	if (commit_job(&j)) {
+		free(j.nonces);
+		return reply_error(c, V_E_STORAGE, "the nonce could not be stored", NULL);
+	}
+	atomic_fetch_add(&m_challenges, n);
+	json_t *out = json_pack("{s:I,s:I}", "expires_ms", (json_int_t)j.expires_ms, "ttl_s", (json_int_t)ttl);
+	if (count) {
+		json_t *a = json_array();
+		for (unsigned i = 0; i < n; i++)
+			json_array_append_new(a, json_string(j.nonces[i]));
+		json_object_set_new(out, "nonces", a);
+	} else
+		json_object_set_new(out, "nonce", json_string(j.nonces[0]));
+	free(j.nonces);
+	return reply_json(c, 200, out);
+}
+
+static enum MHD_Result do_health(struct MHD_Connection *c)
+{
+	struct job j;
+	memset(&j, 0, sizeof j);
+	j.kind = J_PING;
+	int rc = commit_job(&j);
+	struct vstate *st = state_get();
+	size_t nk = st->ks.n;
+	state_put(st);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I}", "status", rc ? "degraded" : "ok", "storage", v_store_kind(store),
+			      "storage_status", rc ? "error" : "ok", "replica", cfg.replica_id, "keys", (json_int_t)nk);
+	return reply_json(c, rc ? 503 : 200, o);
+}
+
+static enum MHD_Result do_metrics(struct MHD_Connection *c)
+{
+	size_t cap = 8192, len = 0;
+	char *b = malloc(cap);
+	if (!b)
+		return MHD_NO;
+#define OUT(...) len += (size_t)snprintf(b + len, len < cap ? cap - len : 0, __VA_ARGS__)
+	OUT("# HELP attest_verifier_decisions_total Attestation decisions by result code.\n");
+	OUT("# TYPE attest_verifier_decisions_total counter\n");
+	for (int i = 0; i < V_E__COUNT; i++)
+		if (i != V_E_NOT_FOUND && i != V_E_METHOD)
+			OUT("attest_verifier_decisions_total{code=\"%s\"} %llu\n", v_err_code(i), (unsigned long long)atomic_load(&m_decisions[i]));
+	OUT("# TYPE attest_verifier_nonces_issued_total counter\nattest_verifier_nonces_issued_total %llu\n", (unsigned long long)atomic_load(&m_challenges));
+	OUT("# TYPE attest_verifier_commit_batches_total counter\nattest_verifier_commit_batches_total %llu\n", (unsigned long long)atomic_load(&m_batches));
+	OUT("# TYPE attest_verifier_commit_jobs_total counter\nattest_verifier_commit_jobs_total %llu\n", (unsigned long long)atomic_load(&m_batch_jobs));
+	OUT("# TYPE attest_verifier_storage_errors_total counter\nattest_verifier_storage_errors_total %llu\n", (unsigned long long)atomic_load(&m_storage_errors));
+	OUT("# TYPE attest_verifier_reloads_total counter\nattest_verifier_reloads_total %llu\n", (unsigned long long)atomic_load(&m_reloads));
+	OUT("# TYPE attest_verifier_reload_errors_total counter\nattest_verifier_reload_errors_total %llu\n", (unsigned long long)atomic_load(&m_reload_errors));
+	struct vstate *st = state_get();
+	size_t nh = 0, ng = 0;
+	for (size_t i = 0; i < st->ks.n; i++)
+		st->ks.k[i].kind == V_KEY_HV ? nh++ : ng++;
+	state_put(st);
+	OUT("# TYPE attest_verifier_enrolled_keys gauge\nattest_verifier_enrolled_keys{kind=\"hv\"} %zu\nattest_verifier_enrolled_keys{kind=\"guest\"} %zu\n", nh, ng);
+#undef OUT
+	if (len >= cap) {
+		free(b);
+		return MHD_NO;
+	}
+	return reply(c, 200, "text/plain; version=0.0.4", b);
+}
+
+static bool is_json_ctype(const char *ct)
+{
+	if (!ct || strncasecmp(ct, "application/json", 16))
+		return false;
+	return ct[16] == 0 || ct[16] == ';' || ct[16] == ' ';
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+			       const char *url, const char *method,
+			       const char *version, const char *upload,
+			       size_t *upload_size, void **con_cls)
+{
+	(void)cls;
+	(void)version;
+	struct conn *cc = *con_cls;
+	if (!cc) {
+		cc = calloc(1, sizeof *cc);
+		if (!cc)
+			return MHD_NO;
+		*con_cls = cc;
+		bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+		enum route r = R_NONE;
+		bool want_post = true;
+		if (!strcmp(url, "/v1/challenge"))
+			r = R_CHALLENGE;
+		else if (!strcmp(url, "/v1/attest"))
+			r = R_ATTEST;
+		else if (!strcmp(url, "/v1/jwks") || !strcmp(url, "/.well-known/jwks.json"))
+			r = R_JWKS, want_post = false;
+		else if (!strcmp(url, "/healthz") || !strcmp(url, "/v1/health"))
+			r = R_HEALTH, want_post = false;
+		else if (!strcmp(url, "/metrics"))
+			r = R_METRICS, want_post = false;
+		if (r == R_NONE) {
+			cc->responded = true;
+			return reply_error(c, V_E_NOT_FOUND, url, NULL);
+		}
+		if ((want_post && !post) || (!want_post && !get)) {
+			cc->responded = true;
+			return reply_error(c, V_E_METHOD, want_post ? "use POST" : "use GET", NULL);
+		}
+		cc->route = r;
+		if (r == R_ATTEST || r == R_CHALLENGE) {
+			const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+			const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+			bool has_body = (cl && strcmp(cl, "0")) ||
+					MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+			if ((r == R_ATTEST || has_body) && !is_json_ctype(ct)) {
+				cc->responded = true;
+				char d[160];
+				snprintf(d, sizeof d, "got Content-Type \"%.100s\"", ct ? ct : "(none)");
+				if (r == R_ATTEST)
+					return decide(c, V_E_CONTENT_TYPE, d, NULL, NULL, NULL);
+				return reply_error(c, V_E_CONTENT_TYPE, d, NULL);
+			}
+			if (cl && strtoull(cl, NULL, 10) > cfg.max_body_bytes)
+				cc->too_large = true; /* answered once the body is drained */
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!cc->responded && !cc->too_large) {
+			if (cc->len + *upload_size > cfg.max_body_bytes) {
+				cc->too_large = true;
+			} else {
+				if (cc->len + *upload_size + 1 > cc->cap) {
+					size_t nc = cc->cap ? cc->cap : 16384;
+					while (nc < cc->len + *upload_size + 1)
+						nc *= 2;
+					char *nb = realloc(cc->body, nc);
+					if (!nb)
+						return MHD_NO;
+					cc->body = nb;
+					cc->cap = nc;
+				}
+				memcpy(cc->body + cc->len, upload, *upload_size);
+				cc->len += *upload_size;
+				cc->body[cc->len] = 0;
+			}
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (cc->responded)
+		return MHD_YES;
+	cc->responded = true;
+	switch (cc->route) {
+	case R_ATTEST:
+		return do_attest(c, cc);
+	case R_CHALLENGE:
+		return do_challenge(c, cc);
+	case R_JWKS: {
+		char *s = strdup(signer.jwks);
+		return s ? reply(c, 200, "application/json", s) : MHD_NO;
+	}
+	case R_HEALTH:
+		return do_health(c);
+	case R_METRICS:
+		return do_metrics(c);
+	default:
+		return MHD_NO;
+	}
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	struct conn *cc = *con_cls;
+	if (cc) {
+		free(cc->body);
+		free(cc);
+		*con_cls = NULL;
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: attest-verifierd [--config FILE] [--port N] [--listen ADDR]\n"
+		"                        [--storage URL] [--port-file FILE] [--check]\n"
+		"\n"
+		"The attest-hv remote attestation service (docs/verifier.md).\n"
+		"  --config FILE     JSON configuration (default /etc/attest-verifier/verifier.json)\n"
+		"  --port N          listen port (0: any free port; see --port-file)\n"
+		"  --listen ADDR     listen address (IPv4 or IPv6 literal)\n"
+		"  --storage URL     sqlite:PATH | postgresql://... | pg:CONNINFO\n"
+		"  --replica-id ID   name of this replica in the audit log\n"
+		"  --port-file FILE  write the bound port here once serving\n"
+		"  --check           load everything, print a summary and exit\n"
+		"  -h, --help        this text\n"
+		"Signals: SIGHUP reloads keys and policy; SIGTERM/SIGINT stop.\n");
+}
+
+static void logger(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	fprintf(stderr, "attest-verifierd: http: ");
+	vfprintf(stderr, fmt, ap);
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = "/etc/attest-verifier/verifier.json", *port_file = NULL;
+	const char *o_port = NULL, *o_listen = NULL, *o_storage = NULL, *o_replica = NULL;
+	bool check = false;
+	static const struct option opts[] = {
+		{"config", required_argument, 0, 'c'}, {"port", required_argument, 0, 'p'},
+		{"listen", required_argument, 0, 'l'}, {"storage", required_argument, 0, 's'},
+		{"port-file", required_argument, 0, 'P'}, {"replica-id", required_argument, 0, 'r'},
+		{"check", no_argument, 0, 'k'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:p:l:s:P:r:kh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config = optarg; break;
+		case 'p': o_port = optarg; break;
+		case 'l': o_listen = optarg; break;
+		case 's': o_storage = optarg; break;
+		case 'P': port_file = optarg; break;
+		case 'r': o_replica = optarg; break;
+		case 'k': check = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "attest-verifierd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	char err[1024];
+	if (v_config_load(&cfg, config, err, sizeof err)) {
+		fprintf(stderr, "attest-verifierd: config: %s\n", err);
+		return 1;
+	}
+	if (o_port) {
+		char *end;
+		unsigned long p = strtoul(o_port, &end, 10);
+		if (*end || p > 65535) {
+			fprintf(stderr, "attest-verifierd: --port %s: not a port number\n", o_port);
+			return 2;
+		}
+		cfg.port = (unsigned)p;
+	}
+	if (o_listen)
+		snprintf(cfg.listen, sizeof cfg.listen, "%s", o_listen);
+	if (o_storage)
+		snprintf(cfg.storage, sizeof cfg.storage, "%s", o_storage);
+	if (o_replica)
+		snprintf(cfg.replica_id, sizeof cfg.replica_id, "%s", o_replica);
+	if (vc_init()) {
+		fprintf(stderr, "attest-verifierd: OpenSSL digests unavailable\n");
+		return 1;
+	}
+	if (v_signer_load(&signer, cfg.token_key, err, sizeof err)) {
+		fprintf(stderr, "attest-verifierd: token key: %s\n", err);
+		return 1;
+	}
+	store = v_store_open(cfg.storage, err, sizeof err);
+	if (!store || v_store_init(store, err, sizeof err)) {
+		fprintf(stderr, "attest-verifierd: storage: %s\n", err);
+		return 1;
+	}
+	struct vstate *st = calloc(1, sizeof *st);
+	if (!st)
+		return 1;
+	st->pol = v_policy_load(cfg.policy, err, sizeof err);
+	if (!st->pol) {
+		fprintf(stderr, "attest-verifierd: policy: %s\n", err);
+		return 1;
+	}
+	if (v_store_keys_load(store, &st->ks, err, sizeof err)) {
+		fprintf(stderr, "attest-verifierd: keys: %s\n", err);
+		return 1;
+	}
+	size_t nkeys = st->ks.n;
+	state_set(st);
+	if (check) {
+		printf("config ok: storage %s, %zu keys, token kid %s\n", v_store_kind(store), nkeys, signer.kid);
+		return 0;
+	}
+
+	/* signals go to the main thread only (sigwait below) */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	pthread_t wt;
+	if (pthread_create(&wt, NULL, writer, NULL)) {
+		fprintf(stderr, "attest-verifierd: cannot start the writer thread\n");
+		return 1;
+	}
+
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	if (strchr(cfg.listen, ':')) {
+		struct sockaddr_in6 *a6 = (void *)&ss;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)cfg.port);
+		if (inet_pton(AF_INET6, cfg.listen, &a6->sin6_addr) != 1) {
+			fprintf(stderr, "attest-verifierd: listen address %s is not an IPv6 literal\n", cfg.listen);
+			return 1;
+		}
+		flags |= MHD_USE_IPv6;
+	} else {
+		struct sockaddr_in *a4 = (void *)&ss;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)cfg.port);
+		if (inet_pton(AF_INET, cfg.listen, &a4->sin_addr) != 1) {
+			fprintf(stderr, "attest-verifierd: listen address %s is not an IPv4 literal\n", cfg.listen);
+			return 1;
+		}
+	}
+	char *tls_cert = NULL, *tls_key = NULL;
+	if (cfg.tls_cert[0] || cfg.tls_key[0]) {
+		size_t l;
+		tls_cert = (char *)v_read_file(cfg.tls_cert, &l, 1 << 20);
+		tls_key = (char *)v_read_file(cfg.tls_key, &l, 1 << 20);
+		if (!tls_cert || !tls_key) {
+			fprintf(stderr, "attest-verifierd: cannot read tls_cert/tls_key\n");
+			return 1;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	struct MHD_Daemon *d;
+	if (tls_cert)
+		d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, logger, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+				     MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+				     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
+				     MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_END);
+	else
+		d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, logger, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+				     MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+				     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+	if (!d) {
+		fprintf(stderr, "attest-verifierd: cannot listen on %s port %u: %s\n", cfg.listen, cfg.port, strerror(errno));
+		return 1;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	unsigned port = di ? di->port : cfg.port;
+	fprintf(stderr, "attest-verifierd: serving %s on %s port %u (storage %s, replica %s, %zu keys)\n",
+		tls_cert ? "https" : "http", cfg.listen, port, v_store_kind(store), cfg.replica_id, nkeys);
+	if (port_file) {
+		char tmp[1100];
+		snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) || rename(tmp, port_file)) {
+			fprintf(stderr, "attest-verifierd: cannot write %s\n", port_file);
+			return 1;
+		}
+	}
+	for (;;) {
+		int sig = 0;
+		sigwait(&set, &sig);
+		if (sig == SIGHUP) {
+			atomic_store(&reload_requested, 1);
+			pthread_mutex_lock(&q_mu);
+			pthread_cond_signal(&q_cv);
+			pthread_mutex_unlock(&q_mu);
+			continue;
+		}
+		break;
+	}
+	fprintf(stderr, "attest-verifierd: stopping\n");
+	MHD_stop_daemon(d);
+	pthread_mutex_lock(&q_mu);
+	q_stop = true;
+	pthread_cond_signal(&q_cv);
+	pthread_mutex_unlock(&q_mu);
+	pthread_join(wt, NULL);
+	v_store_close(store);
+	state_set(NULL);
+	v_signer_free(&signer);
+	free(tls_cert);
+	free(tls_key);
+	return 0;
+}
