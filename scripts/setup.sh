@@ -21,7 +21,7 @@ PACKAGES=(
   mtools dosfstools gdisk
   libcmocka-dev libmicrohttpd-dev libjansson-dev libssl-dev openssl
   libcurl4-openssl-dev libsqlite3-dev sqlite3 postgresql libpq-dev python3-jwt python3-cryptography
-  libtss2-dev tpm2-tools tpm2-openssl
+  libtss2-dev libtss2-tcti-swtpm0 libtss2-tcti-mssim0 libtss2-tcti-device0 tpm2-tools tpm2-openssl
   clang libclang-rt-14-dev wrk dpkg-dev xz-utils python3 curl ca-certificates
 )
 
