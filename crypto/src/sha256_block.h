@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Round constants K0..K63 (FIPS 180-4 section 4.2.2), 16-byte aligned. */
+extern const uint32_t ahv_sha256_k[64];
+
 /* Portable C, general-purpose registers only. */
 void ahv_sha256_blocks_portable(uint32_t state[8], const uint8_t *data, size_t nblocks);
 /* x86 SHA extensions (SHA-NI); only call when ahv_cpu_has_shani() says so. */

@@ -5,7 +5,8 @@
  */
 #include "sha256_block.h"
 
-static const uint32_t K256[64] = { /* FIPS 180-4 section 4.2.2 */
+/* FIPS 180-4 section 4.2.2; shared with sha256_shani.c, hence aligned for 16-byte loads. */
+const uint32_t ahv_sha256_k[64] __attribute__((aligned(16))) = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
 	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
 	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -44,7 +45,7 @@ void ahv_sha256_blocks_portable(uint32_t state[8], const uint8_t *data, size_t n
 				wt = w[t & 15] = w[t & 15] + s0 + w[(t - 7) & 15] + s1;
 			}
 			uint32_t t1 = h + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) +
-				      ((e & f) ^ (~e & g)) + K256[t] + wt;
+				      ((e & f) ^ (~e & g)) + ahv_sha256_k[t] + wt;
 			uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) +
 				      ((a & b) ^ (a & c) ^ (b & c));
 			h = g;
