@@ -1,0 +1,509 @@
+/* report.c - offline checks of reports and requests (protocol.md §11) and
+ * their decoding into text or JSON. Everything is read with the
+ * little-endian helpers of <attest/wire.h>; no structure is overlaid on
+ * caller bytes. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "internal.h"
+
+#define RH(f) offsetof(struct ahv_report_hdr, f)
+#define QH(f) offsetof(struct ahv_request_hdr, f)
+#define RG(f) offsetof(struct ahv_region, f)
+#define RR(f) offsetof(struct ahv_region_result, f)
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+int ahvl_composite(const uint8_t *rep, uint8_t *out)
+{
+	uint32_t alg = ahv_le16_get(rep + RH(hash_alg));
+	uint32_t n = ahv_le16_get(rep + RH(region_count));
+	size_t d = ahv_wire_hash_size(alg);
+	const EVP_MD *md = ahvl_md(alg);
+	if (!md || !d)
+		return ahvl_fail(AHVL_E_FORMAT, "unknown hash algorithm %u", alg);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	uint8_t le[8];
+	int ok = c && EVP_DigestInit_ex(c, md, NULL) &&
+		 EVP_DigestUpdate(c, AHV_COMPOSITE_LABEL, AHV_COMPOSITE_LABEL_SIZE);
+	ahv_le32_put(le, alg);
+	ok = ok && EVP_DigestUpdate(c, le, 4);
+	ahv_le32_put(le, n);
+	ok = ok && EVP_DigestUpdate(c, le, 4) &&
+	     EVP_DigestUpdate(c, rep + RH(request_digest), d);
+	for (uint32_t i = 0; ok && i < n; i++) {
+		const uint8_t *r = rep + AHV_REPORT_RESULT_OFFSET(i);
+		ok = EVP_DigestUpdate(c, r + RR(address), 8) &&
+		     EVP_DigestUpdate(c, r + RR(size), 8) &&
+		     EVP_DigestUpdate(c, r + RR(space), 4) &&
+		     EVP_DigestUpdate(c, r + RR(digest), d);
+	}
+	ok = ok && EVP_DigestFinal_ex(c, out, NULL);
+	EVP_MD_CTX_free(c);
+	return ok ? AHVL_OK : ahvl_fail_ssl(AHVL_E_INTERNAL, "digest failed");
+}
+
+/* Structure of a report: sizes, ids, reserved zero. */
+static int report_structure(const uint8_t *rep, size_t len)
+{
+	if (len < AHV_REPORT_HDR_SIZE)
+		return ahvl_fail(AHVL_E_FORMAT, "report of %zu bytes is shorter than its header", len);
+	if (ahv_le32_get(rep) != AHV_REPORT_MAGIC)
+		return ahvl_fail(AHVL_E_FORMAT, "report magic is not AHVR");
+	uint16_t maj = ahv_le16_get(rep + RH(version_major)), min = ahv_le16_get(rep + RH(version_minor));
+	if (maj != AHV_WIRE_VERSION_MAJOR)
+		return ahvl_fail(AHVL_E_FORMAT, "report wire version %u.%u not supported", maj, min);
+	uint32_t n = ahv_le16_get(rep + RH(region_count));
+	if (n < 1 || n > AHV_MAX_REGIONS)
+		return ahvl_fail(AHVL_E_FORMAT, "report region_count %u outside 1..%u", n, AHV_MAX_REGIONS);
+	if (ahv_le32_get(rep + RH(total_size)) != AHV_REPORT_SIZE(n) || len != AHV_REPORT_SIZE(n))
+		return ahvl_fail(AHVL_E_FORMAT, "report of %zu bytes, total_size %u, %u regions: sizes disagree",
+				 len, ahv_le32_get(rep + RH(total_size)), n);
+	uint32_t alg = ahv_le16_get(rep + RH(hash_alg)), sig = ahv_le16_get(rep + RH(sig_alg));
+	size_t d = ahv_wire_hash_size(alg);
+	if (!d)
+		return ahvl_fail(AHVL_E_FORMAT, "report hash_alg %u unknown", alg);
+	if (!ahv_wire_sig_size(sig))
+		return ahvl_fail(AHVL_E_FORMAT, "report sig_alg %u unknown", sig);
+	uint32_t nl = ahv_le16_get(rep + RH(nonce_len));
+	if (nl < AHV_NONCE_MIN || nl > AHV_NONCE_MAX)
+		return ahvl_fail(AHVL_E_FORMAT, "report nonce_len %u outside 8..64", nl);
+	uint8_t cpl = rep[RH(caller_cpl)], pl = rep[RH(paging_levels)], be = rep[RH(backend)];
+	if ((cpl != 0 && cpl != 3) || (pl != 4 && pl != 5) ||
+	    (be != AHV_BACKEND_VMX && be != AHV_BACKEND_SVM))
+		return ahvl_fail(AHVL_E_FORMAT, "report caller_cpl %u / paging_levels %u / backend %u invalid",
+				 cpl, pl, be);
+	bool own_minor = min <= AHV_WIRE_VERSION_MINOR;
+	if (own_minor && (rep[RH(reserved0)] || ahv_le32_get(rep + RH(reserved1)) ||
+			  !all_zero(rep + RH(reserved2), 16) ||
+			  (ahv_le32_get(rep + RH(flags)) & ~0xfu)))
+		return ahvl_fail(AHVL_E_FORMAT, "report reserved field or flag bit is nonzero");
+	if (!all_zero(rep + RH(nonce) + nl, AHV_NONCE_MAX - nl) ||
+	    !all_zero(rep + RH(request_digest) + d, AHV_DIGEST_FIELD_SIZE - d) ||
+	    !all_zero(rep + RH(composite_digest) + d, AHV_DIGEST_FIELD_SIZE - d))
+		return ahvl_fail(AHVL_E_FORMAT, "report nonce or digest tail is nonzero");
+	uint64_t total = 0;
+	bool mismatch = false;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *r = rep + AHV_REPORT_RESULT_OFFSET(i);
+		uint32_t sp = ahv_le32_get(r + RR(space)), fl = ahv_le32_get(r + RR(flags));
+		if (sp != AHV_SPACE_GVA && sp != AHV_SPACE_GPA)
+			return ahvl_fail(AHVL_E_FORMAT, "report region %u space %u invalid", i, sp);
+		if ((own_minor && (fl & ~3u)) || ((fl & AHV_RESULT_F_MATCH) && !(fl & AHV_RESULT_F_CLAIMED)))
+			return ahvl_fail(AHVL_E_FORMAT, "report region %u flags 0x%x invalid", i, fl);
+		if ((fl & AHV_RESULT_F_CLAIMED) && !(fl & AHV_RESULT_F_MATCH))
+			mismatch = true;
+		if (!all_zero(r + RR(digest) + d, AHV_DIGEST_FIELD_SIZE - d))
+			return ahvl_fail(AHVL_E_FORMAT, "report region %u digest tail is nonzero", i);
+		total += ahv_le64_get(r + RR(size));
+	}
+	if (total != ahv_le64_get(rep + RH(total_bytes)))
+		return ahvl_fail(AHVL_E_FORMAT, "report total_bytes %llu != sum of sizes %llu",
+				 (unsigned long long)ahv_le64_get(rep + RH(total_bytes)),
+				 (unsigned long long)total);
+	if (mismatch != !!(ahv_le32_get(rep + RH(flags)) & AHV_REPORT_F_CLAIM_MISMATCH))
+		return ahvl_fail(AHVL_E_FORMAT, "report CLAIM_MISMATCH flag disagrees with the region flags");
+	size_t ss = ahv_wire_sig_size(sig);
+	if (!all_zero(rep + AHV_REPORT_SIG_OFFSET(n) + ss, AHV_SIG_FIELD_SIZE - ss))
+		return ahvl_fail(AHVL_E_FORMAT, "report signature padding is nonzero");
+	return AHVL_OK;
+}
+
+static int request_structure(const uint8_t *q, size_t len)
+{
+	if (len < AHV_REQUEST_HDR_SIZE)
+		return ahvl_fail(AHVL_E_FORMAT, "request of %zu bytes is shorter than its header", len);
+	if (ahv_le32_get(q) != AHV_REQUEST_MAGIC)
+		return ahvl_fail(AHVL_E_FORMAT, "request magic is not AHVQ");
+	if (ahv_le16_get(q + QH(version_major)) != AHV_WIRE_VERSION_MAJOR)
+		return ahvl_fail(AHVL_E_FORMAT, "request wire major %u not supported",
+				 ahv_le16_get(q + QH(version_major)));
+	uint32_t n = ahv_le16_get(q + QH(region_count));
+	if (n < 1 || n > AHV_MAX_REGIONS)
+		return ahvl_fail(AHVL_E_FORMAT, "request region_count %u outside 1..%u", n, AHV_MAX_REGIONS);
+	if (ahv_le32_get(q + QH(total_size)) != AHV_REQUEST_SIZE(n) || len != AHV_REQUEST_SIZE(n))
+		return ahvl_fail(AHVL_E_FORMAT, "request of %zu bytes, total_size %u, %u regions: sizes disagree",
+				 len, ahv_le32_get(q + QH(total_size)), n);
+	uint32_t alg = ahv_le16_get(q + QH(hash_alg)), sig = ahv_le16_get(q + QH(sig_alg));
+	uint32_t nl = ahv_le16_get(q + QH(nonce_len));
+	size_t d = ahv_wire_hash_size(alg), ss = ahv_wire_sig_size(sig);
+	if (!d || !ss)
+		return ahvl_fail(AHVL_E_FORMAT, "request hash_alg %u or sig_alg %u unknown", alg, sig);
+	if (nl < AHV_NONCE_MIN || nl > AHV_NONCE_MAX)
+		return ahvl_fail(AHVL_E_FORMAT, "request nonce_len %u outside 8..64", nl);
+	if (ahv_le32_get(q + QH(flags)) || ahv_le64_get(q + QH(reserved)) ||
+	    !all_zero(q + QH(nonce) + nl, AHV_NONCE_MAX - nl))
+		return ahvl_fail(AHVL_E_FORMAT, "request reserved field or nonce tail is nonzero");
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *r = q + AHV_REQUEST_REGION_OFFSET(i);
+		uint32_t sp = ahv_le32_get(r + RG(space)), fl = ahv_le32_get(r + RG(flags));
+		if (sp != AHV_SPACE_GVA && sp != AHV_SPACE_GPA)
+			return ahvl_fail(AHVL_E_FORMAT, "request region %u space %u invalid", i, sp);
+		if (fl & AHV_REGION_F_RESERVED_MASK || ahv_le64_get(r + RG(reserved)))
+			return ahvl_fail(AHVL_E_FORMAT, "request region %u reserved bits nonzero", i);
+		if (!all_zero(r + RG(claimed_digest) + ((fl & AHV_REGION_F_CLAIMED) ? d : 0),
+			      AHV_DIGEST_FIELD_SIZE - ((fl & AHV_REGION_F_CLAIMED) ? d : 0)))
+			return ahvl_fail(AHVL_E_FORMAT, "request region %u claimed_digest tail nonzero", i);
+	}
+	if (!all_zero(q + AHV_REQUEST_SIG_OFFSET(n) + ss, AHV_SIG_FIELD_SIZE - ss))
+		return ahvl_fail(AHVL_E_FORMAT, "request signature padding is nonzero");
+	return AHVL_OK;
+}
+
+int ahvl_request_verify(const uint8_t *q, size_t len, const uint8_t *guest_pub,
+			size_t guest_pub_len)
+{
+	if (!q)
+		return ahvl_fail(AHVL_E_INVALID, "NULL argument");
+	int rc = request_structure(q, len);
+	if (rc || !guest_pub)
+		return rc;
+	EVP_PKEY *k;
+	if ((rc = ahvl_load_pub(guest_pub, guest_pub_len, &k)))
+		return rc;
+	uint32_t n = ahv_le16_get(q + QH(region_count));
+	uint32_t sig = ahv_le16_get(q + QH(sig_alg));
+	uint8_t id[AHV_KEY_ID_SIZE];
+	if ((rc = ahvl_key_id(k, id)))
+		goto out;
+	if (memcmp(id, q + AHV_REQUEST_TAIL_OFFSET(n), AHV_KEY_ID_SIZE)) {
+		rc = ahvl_fail(AHVL_E_MISMATCH, "request key_id is not the id of this guest key");
+		goto out;
+	}
+	if (sig != ahvl_key_sig_alg(k)) {
+		rc = ahvl_fail(AHVL_E_MISMATCH, "request sig_alg %u does not match the key's curve", sig);
+		goto out;
+	}
+	rc = ahvl_ecdsa_verify(k, sig, q, AHV_REQUEST_SIGNED_SIZE(n), q + AHV_REQUEST_SIG_OFFSET(n));
+	if (rc)
+		ahvl_fail(rc, "the request's guest signature does not verify with this key");
+out:
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+int ahvl_report_verify(const uint8_t *rep, size_t len, const uint8_t *hv_pub,
+		       size_t hv_pub_len, const struct ahvl_report_expect *ex)
+{
+	if (!rep || !hv_pub)
+		return ahvl_fail(AHVL_E_INVALID, "NULL argument");
+	int rc = report_structure(rep, len);
+	if (rc)
+		return rc;
+	uint32_t n = ahv_le16_get(rep + RH(region_count));
+	uint32_t alg = ahv_le16_get(rep + RH(hash_alg)), sig = ahv_le16_get(rep + RH(sig_alg));
+	size_t d = ahv_wire_hash_size(alg);
+	EVP_PKEY *k;
+	if ((rc = ahvl_load_pub(hv_pub, hv_pub_len, &k)))
+		return rc;
+	uint8_t id[AHV_KEY_ID_SIZE], comp[64];
+	if ((rc = ahvl_key_id(k, id)))
+		goto out;
+	if (memcmp(id, rep + RH(hv_key_id), AHV_KEY_ID_SIZE)) {
+		rc = ahvl_fail(AHVL_E_MISMATCH, "report hv_key_id is not the id of this hypervisor key");
+		goto out;
+	}
+	if (sig != ahvl_key_sig_alg(k)) {
+		rc = ahvl_fail(AHVL_E_MISMATCH, "report sig_alg %u does not match the hypervisor key", sig);
+		goto out;
+	}
+	if ((rc = ahvl_ecdsa_verify(k, sig, rep, AHV_REPORT_SIGNED_SIZE(n), rep + AHV_REPORT_SIG_OFFSET(n)))) {
+		ahvl_fail(rc, "the report's hypervisor signature does not verify");
+		goto out;
+	}
+	if ((rc = ahvl_composite(rep, comp)))
+		goto out;
+	if (memcmp(comp, rep + RH(composite_digest), d)) {
+		rc = ahvl_fail(AHVL_E_MISMATCH, "composite_digest does not match the region results");
+		goto out;
+	}
+	uint32_t flags = ahv_le32_get(rep + RH(flags));
+	uint32_t allow = (ex ? ex->allow_flags : 0) | AHV_REPORT_F_TIME_INVALID;
+	if (flags & ~allow & 0xfu) {
+		rc = ahvl_fail(AHVL_E_MISMATCH, "report flags 0x%x not allowed:%s%s%s", flags,
+			       flags & ~allow & AHV_REPORT_F_DEV_KEY ? " DEV_KEY" : "",
+			       flags & ~allow & AHV_REPORT_F_DEBUG ? " DEBUG" : "",
+			       flags & ~allow & AHV_REPORT_F_CLAIM_MISMATCH ? " CLAIM_MISMATCH" : "");
+		goto out;
+	}
+	if (ex && ex->nonce &&
+	    (ex->nonce_len != ahv_le16_get(rep + RH(nonce_len)) ||
+	     memcmp(ex->nonce, rep + RH(nonce), ex->nonce_len))) {
+		rc = ahvl_fail(AHVL_E_MISMATCH, "report nonce differs from the expected nonce");
+		goto out;
+	}
+	if (ex && ex->request) {
+		const uint8_t *q = ex->request;
+		if ((rc = request_structure(q, ex->request_len)))
+			goto out;
+		uint8_t qd[64];
+		if ((rc = ahvl_digest(alg, q, ex->request_len, qd)))
+			goto out;
+		uint32_t qn = ahv_le16_get(q + QH(region_count));
+		bool same = !memcmp(qd, rep + RH(request_digest), d) && qn == n &&
+			    ahv_le16_get(q + QH(hash_alg)) == alg &&
+			    !memcmp(q + QH(nonce), rep + RH(nonce), AHV_NONCE_MAX) &&
+			    !memcmp(q + AHV_REQUEST_TAIL_OFFSET(qn), rep + RH(guest_key_id), AHV_KEY_ID_SIZE);
+		for (uint32_t i = 0; same && i < n; i++) {
+			const uint8_t *a = q + AHV_REQUEST_REGION_OFFSET(i), *b = rep + AHV_REPORT_RESULT_OFFSET(i);
+			same = !memcmp(a, b, 20) &&
+			       !!(ahv_le32_get(a + RG(flags)) & AHV_REGION_F_CLAIMED) ==
+				       !!(ahv_le32_get(b + RR(flags)) & AHV_RESULT_F_CLAIMED);
+		}
+		if (!same) {
+			rc = ahvl_fail(AHVL_E_MISMATCH, "the report was not made for this request");
+			goto out;
+		}
+	}
+out:
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+/* ---- describe -------------------------------------------------------------- */
+static json_t *jhex(const uint8_t *p, size_t n)
+{
+	char h[2 * 128 + 1];
+	ahvl_hex(h, p, n);
+	return json_string(h);
+}
+
+static json_t *jx64(uint64_t v)
+{
+	char s[24];
+	snprintf(s, sizeof s, "0x%llx", (unsigned long long)v);
+	return json_string(s);
+}
+
+static json_t *jversion(uint32_t v)
+{
+	char s[24];
+	snprintf(s, sizeof s, "%u.%u.%u", AHV_HV_VERSION_MAJOR(v), AHV_HV_VERSION_MINOR(v),
+		 AHV_HV_VERSION_PATCH(v));
+	return json_string(s);
+}
+
+static const char *space_name(uint32_t s)
+{
+	return s == AHV_SPACE_GVA ? "gva" : s == AHV_SPACE_GPA ? "gpa" : "invalid";
+}
+
+static const char *sig_name(uint32_t s)
+{
+	return s == AHV_SIG_ECDSA_P256_SHA256   ? "ecdsa-p256-sha256"
+	       : s == AHV_SIG_ECDSA_P384_SHA384 ? "ecdsa-p384-sha384"
+						: "invalid";
+}
+
+static json_t *jflags(uint32_t f)
+{
+	json_t *a = json_array();
+	static const char *const nm[] = {"DEV_KEY", "DEBUG", "TIME_INVALID", "CLAIM_MISMATCH"};
+	for (int i = 0; i < 32; i++)
+		if (f & (1u << i))
+			json_array_append_new(a, i < 4 ? json_string(nm[i]) : json_integer(i));
+	return a;
+}
+
+#define SET(o, k, v) json_object_set_new(o, k, v)
+
+static json_t *desc_request(const uint8_t *q, size_t len)
+{
+	json_t *o = json_object();
+	SET(o, "type", json_string("request"));
+	SET(o, "length", json_integer((json_int_t)len));
+	SET(o, "version", json_sprintf("%u.%u", ahv_le16_get(q + 4), ahv_le16_get(q + 6)));
+	SET(o, "total_size", json_integer(ahv_le32_get(q + QH(total_size))));
+	SET(o, "flags", json_integer(ahv_le32_get(q + QH(flags))));
+	uint32_t alg = ahv_le16_get(q + QH(hash_alg)), sig = ahv_le16_get(q + QH(sig_alg));
+	SET(o, "hash_alg", json_string(ahvl_hash_name(alg) ? ahvl_hash_name(alg) : "invalid"));
+	SET(o, "sig_alg", json_string(sig_name(sig)));
+	uint32_t n = ahv_le16_get(q + QH(region_count)), nl = ahv_le16_get(q + QH(nonce_len));
+	SET(o, "region_count", json_integer(n));
+	SET(o, "nonce", jhex(q + QH(nonce), nl <= AHV_NONCE_MAX ? nl : AHV_NONCE_MAX));
+	size_t d = ahv_wire_hash_size(alg) ? ahv_wire_hash_size(alg) : AHV_DIGEST_FIELD_SIZE;
+	json_t *rs = json_array();
+	for (uint32_t i = 0; i < n && AHV_REQUEST_REGION_OFFSET(i + 1) <= len; i++) {
+		const uint8_t *r = q + AHV_REQUEST_REGION_OFFSET(i);
+		json_t *e = json_object();
+		SET(e, "index", json_integer(i));
+		SET(e, "address", jx64(ahv_le64_get(r)));
+		SET(e, "size", json_integer((json_int_t)ahv_le64_get(r + 8)));
+		SET(e, "space", json_string(space_name(ahv_le32_get(r + 16))));
+		bool c = ahv_le32_get(r + RG(flags)) & AHV_REGION_F_CLAIMED;
+		SET(e, "claimed_digest", c ? jhex(r + RG(claimed_digest), d) : json_null());
+		json_array_append_new(rs, e);
+	}
+	SET(o, "regions", rs);
+	if (n <= AHV_MAX_REGIONS && AHV_REQUEST_SIZE(n) <= len) {
+		const uint8_t *t = q + AHV_REQUEST_TAIL_OFFSET(n);
+		size_t ss = ahv_wire_sig_size(sig) ? ahv_wire_sig_size(sig) : AHV_SIG_FIELD_SIZE;
+		SET(o, "key_id", jhex(t, AHV_KEY_ID_SIZE));
+		SET(o, "signature", jhex(t + AHV_KEY_ID_SIZE, ss));
+	}
+	return o;
+}
+
+static json_t *desc_report(const uint8_t *p, size_t len)
+{
+	json_t *o = json_object();
+	SET(o, "type", json_string("report"));
+	SET(o, "length", json_integer((json_int_t)len));
+	SET(o, "version", json_sprintf("%u.%u", ahv_le16_get(p + 4), ahv_le16_get(p + 6)));
+	SET(o, "total_size", json_integer(ahv_le32_get(p + RH(total_size))));
+	SET(o, "flags", jflags(ahv_le32_get(p + RH(flags))));
+	uint32_t alg = ahv_le16_get(p + RH(hash_alg)), sig = ahv_le16_get(p + RH(sig_alg));
+	size_t d = ahv_wire_hash_size(alg) ? ahv_wire_hash_size(alg) : AHV_DIGEST_FIELD_SIZE;
+	SET(o, "hash_alg", json_string(ahvl_hash_name(alg) ? ahvl_hash_name(alg) : "invalid"));
+	SET(o, "sig_alg", json_string(sig_name(sig)));
+	uint32_t n = ahv_le16_get(p + RH(region_count)), nl = ahv_le16_get(p + RH(nonce_len));
+	SET(o, "region_count", json_integer(n));
+	SET(o, "caller_cpl", json_integer(p[RH(caller_cpl)]));
+	SET(o, "paging_levels", json_integer(p[RH(paging_levels)]));
+	SET(o, "backend", json_string(p[RH(backend)] == AHV_BACKEND_VMX ? "vmx"
+				      : p[RH(backend)] == AHV_BACKEND_SVM ? "svm" : "invalid"));
+	SET(o, "apic_id", json_integer(ahv_le32_get(p + RH(apic_id))));
+	SET(o, "counter", json_integer((json_int_t)ahv_le64_get(p + RH(counter))));
+	SET(o, "timestamp_ns", json_integer((json_int_t)ahv_le64_get(p + RH(timestamp_ns))));
+	SET(o, "boot_id", jhex(p + RH(boot_id), AHV_BOOT_ID_SIZE));
+	SET(o, "nonce", jhex(p + RH(nonce), nl <= AHV_NONCE_MAX ? nl : AHV_NONCE_MAX));
+	SET(o, "request_digest", jhex(p + RH(request_digest), d));
+	SET(o, "composite_digest", jhex(p + RH(composite_digest), d));
+	SET(o, "guest_key_id", jhex(p + RH(guest_key_id), AHV_KEY_ID_SIZE));
+	SET(o, "hv_key_id", jhex(p + RH(hv_key_id), AHV_KEY_ID_SIZE));
+	SET(o, "hv_version", jversion(ahv_le32_get(p + RH(hv_version))));
+	SET(o, "build_id", jhex(p + RH(build_id), AHV_BUILD_ID_SIZE));
+	SET(o, "hv_image_digest", jhex(p + RH(hv_image_digest), AHV_MEASUREMENT_SIZE));
+	SET(o, "hv_config_digest", jhex(p + RH(hv_config_digest), AHV_MEASUREMENT_SIZE));
+	SET(o, "total_bytes", json_integer((json_int_t)ahv_le64_get(p + RH(total_bytes))));
+	json_t *rs = json_array();
+	for (uint32_t i = 0; i < n && AHV_REPORT_RESULT_OFFSET(i + 1) <= len; i++) {
+		const uint8_t *r = p + AHV_REPORT_RESULT_OFFSET(i);
+		uint32_t f = ahv_le32_get(r + RR(flags));
+		json_t *e = json_object();
+		SET(e, "index", json_integer(i));
+		SET(e, "address", jx64(ahv_le64_get(r)));
+		SET(e, "size", json_integer((json_int_t)ahv_le64_get(r + 8)));
+		SET(e, "space", json_string(space_name(ahv_le32_get(r + 16))));
+		SET(e, "digest", jhex(r + RR(digest), d));
+		SET(e, "claim", json_string(!(f & AHV_RESULT_F_CLAIMED) ? "none"
+					    : (f & AHV_RESULT_F_MATCH) ? "match" : "MISMATCH"));
+		json_array_append_new(rs, e);
+	}
+	SET(o, "regions", rs);
+	if (n <= AHV_MAX_REGIONS && AHV_REPORT_SIZE(n) <= len) {
+		size_t ss = ahv_wire_sig_size(sig) ? ahv_wire_sig_size(sig) : AHV_SIG_FIELD_SIZE;
+		SET(o, "signature", jhex(p + AHV_REPORT_SIG_OFFSET(n), ss));
+	}
+	return o;
+}
+
+static json_t *desc_info(const uint8_t *p, size_t len)
+{
+#define IH(f) offsetof(struct ahv_hv_info, f)
+	json_t *o = json_object();
+	SET(o, "type", json_string("info"));
+	SET(o, "length", json_integer((json_int_t)len));
+	if (len < AHV_HV_INFO_SIZE)
+		return o;
+	SET(o, "version", json_sprintf("%u.%u", ahv_le16_get(p + 4), ahv_le16_get(p + 6)));
+	SET(o, "flags", jflags(ahv_le32_get(p + IH(flags))));
+	SET(o, "hv_version", jversion(ahv_le32_get(p + IH(hv_version))));
+	SET(o, "features", jx64(ahv_le32_get(p + IH(features))));
+	SET(o, "sig_alg", json_string(sig_name(ahv_le16_get(p + IH(sig_alg)))));
+	SET(o, "hash_alg_mask", jx64(ahv_le32_get(p + IH(hash_alg_mask))));
+	SET(o, "max_regions", json_integer(ahv_le32_get(p + IH(max_regions))));
+	SET(o, "max_total_bytes", json_integer((json_int_t)ahv_le64_get(p + IH(max_total_bytes))));
+	SET(o, "boot_id", jhex(p + IH(boot_id), AHV_BOOT_ID_SIZE));
+	SET(o, "hv_key_id", jhex(p + IH(hv_key_id), AHV_KEY_ID_SIZE));
+	SET(o, "build_id", jhex(p + IH(build_id), AHV_BUILD_ID_SIZE));
+	SET(o, "hv_image_digest", jhex(p + IH(hv_image_digest), AHV_MEASUREMENT_SIZE));
+	SET(o, "hv_config_digest", jhex(p + IH(hv_config_digest), AHV_MEASUREMENT_SIZE));
+	uint32_t sl = ahv_le16_get(p + IH(spki_len));
+	SET(o, "hv_spki", jhex(p + IH(hv_spki), sl <= AHV_SPKI_FIELD_SIZE ? sl : AHV_SPKI_FIELD_SIZE));
+	SET(o, "guest_key_count", json_integer(ahv_le32_get(p + IH(guest_key_count))));
+	SET(o, "backend", json_integer(ahv_le32_get(p + IH(backend))));
+	SET(o, "report_counter", json_integer((json_int_t)ahv_le64_get(p + IH(report_counter))));
+	SET(o, "timestamp_ns", json_integer((json_int_t)ahv_le64_get(p + IH(timestamp_ns))));
+	return o;
+#undef IH
+}
+
+static void render(FILE *f, json_t *o, int ind)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v)
+	{
+		if (json_is_object(v)) {
+			fprintf(f, "%*s%s:\n", ind, "", k);
+			render(f, v, ind + 2);
+		} else if (json_is_array(v) && json_array_size(v) && json_is_object(json_array_get(v, 0))) {
+			size_t i;
+			json_t *e;
+			json_array_foreach(v, i, e)
+			{
+				fprintf(f, "%*s%s[%zu]:\n", ind, "", k, i);
+				render(f, e, ind + 2);
+			}
+		} else {
+			char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+			fprintf(f, "%*s%-17s %s\n", ind, "", k, s ? s : json_string_value(v));
+			free(s);
+		}
+	}
+}
+
+int ahvl_describe(const uint8_t *buf, size_t len, int json, char **out)
+{
+	if (!buf || !out)
+		return ahvl_fail(AHVL_E_INVALID, "NULL argument");
+	*out = NULL;
+	json_t *o;
+	uint32_t magic = len >= 4 ? ahv_le32_get(buf) : 0;
+	if (magic == AHV_REQUEST_MAGIC && len >= AHV_REQUEST_HDR_SIZE)
+		o = desc_request(buf, len);
+	else if (magic == AHV_REPORT_MAGIC && len >= AHV_REPORT_HDR_SIZE)
+		o = desc_report(buf, len);
+	else if (magic == AHV_INFO_MAGIC)
+		o = desc_info(buf, len);
+	else
+		return ahvl_fail(AHVL_E_FORMAT, "%zu bytes: neither a request (AHVQ), a report (AHVR) nor an info block (AHVI) of full header size", len);
+	if (!o)
+		return ahvl_fail(AHVL_E_NOMEM, "out of memory");
+	/* Say whether the structure is valid (signatures need keys: verify). */
+	int sr = magic == AHV_REQUEST_MAGIC ? request_structure(buf, len)
+		 : magic == AHV_REPORT_MAGIC ? report_structure(buf, len) : AHVL_OK;
+	SET(o, "structure", json_string(sr ? ahvl_error_detail() : "ok"));
+	if (magic == AHV_REPORT_MAGIC && !sr) {
+		uint8_t c[64];
+		size_t d = ahv_wire_hash_size(ahv_le16_get(buf + RH(hash_alg)));
+		if (!ahvl_composite(buf, c))
+			SET(o, "composite_check", json_string(memcmp(c, buf + RH(composite_digest), d) ? "MISMATCH" : "ok"));
+	}
+	if (json) {
+		*out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	} else {
+		size_t sz;
+		FILE *f = open_memstream(out, &sz);
+		if (f) {
+			render(f, o, 0);
+			fclose(f);
+		}
+	}
+	json_decref(o);
+	if (!*out)
+		return ahvl_fail(AHVL_E_NOMEM, "out of memory");
+	ahvl_clear_detail();
+	return AHVL_OK;
+}

@@ -1,0 +1,148 @@
+/*
+ * engine.h - internals of the core shared by its files (not for back ends:
+ * they see only ahv/platform.h). Tests and fuzzers include it to reach the
+ * pieces directly.
+ */
+#ifndef AHV_CORE_ENGINE_H
+#define AHV_CORE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ahv/platform.h"
+#include "walk.h"
+
+/* A failure as the caller will see it: RAX, RCX, RDX (protocol.md §3.1). */
+struct ahv_fail {
+	uint32_t status; /* enum ahv_status */
+	uint32_t obj;    /* region index or AHV_OBJ_* */
+	uint64_t addr;   /* RCX */
+};
+
+static inline uint32_t ahv_fail_set(struct ahv_fail *f, uint32_t status,
+				    uint32_t obj, uint64_t addr)
+{
+	f->status = status;
+	f->obj = obj;
+	f->addr = addr;
+	return status;
+}
+
+/* One hypercall in progress: the caller's view of memory. */
+struct ahv_call {
+	struct ahv_core *core;
+	const struct ahv_platform *plat;
+	const struct ahv_vcpu_exit *x;
+	struct ahv_pt_fmt gfmt; /* caller's paging (x86 format) */
+	struct ahv_pt_fmt nfmt; /* nested paging (EPT or NPT) */
+	uint64_t groot;         /* caller's CR3 table address */
+	uint8_t cpl;            /* 0 or 3 */
+	uint64_t t0;            /* monotonic_ns at entry */
+	/* Translation caches, valid for this call only (emptied by
+	 * ahv_call_setup): like the CPU's TLBs and paging-structure caches
+	 * (SDM Vol. 3A §4.10) they spare a full guest walk plus five nested
+	 * walks per 4 KiB page of a large region. Tags are (address >> 21) + 1
+	 * so that 0 means empty. */
+	struct {
+		uint64_t tag;   /* 2 MiB block of guest-physical space */
+		uint64_t hpa;   /* where that block starts */
+		bool clean;     /* all of it RAM and no hypervisor memory */
+	} ncache[8];            /* nested read translations, by block */
+	struct {
+		uint64_t tag;   /* 2 MiB block of the caller's GVA space */
+		uint64_t table; /* its page table (GPA) */
+		uint8_t perm;   /* AHV_PERM_* granted above it */
+	} gcache;               /* guest PML4E..PDE results */
+};
+
+/* Largest run handed to map_hpa / ahv_hash_update at once; also how often
+ * (at least) the time limit is checked while hashing. */
+#define AHV_RUN_MAX (UINT64_C(4) << 20)
+#define AHV_PAGE_SIZE UINT64_C(4096)
+
+/* ---- memmap.c: the RAM map and hypervisor ranges ------------------------- */
+/* Is [hpa, hpa + *len) RAM and not hypervisor memory? AHV_OK with *len
+ * clipped to the longest good prefix (>= 1 byte, ends on a range edge or at
+ * the original length), or AHV_E_NOT_RAM / AHV_E_HV_MEMORY for hpa itself. */
+uint32_t ahv_frame_check(const struct ahv_platform *p, uint64_t hpa,
+			 uint64_t *len);
+/* Is [hpa, hpa + len) inside one hypervisor range? */
+bool ahv_in_hv_mem(const struct ahv_platform *p, uint64_t hpa, uint64_t len);
+/* Sorted, non-overlapping, 4 KiB aligned, non-wrapping, non-empty? */
+bool ahv_ranges_valid(const struct ahv_phys_range *r, uint32_t n);
+
+/* ---- xlate.c: caller addresses to host-physical runs ---------------------- */
+void ahv_call_setup(struct ahv_call *c, struct ahv_core *core,
+		    const struct ahv_vcpu_exit *x);
+/* Translate `addr` in `space` (AHV_SPACE_GVA through the caller's tables at
+ * its CPL, AHV_SPACE_GPA through the nested tables only) for a read, or a
+ * write if `write`. On AHV_OK: *hpa, and *len reduced to the bytes (>= 1)
+ * that continue contiguously in host-physical RAM from *hpa within one
+ * leaf mapping of each level. Otherwise the wire status (the failing
+ * address is `addr`). *len must be > 0 on entry. */
+uint32_t ahv_xlate(struct ahv_call *c, uint32_t space, uint64_t addr,
+		   bool write, uint64_t *hpa, uint64_t *len);
+/* Just the nested step: GPA -> HPA (+ bytes to the end of the leaf). */
+uint32_t ahv_xlate_gpa(struct ahv_call *c, uint64_t gpa, bool write,
+		       uint64_t *hpa, uint64_t *span);
+/* RANGE_WRAP, then NONCANONICAL (GVA only, for the caller's paging mode)
+ * for [addr, addr + size) (protocol.md §4.3 rules 1-2); AHV_OK if fine.
+ * A zero-size range passes. */
+uint32_t ahv_range_check(const struct ahv_call *c, uint32_t space,
+			 uint64_t addr, uint64_t size);
+
+/* ---- buffer.c: the request and output buffers (protocol.md §4.4) -------- */
+/* Host-physical pieces of an output buffer, resolved before anything is
+ * written (at most 3 pages: 6176 bytes). */
+struct ahv_out_buf {
+	uint32_t n;
+	struct {
+		uint64_t hpa;
+		uint64_t len;
+	} piece[3];
+};
+uint32_t ahv_buf_copy_in(struct ahv_call *c, uint64_t gva, uint64_t len,
+			 uint8_t *dst, struct ahv_fail *f);
+uint32_t ahv_buf_resolve_out(struct ahv_call *c, uint64_t gva, uint64_t len,
+			     struct ahv_out_buf *ob, struct ahv_fail *f);
+/* Write `src` (the length given to resolve) into the resolved pieces; false
+ * (nothing written) if the platform cannot map one of them. */
+bool ahv_buf_write_out(struct ahv_call *c, const struct ahv_out_buf *ob,
+		       const uint8_t *src);
+
+/* ---- request.c: parsing, validation, authentication -------------------- */
+/* Steps 6 of protocol.md §5.2 on the copied request of `len` bytes. */
+uint32_t ahv_request_parse(const struct ahv_core *core, const uint8_t *req,
+			   uint64_t len, struct ahv_fail *f);
+/* Step 8: key lookup, curve, signature. */
+uint32_t ahv_request_authenticate(const struct ahv_core *core,
+				  const uint8_t *req, struct ahv_fail *f);
+/* Step 9: per-region range, byte-limit and privilege checks. */
+uint32_t ahv_request_check_regions(const struct ahv_call *c,
+				   const uint8_t *req, struct ahv_fail *f);
+
+/* ---- measure.c: hashing regions straight from host-physical frames ----- */
+/* Digest of region `index` (`hash_size` bytes into out). */
+uint32_t ahv_measure_region(struct ahv_call *c, uint32_t alg, uint32_t index,
+			    uint32_t space, uint64_t addr, uint64_t size,
+			    uint8_t *out, struct ahv_fail *f);
+/* Composite digest (protocol.md §7.3) of a report being built. */
+int ahv_composite_digest(const uint8_t *report, uint8_t *out);
+
+/* ---- attest.c / info.c: the two functions ------------------------------ *
+ * A handler returns the status; on failure *f says RCX/RDX; *rbx is RBX for
+ * AHV_OK and AHV_E_BUFFER_TOO_SMALL. */
+typedef uint32_t (*ahv_hc_handler)(struct ahv_call *c,
+				   const struct ahv_hc_regs *in,
+				   struct ahv_fail *f, uint64_t *rbx);
+uint32_t ahv_hc_attest(struct ahv_call *c, const struct ahv_hc_regs *in,
+		       struct ahv_fail *f, uint64_t *rbx);
+uint32_t ahv_hc_get_info(struct ahv_call *c, const struct ahv_hc_regs *in,
+			 struct ahv_fail *f, uint64_t *rbx);
+/* The info block as GET_INFO would write it now. */
+void ahv_info_build(const struct ahv_core *core, struct ahv_hv_info *info);
+/* Timestamp and flags a report made now would carry. */
+uint64_t ahv_timestamp_ns(const struct ahv_platform *p, uint32_t *flags);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * ahv/platform.h - THE interface between the arch-neutral core
+ * (hypervisor/core) and whoever runs it: the VT-x and SVM back ends and the
+ * UEFI loader in the real hypervisor, a simulated machine in the host tests.
+ *
+ * Two objects:
+ *   struct ahv_platform  - one per machine, filled once (designated
+ *                          initializers) before the guest runs, read-only
+ *                          afterwards: memory access, the RAM map, the
+ *                          nested-paging root and format, time, keys,
+ *                          identity and measurements.
+ *   struct ahv_vcpu_exit - one per hypercall exit: the caller's registers
+ *                          (in and out), its control registers and CPL.
+ *
+ * A back end does, on every VMCALL/VMMCALL exit:
+ *
+ *     struct ahv_vcpu_exit x = {
+ *             .regs = { .rax = ..., .rbx = ..., .rcx = ..., .rdx = ..., .rsi = ... },
+ *             .cr0 = ..., .cr3 = ..., .cr4 = ..., .efer = ...,
+ *             .cs_l = ..., .cpl = ..., .apic_id = ...,
+ *     };
+ *     ahv_hypercall(&core, &x);
+ *     // copy x.regs.rax/rbx/rcx/rdx back to the guest (RSI is unchanged),
+ *     // advance RIP past the 3-byte instruction.
+ *
+ * and on CPUID exits for leaves 0x40000000..0x400000FF it calls
+ * ahv_core_cpuid(). The core never touches the guest's RIP, never injects
+ * anything, and never reads guest memory except through ->map_hpa after its
+ * own checks.
+ *
+ * Only <stdint.h>, <stddef.h>, <stdbool.h>, the crypto API and the wire
+ * header: the same header compiles in the freestanding and hosted worlds.
+ */
+#ifndef AHV_PLATFORM_H
+#define AHV_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ahv/crypto.h"
+#include "attest/wire.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A physical address range [base, base + size), 4 KiB aligned at both ends. */
+struct ahv_phys_range {
+	uint64_t base;
+	uint64_t size;
+};
+
+/* Nested paging formats (the one walker in core/walk.c knows both). */
+enum ahv_nested_format {
+	/* Intel EPT (SDM Vol. 3C §28.2 "The Extended Page Table Mechanism"). */
+	AHV_NESTED_EPT = 1,
+	/* AMD NPT: standard long-mode entries, walked as user accesses
+	 * (APM Vol. 2 §15.25.5 "Nested Table Walk"). */
+	AHV_NESTED_NPT = 2,
+};
+
+struct ahv_nested {
+	uint32_t format; /* enum ahv_nested_format */
+	/* EPT: EPTP bits 5:3 + 1 (SDM Vol. 3C §24.6.11 "Extended-Page-Table
+	 * Pointer (EPTP)"); NPT: the host paging mode at VMRUN, 5 if host
+	 * CR4.LA57 (APM Vol. 2 §15.25.3). 4 or 5. */
+	uint8_t levels;
+	/* 1 GiB leaves allowed. EPT: IA32_VMX_EPT_VPID_CAP bit 17 (SDM
+	 * Vol. 3D Appendix A.10); NPT: CPUID Fn8000_0001 EDX[26] Page1GB. When
+	 * false, PS=1 in a PDPTE is reserved (EPT misconfiguration / NPT #PF
+	 * with RSV). */
+	bool page_1g;
+	/* NPT only: host EFER.NXE at VMRUN (bit 63 reserved when clear,
+	 * APM Vol. 2 §5.3.3). Ignored for EPT. */
+	bool nxe;
+	/* EPT: host-physical address of the EPT PML4/PML5 table (EPTP bits
+	 * 51:12). NPT: N_CR3 (VMCB offset 0xB0) bits 51:12. */
+	uint64_t root;
+};
+
+/* An enrolled guest key (configuration on the ESP, measured at boot).
+ * Fill with ahv_guest_key_enroll() so that key_id matches pub. */
+struct ahv_guest_key {
+	uint8_t key_id[AHV_KEY_ID_SIZE]; /* SHA-256 of the SPKI DER */
+	ahv_ec_pub pub;
+};
+
+/* struct ahv_platform.flags */
+#define AHV_PLAT_DEV_KEY (1u << 0)   /* sign_key not unsealed from a TPM */
+#define AHV_PLAT_DEBUG (1u << 1)     /* debug build / options on */
+#define AHV_PLAT_TIME_VALID (1u << 2) /* rtc_boot_ns holds the RTC at boot */
+/* struct ahv_platform.policy */
+#define AHV_POLICY_GPA_REGIONS (1u << 0) /* accept AHV_SPACE_GPA (CPL0) */
+#define AHV_POLICY_CPL3 (1u << 1)        /* serve CPL3 callers */
+
+struct ahv_platform {
+	void *ctx; /* handed back to every callback */
+
+	/* ---- physical memory -------------------------------------------------
+	 * Pointer through which the hypervisor reads/writes host-physical
+	 * [hpa, hpa + len), or NULL if it has no mapping for all of it. The
+	 * core asks only for ranges it has already checked against the RAM
+	 * map and the hypervisor ranges (plus nested paging structures), with
+	 * len <= 4 MiB. In the real hypervisor host virtual == host physical,
+	 * so this returns (void *)hpa; the core does not assume that. */
+	void *(*map_hpa)(void *ctx, uint64_t hpa, uint64_t len);
+	/* RAM as UEFI reported it at hypervisor start (protocol.md §4.3 rule 6),
+	 * sorted by base, non-overlapping. */
+	const struct ahv_phys_range *ram;
+	uint32_t ram_count;
+	/* Memory the hypervisor owns (image, stacks, pool, nested tables):
+	 * never measured, never written (rule 7). Sorted, non-overlapping.
+	 * The EPT/NPT paging structures MUST lie inside these ranges: the
+	 * core reads a nested table only there (a table pointer elsewhere is
+	 * a corrupted EPT/NPT and gives AHV_E_NESTED_FAULT). */
+	const struct ahv_phys_range *hv_mem;
+	uint32_t hv_mem_count;
+	/* MAXPHYADDR, CPUID 0x80000008 EAX[7:0] (SDM Vol. 3A §4.1.4; APM
+	 * Vol. 3 Fn8000_0008). Bits 51:MAXPHYADDR of paging entries are
+	 * reserved. 36..52. */
+	uint8_t phys_addr_bits;
+	/* The CPU supports 1 GiB guest pages: CPUID 0x80000001 EDX[26]
+	 * (SDM Vol. 3A §4.1.4; APM Vol. 3 Fn8000_0001). */
+	bool guest_page_1g;
+
+	/* ---- the guest's nested paging -------------------------------------- */
+	struct ahv_nested nested;
+
+	/* ---- time -------------------------------------------------------------
+	 * Nanoseconds since hypervisor start from the host TSC (CPUID 0x15/0x16
+	 * or calibrated), never decreasing; guest TSC writes must not affect
+	 * it. Drives the per-request time limit and the timestamp. */
+	uint64_t (*monotonic_ns)(void *ctx);
+	/* UTC ns since 1970 read from the RTC at start, valid when flags has
+	 * AHV_PLAT_TIME_VALID (protocol.md §9.1). */
+	uint64_t rtc_boot_ns;
+
+	/* ---- keys ------------------------------------------------------------ */
+	/* Hypervisor signing key; NULL: no key (AHV_E_NO_KEY, GET_INFO only). */
+	const ahv_ec_key *sign_key;
+	/* DRBG for ECDSA nonces/blinding; used only under the engine lock. */
+	ahv_drbg *drbg;
+	const struct ahv_guest_key *guest_keys;
+	uint32_t guest_key_count;
+
+	/* ---- identity and policy -------------------------------------------- */
+	uint32_t backend;    /* AHV_BACKEND_VMX / AHV_BACKEND_SVM */
+	uint32_t hv_version; /* AHV_HV_VERSION(major, minor, patch) */
+	uint32_t flags;      /* AHV_PLAT_* */
+	uint32_t policy;     /* AHV_POLICY_* */
+	uint8_t boot_id[AHV_BOOT_ID_SIZE];
+	uint8_t build_id[AHV_BUILD_ID_SIZE];
+	uint8_t hv_image_digest[AHV_MEASUREMENT_SIZE];
+	uint8_t hv_config_digest[AHV_MEASUREMENT_SIZE];
+};
+
+/* The five argument/result registers of the hypercall ABI (protocol.md
+ * §3.1). In: as the guest left them. Out: what the back end writes back
+ * (RSI is never changed). */
+struct ahv_hc_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi;
+};
+
+/* Caller state at the hypercall exit (VMCS guest-state area / VMCB
+ * state-save area). */
+struct ahv_vcpu_exit {
+	struct ahv_hc_regs regs;
+	uint64_t cr0;  /* CR0.PG (bit 31) */
+	uint64_t cr3;  /* guest CR3: bits 51:12 root; PCID / flags ignored */
+	uint64_t cr4;  /* CR4.PAE (bit 5), CR4.LA57 (bit 12) */
+	uint64_t efer; /* IA32_EFER.LMA (bit 10), NXE (bit 11) */
+	bool cs_l;     /* CS.L: 64-bit code segment */
+	uint8_t cpl;   /* VMX: SS.DPL (SDM Vol. 3C §24.4.1); SVM: VMCB CPL */
+	uint32_t apic_id; /* initial APIC id of this CPU */
+};
+
+/* The core's state: the platform plus what it derives and counts. One per
+ * machine, shared by all CPUs; holds the engine's scratch (no large
+ * buffers on hypervisor stacks), which the engine lock protects. */
+struct ahv_core {
+	const struct ahv_platform *plat;
+	uint32_t features; /* AHV_FEAT_*, CPUID 0x40000001 EBX */
+	uint16_t sig_alg;  /* hypervisor key's AHV_SIG_*, 0 without a key */
+	uint16_t spki_len;
+	uint8_t hv_key_id[AHV_KEY_ID_SIZE];
+	uint8_t hv_spki[AHV_SPKI_FIELD_SIZE];
+	uint64_t counter;  /* last report counter issued (atomic) */
+	uint32_t busy;     /* engine lock (atomic) */
+	uint32_t pad_;
+	/* scratch, valid only under the lock */
+	_Alignas(16) uint8_t req[AHV_REQUEST_MAX_SIZE];
+	_Alignas(16) uint8_t report[AHV_REPORT_MAX_SIZE];
+};
+
+/* Checks the platform (sorted 4 KiB-aligned ranges, callbacks present,
+ * levels 4/5, formats), derives the hypervisor key id/SPKI and features.
+ * 0 on success, -1 if the platform is unusable (the back end must then not
+ * start the guest with attestation: fail closed). */
+int ahv_core_init(struct ahv_core *core, const struct ahv_platform *plat);
+
+/* Serve one hypercall: reads x->regs and the caller state, writes
+ * x->regs.rax/rbx/rcx/rdx. Never fails in any other way. */
+void ahv_hypercall(struct ahv_core *core, struct ahv_vcpu_exit *x);
+
+/* CPUID for the hypervisor leaves (protocol.md §2). Returns true and fills
+ * r[0..3] = EAX, EBX, ECX, EDX for leaf 0x40000000..0x400000FF (leaves above
+ * AHV_CPUID_MAX_LEAF return zeros); false for any other leaf. */
+bool ahv_core_cpuid(const struct ahv_core *core, uint32_t leaf, uint32_t r[4]);
+
+/* Fill an enrolled guest key from its public point (computes key_id). */
+int ahv_guest_key_enroll(struct ahv_guest_key *k, const ahv_ec_pub *pub);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AHV_PLATFORM_H */

@@ -1,0 +1,235 @@
+/*
+ * xlate.c - from the caller's addresses to host-physical runs.
+ *
+ * GVA: the caller's page tables (x86 format, at its CPL), whose table frames
+ *      are guest-physical and so are themselves translated through the
+ *      nested tables and checked against the RAM map before each 8-byte
+ *      entry is read; then the data GPA through the nested tables.
+ * GPA: the nested tables only.
+ * Every resulting frame is checked against the RAM map and the hypervisor
+ * ranges (protocol.md §4.3 rules 4-7). Nothing here assumes that guest-
+ * physical equals host-physical.
+ */
+#include <string.h>
+
+#include "engine.h"
+
+#define CR4_LA57 (UINT64_C(1) << 12)    /* SDM Vol. 3A §2.5, §4.5 */
+#define EFER_NXE (UINT64_C(1) << 11)    /* SDM Vol. 3A §2.2.1; APM §3.1.7 */
+
+/* Read one 8-byte entry once (a guest may be rewriting its tables on another
+ * CPU: each entry is loaded exactly once and judged from that copy). */
+static uint32_t load_entry(const struct ahv_platform *p, uint64_t hpa,
+			   uint64_t *e, uint32_t fail)
+{
+	const void *ptr = p->map_hpa(p->ctx, hpa, sizeof(*e));
+
+	if (!ptr)
+		return fail;
+	*e = __atomic_load_n((const uint64_t *)ptr, __ATOMIC_RELAXED);
+	return AHV_OK;
+}
+
+/* Nested paging structures are the hypervisor's own: they must lie in its
+ * memory. A table pointer anywhere else means a corrupted EPT/NPT; refuse
+ * rather than read MMIO or guest RAM as a table. */
+static uint32_t nested_read(void *arg, uint64_t table, unsigned index,
+			    uint64_t *e)
+{
+	struct ahv_call *c = arg;
+	uint64_t hpa = table + 8u * index;
+
+	if (!ahv_in_hv_mem(c->plat, hpa, 8))
+		return AHV_E_NESTED_FAULT;
+	return load_entry(c->plat, hpa, e, AHV_E_NESTED_FAULT);
+}
+
+#define BLOCK (UINT64_C(1) << 21) /* 2 MiB: the unit of the caches */
+
+/* GPA -> HPA; *clean says that all of [*hpa, *hpa + *span) is known to be
+ * RAM outside hypervisor memory (from the cache), so the caller may skip
+ * ahv_frame_check for it. */
+static uint32_t nested_lookup(struct ahv_call *c, uint64_t gpa, bool write,
+			      uint64_t *hpa, uint64_t *span, bool *clean)
+{
+	struct ahv_walk_out o;
+	/* NPT walks are user accesses (APM Vol. 2 §15.25.5); EPT has no U/S. */
+	unsigned acc = (write ? AHV_ACC_WRITE : 0) |
+		       (c->nfmt.kind == AHV_PT_X86 ? AHV_ACC_USER : 0);
+	unsigned slot = (unsigned)(gpa >> 21) & 7u;
+	uint64_t off = gpa & (BLOCK - 1);
+
+	*clean = false;
+	if (!write && c->ncache[slot].tag == (gpa >> 21) + 1) {
+		*hpa = c->ncache[slot].hpa + off;
+		*span = BLOCK - off;
+		*clean = c->ncache[slot].clean;
+		return AHV_OK;
+	}
+	if (ahv_walk(&c->nfmt, c->plat->nested.root, gpa, acc, nested_read, c,
+		     &o) != AHV_WALK_OK)
+		return AHV_E_NESTED_FAULT; /* every nested failure, §4.3 rule 5 */
+	*hpa = o.pa;
+	*span = o.span;
+	if (!write && o.level >= 2) {
+		/* a 2 MiB or 1 GiB leaf covers the whole block */
+		uint64_t base = o.pa - off, len = BLOCK;
+
+		c->ncache[slot].tag = (gpa >> 21) + 1;
+		c->ncache[slot].hpa = base;
+		c->ncache[slot].clean =
+			ahv_frame_check(c->plat, base, &len) == AHV_OK && len == BLOCK;
+	}
+	return AHV_OK;
+}
+
+uint32_t ahv_xlate_gpa(struct ahv_call *c, uint64_t gpa, bool write,
+		       uint64_t *hpa, uint64_t *span)
+{
+	bool clean;
+
+	return nested_lookup(c, gpa, write, hpa, span, &clean);
+}
+
+/* Guest paging-structure entries live in guest-physical memory: nested
+ * translation (read), RAM and hypervisor-range checks, then one load. */
+static uint32_t guest_read(void *arg, uint64_t table, unsigned index,
+			   uint64_t *e)
+{
+	struct ahv_call *c = arg;
+	uint64_t hpa, span, len = 8;
+	uint32_t st;
+	bool clean;
+
+	st = nested_lookup(c, table + 8u * index, false, &hpa, &span, &clean);
+	if (st != AHV_OK)
+		return st;
+	if (!clean) {
+		st = ahv_frame_check(c->plat, hpa, &len);
+		if (st != AHV_OK)
+			return st;
+		if (len < 8) /* an aligned entry never crosses a frame */
+			return AHV_E_NOT_RAM;
+	}
+	return load_entry(c->plat, hpa, e, AHV_E_NOT_RAM);
+}
+
+static uint32_t guest_walk_status(enum ahv_walk_res r, uint32_t table_status)
+{
+	switch (r) {
+	case AHV_WALK_OK: return AHV_OK;
+	case AHV_WALK_NOT_PRESENT: return AHV_E_NOT_PRESENT;
+	case AHV_WALK_RSVD: return AHV_E_GUEST_RSVD;
+	case AHV_WALK_NOT_USER: return AHV_E_NOT_USER;
+	case AHV_WALK_NOT_WRITABLE: return AHV_E_NOT_WRITABLE;
+	case AHV_WALK_ADDR: return AHV_E_NONCANONICAL;
+	case AHV_WALK_TABLE: return table_status;
+	case AHV_WALK_NOT_READABLE: break; /* x86 format: cannot happen */
+	}
+	return AHV_E_INTERNAL;
+}
+
+uint32_t ahv_xlate(struct ahv_call *c, uint32_t space, uint64_t addr,
+		   bool write, uint64_t *hpa, uint64_t *len)
+{
+	uint64_t gpa = addr, span = UINT64_MAX, nspan;
+	uint32_t st;
+	bool clean;
+
+	if (space == AHV_SPACE_GVA) {
+		struct ahv_walk_out o;
+		unsigned acc = (write ? AHV_ACC_WRITE : 0) |
+			       (c->cpl == 3 ? AHV_ACC_USER : 0);
+		uint64_t tag = (addr >> 21) + 1;
+		enum ahv_walk_res r;
+
+		if (c->gcache.tag == tag) {
+			r = ahv_walk_from(&c->gfmt, c->gcache.table, 1,
+					  c->gcache.perm, addr, acc, guest_read,
+					  c, &o);
+		} else {
+			r = ahv_walk(&c->gfmt, c->groot, addr, acc, guest_read,
+				     c, &o);
+			if (o.l1_valid) {
+				c->gcache.tag = tag;
+				c->gcache.table = o.l1_table;
+				c->gcache.perm = o.l1_perm;
+			}
+		}
+		if (r != AHV_WALK_OK)
+			return guest_walk_status(r, o.table_status);
+		gpa = o.pa;
+		span = o.span;
+	}
+	st = nested_lookup(c, gpa, write, hpa, &nspan, &clean);
+	if (st != AHV_OK)
+		return st;
+	if (span > nspan)
+		span = nspan;
+	if (*len > span)
+		*len = span;
+	return clean ? AHV_OK : ahv_frame_check(c->plat, *hpa, len);
+}
+
+/* Canonical for the caller's paging mode: bits 63:47 (4-level) or 63:56
+ * (5-level) all equal (SDM Vol. 3A §3.3.7.1; APM Vol. 2 §5.3.1). */
+static bool canonical(uint64_t a, unsigned levels)
+{
+	unsigned top = levels == 5 ? 56 : 47;
+	uint64_t high = a >> top;
+
+	return high == 0 || high == UINT64_MAX >> top;
+}
+
+uint32_t ahv_range_check(const struct ahv_call *c, uint32_t space,
+			 uint64_t addr, uint64_t size)
+{
+	uint64_t last;
+
+	if (size == 0)
+		return AHV_OK; /* empty: nothing is named (§4.3) */
+	if (size - 1 > UINT64_MAX - addr)
+		return AHV_E_RANGE_WRAP; /* address + size > 2^64 */
+	last = addr + (size - 1);
+	/* Both ends canonical and in the same half: then every byte is, and
+	 * the range cannot span the non-canonical hole. */
+	if (space == AHV_SPACE_GVA &&
+	    (!canonical(addr, c->gfmt.levels) ||
+	     !canonical(last, c->gfmt.levels) || (addr >> 63) != (last >> 63)))
+		return AHV_E_NONCANONICAL;
+	return AHV_OK;
+}
+
+void ahv_call_setup(struct ahv_call *c, struct ahv_core *core,
+		    const struct ahv_vcpu_exit *x)
+{
+	const struct ahv_platform *p = core->plat;
+
+	c->core = core;
+	c->plat = p;
+	c->x = x;
+	c->cpl = x->cpl;
+	c->t0 = p->monotonic_ns(p->ctx);
+	memset(c->ncache, 0, sizeof(c->ncache));
+	memset(&c->gcache, 0, sizeof(c->gcache));
+	c->groot = x->cr3 & AHV_PT_ADDR_MASK; /* bits 11:0 PCID/flags, 63:52 */
+	c->gfmt = (struct ahv_pt_fmt){
+		.kind = AHV_PT_X86,
+		.levels = (x->cr4 & CR4_LA57) ? 5 : 4,
+		.page_1g = p->guest_page_1g,
+		.nxe = (x->efer & EFER_NXE) != 0,
+		.amd = p->backend == AHV_BACKEND_SVM,
+		.physical = false,
+		.phys_bits = p->phys_addr_bits,
+	};
+	c->nfmt = (struct ahv_pt_fmt){
+		.kind = p->nested.format == AHV_NESTED_EPT ? AHV_PT_EPT
+							    : AHV_PT_X86,
+		.levels = p->nested.levels,
+		.page_1g = p->nested.page_1g,
+		.nxe = p->nested.nxe,
+		.amd = p->nested.format == AHV_NESTED_NPT,
+		.physical = true,
+		.phys_bits = p->phys_addr_bits,
+	};
+}
