@@ -1,0 +1,48 @@
+/*
+ * boot/config.h - the loader's configuration file on the ESP,
+ * \attest-hv\attest-hv.conf (UTF-8/ASCII, one "key = value" per line, '#'
+ * comments). Keys:
+ *   next          = \path\to\next-stage.efi      (required)
+ *   args          = command line for the next stage (optional)
+ *   initrd        = \path\to\initrd              (optional; Linux EFI stub:
+ *                   appended to args as "initrd=<path>")
+ *   guest_key     = \path\key.pem <key-id-hex>   (0..16 lines; the key id,
+ *                   SHA-256 of the SPKI DER, pins the file's content so the
+ *                   measured config covers the keys)
+ *   allow_cpl3    = yes|no   (default yes) user-mode callers may attest
+ *   allow_gpa     = yes|no   (default yes) kernel callers may name GPAs
+ *   log_port      = 0x2f8|0x3f8|none (default 0x2f8, COM2)
+ *   hide_log_port = yes|no   (default yes) the guest sees no UART there
+ *   pool_mib      = 4..256   (default 8) hypervisor memory
+ *   hypervisor    = on|off   (default on) off: only chain-load (the
+ *                   benchmark's bare reference boot uses it)
+ * Unknown keys, bad values and duplicates are errors (fail closed).
+ * Pure C, no firmware calls: the unit tests run it hosted.
+ */
+#ifndef AHV_BOOT_CONFIG_H
+#define AHV_BOOT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AHV_CONFIG_PATH "\\attest-hv\\attest-hv.conf"
+#define AHV_CFG_MAX_PATH 256
+#define AHV_CFG_MAX_ARGS 1024
+#define AHV_CFG_MAX_KEYS 16
+
+struct ahv_config {
+	char next[AHV_CFG_MAX_PATH];
+	char args[AHV_CFG_MAX_ARGS];
+	char initrd[AHV_CFG_MAX_PATH];
+	unsigned n_keys;
+	char key_path[AHV_CFG_MAX_KEYS][AHV_CFG_MAX_PATH];
+	uint8_t key_id[AHV_CFG_MAX_KEYS][32];
+	int allow_cpl3, allow_gpa, hide_log_port, hypervisor;
+	uint16_t log_port;
+	unsigned pool_mib;
+};
+
+/* 0, or -1 with a plain-words reason (with the line number) in err. */
+int ahv_config_parse(const char *text, size_t len, struct ahv_config *cfg, char *err, size_t errcap);
+
+#endif

@@ -1,0 +1,512 @@
+/*
+ * boot/loader.c - attest-hv's UEFI loader (\EFI\BOOT\BOOTX64.EFI).
+ *
+ *  1. reads \attest-hv\attest-hv.conf and the enrolled guest keys from the
+ *     partition it was loaded from, measures its own file and the config;
+ *  2. loads (but does not start) the next stage, so that a missing kernel is
+ *     reported before anything changes;
+ *  3. reserves the hypervisor's memory as EfiRuntimeServicesData (pool) and
+ *     EfiRuntimeServicesCode (a resident copy of this very image, relocated
+ *     to its new address): the OS never reuses runtime memory, while this
+ *     loader's own EfiLoaderCode pages are freed (recipe pitfall 6);
+ *  4. asks the resident copy to build the hypervisor (host page tables, GDT,
+ *     IDT, TSS, stacks, VMCB, NPT) and enters the guest from here, so the CPU
+ *     continues in this loader as the guest;
+ *  5. starts the next stage, which runs as the guest.
+ * Every failure before step 4 is printed in plain words on the console (which
+ * OVMF mirrors to the serial port) and on the hypervisor log port, and the
+ * loader returns to the firmware. Markers: "AHV-BOOT: ..." lines.
+ */
+#include <efi.h>
+#include <efilib.h>
+#include <string.h>
+#include "ahv/crypto.h"
+#include "ahv/x86/cpu.h"
+#include "ahv/x86/hv.h"
+#include "ahv/x86/log.h"
+#include "attest/wire.h"
+#include "config.h"
+
+static uint8_t loader_crypto_pool[128 * 1024] __attribute__((aligned(16)));
+static EFI_HANDLE self;
+static EFI_LOADED_IMAGE *self_li;
+static uint16_t log_port = AHV_LOG_PORT_COM2;
+
+void ahv_crypto_fatal(int status);
+
+/* ---- messages ------------------------------------------------------------- */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char buf[400];
+	CHAR16 wbuf[400];
+	va_list ap;
+	va_start(ap, fmt);
+	ahv_vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	size_t i;
+	for (i = 0; buf[i] && i + 1 < 400; i++)
+		wbuf[i] = (CHAR16)(uint8_t)buf[i];
+	wbuf[i] = 0;
+	Print(L"%s\r\n", wbuf);
+}
+
+static EFI_STATUS fail(EFI_STATUS st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static EFI_STATUS fail(EFI_STATUS st, const char *fmt, ...)
+{
+	char buf[400];
+	va_list ap;
+	va_start(ap, fmt);
+	ahv_vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	say("AHV-BOOT: ERROR: %s", buf);
+	if (log_port) /* the firmware may not mirror its console there */
+		ahv_log("AHV-BOOT: ERROR: %s\n", buf);
+	say("AHV-BOOT: the hypervisor was not started; returning to the firmware.");
+	/* Let a person read it before the boot manager moves on. */
+	uefi_call_wrapper(BS->Stall, 1, 3 * 1000 * 1000);
+	return st;
+}
+
+/* ---- files on the boot partition ---------------------------------------- */
+static void to_wide(CHAR16 *dst, size_t cap, const char *src)
+{
+	size_t i;
+	for (i = 0; src[i] && i + 1 < cap; i++)
+		dst[i] = (CHAR16)(uint8_t)src[i];
+	dst[i] = 0;
+}
+
+static EFI_STATUS read_file(const char *path, void **data, UINTN *size)
+{
+	CHAR16 wpath[AHV_CFG_MAX_PATH];
+	EFI_FILE_HANDLE root, fh;
+	EFI_STATUS st;
+	to_wide(wpath, AHV_CFG_MAX_PATH, path);
+	root = LibOpenRoot(self_li->DeviceHandle);
+	if (!root)
+		return EFI_NOT_FOUND;
+	st = uefi_call_wrapper(root->Open, 5, root, &fh, wpath, EFI_FILE_MODE_READ, 0);
+	uefi_call_wrapper(root->Close, 1, root);
+	if (EFI_ERROR(st))
+		return st;
+	EFI_FILE_INFO *info = LibFileInfo(fh);
+	if (!info) {
+		uefi_call_wrapper(fh->Close, 1, fh);
+		return EFI_DEVICE_ERROR;
+	}
+	UINTN n = info->FileSize;
+	FreePool(info);
+	void *buf = AllocatePool(n + 1);
+	if (!buf) {
+		uefi_call_wrapper(fh->Close, 1, fh);
+		return EFI_OUT_OF_RESOURCES;
+	}
+	UINTN got = n;
+	st = uefi_call_wrapper(fh->Read, 3, fh, &got, buf);
+	uefi_call_wrapper(fh->Close, 1, fh);
+	if (EFI_ERROR(st) || got != n) {
+		FreePool(buf);
+		return EFI_ERROR(st) ? st : EFI_DEVICE_ERROR;
+	}
+	((char *)buf)[n] = 0;
+	*data = buf;
+	*size = n;
+	return EFI_SUCCESS;
+}
+
+/* The path of this image's own file, from its device path's file nodes. */
+static int own_path(char *out, size_t cap)
+{
+	EFI_DEVICE_PATH *dp = self_li->FilePath;
+	size_t n = 0;
+	while (dp && !IsDevicePathEnd(dp)) {
+		if (DevicePathType(dp) == MEDIA_DEVICE_PATH && DevicePathSubType(dp) == MEDIA_FILEPATH_DP) {
+			FILEPATH_DEVICE_PATH *f = (FILEPATH_DEVICE_PATH *)dp;
+			UINTN chars = (DevicePathNodeLength(dp) - 4) / 2;
+			for (UINTN i = 0; i < chars && f->PathName[i]; i++) {
+				char c = (char)f->PathName[i];
+				if (n && out[n - 1] == '\\' && c == '\\')
+					continue;
+				if (!n && c != '\\')
+					out[n++] = '\\';
+				if (n + 1 >= cap)
+					return -1;
+				out[n++] = c;
+			}
+		}
+		dp = NextDevicePathNode(dp);
+	}
+	out[n] = 0;
+	return n ? 0 : -1;
+}
+
+static void hex32(char *out, const uint8_t *b)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[64] = 0;
+}
+
+/* ---- the resident copy ------------------------------------------------------- */
+/* gnu-efi links a PIC ELF whose R_X86_64_RELATIVE relocations crt0 applies at
+ * start (_relocate). A byte copy at another address is made valid by applying
+ * them again for the new base. */
+typedef struct { int64_t d_tag; uint64_t d_val; } elf64_dyn;
+typedef struct { uint64_t r_offset, r_info; int64_t r_addend; } elf64_rela;
+#define DT_NULL 0
+#define DT_RELA 7
+#define DT_RELASZ 8
+#define DT_RELAENT 9
+#define R_X86_64_RELATIVE 8
+extern elf64_dyn _DYNAMIC[];
+
+static int relocate_copy(uint64_t old_base, uint64_t new_base, uint64_t size)
+{
+	uint64_t rela = 0, relasz = 0, relaent = sizeof(elf64_rela);
+	for (elf64_dyn *d = _DYNAMIC; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_RELA)
+			rela = d->d_val;
+		else if (d->d_tag == DT_RELASZ)
+			relasz = d->d_val;
+		else if (d->d_tag == DT_RELAENT)
+			relaent = d->d_val;
+	}
+	if (!rela || relaent < sizeof(elf64_rela))
+		return relasz ? -1 : 0;
+	for (uint64_t off = 0; off + relaent <= relasz; off += relaent) {
+		elf64_rela *r = (elf64_rela *)(uintptr_t)(old_base + rela + off);
+		if ((r->r_info & 0xffffffff) != R_X86_64_RELATIVE)
+			return -1;
+		if (r->r_offset + 8 > size)
+			return -1;
+		*(uint64_t *)(uintptr_t)(new_base + r->r_offset) = new_base + (uint64_t)r->r_addend;
+	}
+	return 0;
+}
+
+static inline void *in_copy(uint64_t old_base, uint64_t new_base, const void *p)
+{
+	return (void *)((uintptr_t)p - old_base + new_base);
+}
+
+/* ---- memory map ------------------------------------------------------------ */
+static int capture_memmap(struct ahv_handoff *h)
+{
+	UINTN entries, key, dsize;
+	UINT32 dver;
+	EFI_MEMORY_DESCRIPTOR *map = LibMemoryMap(&entries, &key, &dsize, &dver);
+	if (!map)
+		return -1;
+	h->n_memmap = 0;
+	for (UINTN i = 0; i < entries; i++) {
+		EFI_MEMORY_DESCRIPTOR *d = (EFI_MEMORY_DESCRIPTOR *)((uint8_t *)map + i * dsize);
+		uint64_t s = d->PhysicalStart, e = s + d->NumberOfPages * 4096;
+		struct ahv_mem_range *last = h->n_memmap ? &h->memmap[h->n_memmap - 1] : 0;
+		if (last && last->type == d->Type && last->end == s) {
+			last->end = e;
+			continue;
+		}
+		if (h->n_memmap == AHV_MAX_MEMMAP) {
+			FreePool(map);
+			return -1;
+		}
+		h->memmap[h->n_memmap++] = (struct ahv_mem_range){s, e, d->Type, 0};
+	}
+	FreePool(map);
+	return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void read_time(struct ahv_handoff *h)
+{
+	EFI_TIME t;
+	/* TSC frequency: 20 ms of the firmware's Stall() (a fixed timer). */
+	uint64_t t0 = ahv_rdtsc();
+	uefi_call_wrapper(BS->Stall, 1, 20000);
+	h->tsc_hz = (ahv_rdtsc() - t0) * 50;
+	if (EFI_ERROR(uefi_call_wrapper(RT->GetTime, 2, &t, NULL)) || t.Year < 1970) {
+		h->rtc_unix_ns = 0;
+		return;
+	}
+	int64_t s = days_from_civil(t.Year, t.Month, t.Day) * 86400 + t.Hour * 3600 + t.Minute * 60 + t.Second;
+	if (t.TimeZone != EFI_UNSPECIFIED_TIMEZONE)
+		s -= (int64_t)t.TimeZone * 60; /* local = UTC - TimeZone minutes (UEFI 2.10 §8.3) */
+	h->tsc_at_rtc = ahv_rdtsc();
+	h->rtc_unix_ns = (uint64_t)s * 1000000000ull + t.Nanosecond;
+}
+
+/* ---- ACPI: where the guest powers off (FADT PM1a_CNT_BLK) ---------------- */
+static int acpi_sig(const uint8_t *t, const char *sig) { return !memcmp(t, sig, 4); }
+
+static uint16_t find_pm1a_cnt(void)
+{
+	/* ACPI 2.0+ RSDP from the UEFI configuration table (UEFI 2.10 §4.6),
+	 * XSDT (ACPI 6.4 §5.2.8), FADT "FACP" (§5.2.9): PM1a_CNT_BLK at
+	 * offset 64, X_PM1a_CNT_BLK (GAS) at 172. */
+	EFI_GUID acpi20 = ACPI_20_TABLE_GUID;
+	const uint8_t *rsdp = NULL;
+	for (UINTN i = 0; i < ST->NumberOfTableEntries; i++)
+		if (!CompareGuid(&ST->ConfigurationTable[i].VendorGuid, &acpi20))
+			rsdp = ST->ConfigurationTable[i].VendorTable;
+	if (!rsdp || memcmp(rsdp, "RSD PTR ", 8) || rsdp[15] < 2)
+		return 0;
+	uint64_t xsdt;
+	memcpy(&xsdt, rsdp + 24, 8);
+	const uint8_t *x = (const uint8_t *)(uintptr_t)xsdt;
+	if (!x || !acpi_sig(x, "XSDT"))
+		return 0;
+	uint32_t len;
+	memcpy(&len, x + 4, 4);
+	for (uint32_t off = 36; off + 8 <= len; off += 8) {
+		uint64_t t;
+		memcpy(&t, x + off, 8);
+		const uint8_t *f = (const uint8_t *)(uintptr_t)t;
+		if (!f || !acpi_sig(f, "FACP"))
+			continue;
+		uint32_t flen, blk;
+		memcpy(&flen, f + 4, 4);
+		memcpy(&blk, f + 64, 4);
+		if (blk && blk < 0x10000)
+			return (uint16_t)blk;
+		if (flen >= 184 && f[172] == 1) { /* GAS in system I/O space */
+			uint64_t a;
+			memcpy(&a, f + 176, 8);
+			if (a && a < 0x10000)
+				return (uint16_t)a;
+		}
+	}
+	return 0;
+}
+
+/* ---- CPUs: version 1 virtualizes the boot CPU only (recipe pitfall 10) ---- */
+/* EFI_MP_SERVICES_PROTOCOL (UEFI PI 1.7 Vol. 2 §13.4); only its first member. */
+typedef struct ahv_mp_services {
+	EFI_STATUS(EFIAPI *GetNumberOfProcessors)(struct ahv_mp_services *self, UINTN *n, UINTN *enabled);
+} ahv_mp_services;
+
+static UINTN count_cpus(void)
+{
+	EFI_GUID mp_guid = {0x3fdda605, 0xa76e, 0x4f46, {0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08}};
+	ahv_mp_services *mp;
+	UINTN n = 0, en = 0;
+	if (EFI_ERROR(uefi_call_wrapper(BS->LocateProtocol, 3, &mp_guid, NULL, (void **)&mp)) ||
+	    EFI_ERROR(uefi_call_wrapper(mp->GetNumberOfProcessors, 3, mp, &n, &en)))
+		return 1;
+	return en;
+}
+
+/* ---- main ------------------------------------------------------------------- */
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
+{
+	EFI_STATUS st;
+	struct ahv_config *cfg;
+	char err[200], path[AHV_CFG_MAX_PATH], hex[65];
+	void *data;
+	UINTN size;
+	int rc;
+
+	InitializeLib(image, systab);
+	self = image;
+	ahv_log_init(log_port);
+	say("AHV-BOOT: attest-hv loader %u.%u.%u (wire %u.%u)", 0, 1, 0, AHV_WIRE_VERSION_MAJOR,
+	    AHV_WIRE_VERSION_MINOR);
+	st = uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol, (void **)&self_li);
+	if (EFI_ERROR(st))
+		return fail(st, "cannot find my own loaded-image protocol (%lx)", (uint64_t)st);
+	rc = ahv_crypto_init(loader_crypto_pool, sizeof(loader_crypto_pool));
+	if (rc)
+		return fail(EFI_OUT_OF_RESOURCES, "crypto init failed: %s", ahv_crypto_strerror(rc));
+
+	/* 1. configuration and keys */
+	cfg = AllocateZeroPool(sizeof(*cfg));
+	if (!cfg)
+		return fail(EFI_OUT_OF_RESOURCES, "out of memory");
+	st = read_file(AHV_CONFIG_PATH, &data, &size);
+	if (EFI_ERROR(st))
+		return fail(st, "cannot read the configuration file %s on the boot partition (%lx); "
+				"scripts/mkesp.sh writes one", AHV_CONFIG_PATH, (uint64_t)st);
+	if (ahv_config_parse(data, size, cfg, err, sizeof(err)))
+		return fail(EFI_INVALID_PARAMETER, "%s: %s", AHV_CONFIG_PATH, err);
+	uint8_t config_digest[32], image_digest[32];
+	ahv_hash(AHV_HASH_SHA256, data, size, config_digest);
+	FreePool(data);
+	if (cfg->log_port != log_port) {
+		log_port = cfg->log_port;
+		ahv_log_init(log_port);
+	}
+
+	struct ahv_handoff *hs = AllocateZeroPool(sizeof(*hs)); /* staging, copied later */
+	if (!hs)
+		return fail(EFI_OUT_OF_RESOURCES, "out of memory");
+	for (unsigned i = 0; i < cfg->n_keys; i++) {
+		st = read_file(cfg->key_path[i], &data, &size);
+		if (EFI_ERROR(st))
+			return fail(st, "cannot read guest key %s (%lx)", cfg->key_path[i], (uint64_t)st);
+		rc = ahv_spki_read_pem(data, size, &hs->guest_keys[i]);
+		FreePool(data);
+		if (rc)
+			return fail(EFI_INVALID_PARAMETER, "guest key %s is not a P-256/P-384 public key PEM: %s",
+				    cfg->key_path[i], ahv_crypto_strerror(rc));
+		ahv_spki_key_id(&hs->guest_keys[i], hs->guest_key_ids[i]);
+		if (memcmp(hs->guest_key_ids[i], cfg->key_id[i], 32)) {
+			hex32(hex, hs->guest_key_ids[i]);
+			return fail(EFI_SECURITY_VIOLATION, "guest key %s has key id %s, not the one the configuration pins",
+				    cfg->key_path[i], hex);
+		}
+		hex32(hex, hs->guest_key_ids[i]);
+		say("AHV-BOOT: enrolled guest key %s id %s", cfg->key_path[i], hex);
+	}
+	hs->n_guest_keys = cfg->n_keys;
+	if (own_path(path, sizeof(path)) || EFI_ERROR(read_file(path, &data, &size)))
+		return fail(EFI_NOT_FOUND, "cannot read my own image file to measure it");
+	ahv_hash(AHV_HASH_SHA256, data, size, image_digest);
+	FreePool(data);
+	hex32(hex, image_digest);
+	say("AHV-BOOT: image %s sha256 %s", path, hex);
+	hex32(hex, config_digest);
+	say("AHV-BOOT: config sha256 %s", hex);
+
+	/* 2. the next stage, loaded now so that errors come before any change */
+	EFI_HANDLE child;
+	CHAR16 wpath[AHV_CFG_MAX_PATH];
+	to_wide(wpath, AHV_CFG_MAX_PATH, cfg->next);
+	EFI_DEVICE_PATH *dp = FileDevicePath(self_li->DeviceHandle, wpath);
+	if (!dp)
+		return fail(EFI_OUT_OF_RESOURCES, "out of memory");
+	st = uefi_call_wrapper(BS->LoadImage, 6, FALSE, image, dp, NULL, 0, &child);
+	if (EFI_ERROR(st))
+		return fail(st, "cannot load the next stage %s (%lx): is the file on the boot partition?",
+			    cfg->next, (uint64_t)st);
+	char *args = AllocateZeroPool(AHV_CFG_MAX_ARGS + AHV_CFG_MAX_PATH + 16);
+	if (!args)
+		return fail(EFI_OUT_OF_RESOURCES, "out of memory");
+	ahv_snprintf(args, AHV_CFG_MAX_ARGS + AHV_CFG_MAX_PATH + 16, "%s%s%s%s", cfg->args,
+		     cfg->initrd[0] && cfg->args[0] ? " " : "", cfg->initrd[0] ? "initrd=" : "", cfg->initrd);
+	if (args[0]) {
+		EFI_LOADED_IMAGE *cli;
+		size_t n = strlen(args);
+		CHAR16 *w = AllocatePool((n + 1) * 2);
+		if (!w)
+			return fail(EFI_OUT_OF_RESOURCES, "out of memory");
+		to_wide(w, n + 1, args);
+		uefi_call_wrapper(BS->HandleProtocol, 3, child, &LoadedImageProtocol, (void **)&cli);
+		cli->LoadOptions = w;
+		cli->LoadOptionsSize = (UINT32)((n + 1) * 2);
+	}
+	say("AHV-BOOT: next stage %s loaded, args '%s'", cfg->next, args);
+
+	if (!cfg->hypervisor) {
+		say("AHV-BOOT: hypervisor = off in the configuration: starting %s without it", cfg->next);
+		st = uefi_call_wrapper(BS->StartImage, 3, child, NULL, NULL);
+		return st;
+	}
+
+	UINTN cpus = count_cpus();
+	if (cpus > 1)
+		say("AHV-BOOT: WARNING: %lu CPUs enabled, but this version virtualizes only the boot CPU: "
+		    "the others would run outside the hypervisor and could reach its memory. Boot the guest "
+		    "with one CPU (e.g. Linux 'nosmp' or 'maxcpus=1') until SMP bring-up lands.", (uint64_t)cpus);
+
+	/* 3. hypervisor memory: runtime services code/data (pitfall 6) */
+	uint64_t old_base = (uint64_t)(uintptr_t)self_li->ImageBase;
+	uint64_t img_size = (self_li->ImageSize + 4095) & ~4095ull;
+	EFI_PHYSICAL_ADDRESS new_base = 0, pool = 0;
+	uint64_t pool_size = (uint64_t)cfg->pool_mib << 20;
+	st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiRuntimeServicesCode,
+			       img_size / 4096, &new_base);
+	if (EFI_ERROR(st))
+		goto nomem;
+	st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiRuntimeServicesData,
+			       pool_size / 4096, &pool);
+	if (EFI_ERROR(st)) {
+		uefi_call_wrapper(BS->FreePages, 2, new_base, img_size / 4096);
+		goto nomem;
+	}
+	memset((void *)(uintptr_t)pool, 0, pool_size);
+	struct ahv_handoff *h = (struct ahv_handoff *)(uintptr_t)pool;
+	memcpy(h, hs, sizeof(*h));
+	h->magic = AHV_HANDOFF_MAGIC;
+	h->pool_base = pool;
+	h->pool_size = pool_size;
+	h->pool_used = (sizeof(*h) + 4095) & ~4095ull;
+	h->image_base = new_base;
+	h->image_size = img_size;
+	h->log_port = log_port;
+	h->policy = (cfg->allow_cpl3 ? AHV_HO_ALLOW_CPL3 : 0) | (cfg->allow_gpa ? AHV_HO_ALLOW_GPA : 0) |
+		    (cfg->hide_log_port ? AHV_HO_HIDE_LOG_PORT : 0);
+	memcpy(h->image_digest, image_digest, 32);
+	memcpy(h->config_digest, config_digest, 32);
+	read_time(h);
+	h->pm1a_cnt_port = find_pm1a_cnt();
+	if (capture_memmap(h)) {
+		rc = -1;
+		ahv_snprintf(h->error, sizeof(h->error), "the UEFI memory map has more than %u ranges", AHV_MAX_MEMMAP);
+		goto failed;
+	}
+
+	/* 4. the resident copy builds the hypervisor; we enter the guest */
+	memcpy((void *)(uintptr_t)new_base, (void *)(uintptr_t)old_base, self_li->ImageSize);
+	if (relocate_copy(old_base, new_base, img_size)) {
+		rc = -1;
+		ahv_snprintf(h->error, sizeof(h->error), "cannot relocate the resident copy (unexpected relocation type)");
+		goto failed;
+	}
+	int (*prepare)(struct ahv_handoff *, struct ahv_launch *) = in_copy(old_base, new_base, (void *)ahv_hv_prepare);
+	struct ahv_launch launch;
+	say("AHV-BOOT: starting the hypervisor (resident copy at %lx, %lu KiB; pool at %lx, %lu MiB)",
+	    (uint64_t)new_base, img_size / 1024, (uint64_t)pool, pool_size >> 20);
+	rc = prepare(h, &launch);
+	if (rc)
+		goto failed;
+	rc = ahv_x86_launch(launch.arg, launch.entry, launch.host_rsp);
+	/* From here on this CPU is a guest of the hypervisor. */
+	uint32_t r[4];
+	ahv_cpuid(AHV_CPUID_LEAF_SIGNATURE, 0, r);
+	char sig[13];
+	memcpy(sig, &r[1], 4);
+	memcpy(sig + 4, &r[2], 4);
+	memcpy(sig + 8, &r[3], 4);
+	sig[12] = 0;
+	say("AHV-BOOT: hypervisor running (CPUID 0x40000000: '%s'); starting %s as its guest", sig, cfg->next);
+	/* Publish where the hypervisor lives (addresses only; the guest cannot
+	 * map them): diagnostics and the hostile-guest tests use it. */
+	struct ahv_hv_ranges_table *tbl = AllocateZeroPool(sizeof(*tbl));
+	if (tbl) {
+		EFI_GUID g = AHV_HV_RANGES_GUID;
+		tbl->magic = AHV_HV_RANGES_MAGIC;
+		tbl->pool_base = pool;
+		tbl->pool_size = pool_size;
+		tbl->image_base = new_base;
+		tbl->image_size = img_size;
+		uefi_call_wrapper(BS->InstallConfigurationTable, 2, &g, tbl);
+	}
+
+	/* 5. the next stage */
+	st = uefi_call_wrapper(BS->StartImage, 3, child, NULL, NULL);
+	say("AHV-BOOT: next stage returned (%lx); the hypervisor keeps running", (uint64_t)st);
+	return st;
+
+nomem:
+	return fail(EFI_OUT_OF_RESOURCES, "cannot reserve %u MiB of runtime memory for the hypervisor",
+		    cfg->pool_mib);
+failed:
+	ahv_snprintf(err, sizeof(err), "%s", h->error[0] ? h->error : "hypervisor start failed");
+	uefi_call_wrapper(BS->UnloadImage, 1, child);
+	uefi_call_wrapper(BS->FreePages, 2, pool, pool_size / 4096);
+	uefi_call_wrapper(BS->FreePages, 2, new_base, img_size / 4096);
+	return fail(EFI_UNSUPPORTED, "%s", err);
+}

@@ -1,0 +1,239 @@
+/*
+ * hv_main.c - the hypervisor's start on the boot CPU, running in the resident
+ * copy of the image (runtime-services memory, recipe pitfall 6), called once
+ * by the loader while boot services are still up.
+ */
+#include <string.h>
+#include "attest/wire.h"
+#include "ahv/crypto.h"
+#include "ahv/x86/cpu.h"
+#include "ahv/x86/hv.h"
+#include "ahv/x86/log.h"
+
+struct ahv_hv ahv_hv_g;
+static struct ahv_core core_g; /* engine state + scratch, in hypervisor memory */
+
+#define HOST_STACK_PAGES 16 /* 64 KiB */
+#define IST_STACK_PAGES 4
+#define CRYPTO_POOL_PAGES 64 /* 256 KiB for mbedTLS */
+
+/* mbedTLS's exit hook in the freestanding build. */
+void ahv_crypto_fatal(int status)
+{
+	ahv_panic("crypto heap corruption (%d)", status);
+}
+
+int ahv_hv_owns(const struct ahv_hv *hv, uint64_t pa, uint64_t len)
+{
+	for (uint32_t i = 0; i < hv->n_hidden; i++)
+		if (pa < hv->hidden[i].end && pa + len > hv->hidden[i].start)
+			return 1;
+	return 0;
+}
+
+int ahv_hv_mem_type(const struct ahv_hv *hv, uint64_t pa)
+{
+	const struct ahv_handoff *h = hv->handoff;
+	for (uint32_t i = 0; i < h->n_memmap; i++)
+		if (pa >= h->memmap[i].start && pa < h->memmap[i].end)
+			return (int)h->memmap[i].type;
+	return -1;
+}
+
+static int fail(struct ahv_handoff *h, const char *msg)
+{
+	ahv_snprintf(h->error, sizeof(h->error), "%s", msg);
+	ahv_log("ahv: start failed: %s\n", msg);
+	return -1;
+}
+
+/* Development signing key: fresh every boot from the DRBG (RDSEED/RDRAND),
+ * flagged AHV_REPORT_F_DEV_KEY in reports (protocol.md §8.3). */
+static int make_dev_key(struct ahv_hv *hv)
+{
+	int rc = ahv_drbg_init(&hv->drbg, AHV_DRBG_HW, NULL, NULL, "attest-hv dev key", 17);
+	if (rc)
+		return rc;
+	rc = ahv_ec_keygen(AHV_CURVE_P256, &hv->drbg, &hv->hv_key);
+	if (rc)
+		return rc;
+	rc = ahv_spki_write_der(&hv->hv_key.pub, hv->hv_spki, sizeof(hv->hv_spki), &hv->hv_spki_len);
+	if (rc)
+		return rc;
+	return ahv_spki_key_id(&hv->hv_key.pub, hv->hv_key_id);
+}
+
+static void *map_hpa(void *ctx, uint64_t hpa, uint64_t len)
+{
+	(void)ctx;
+	(void)len;
+	return (void *)(uintptr_t)hpa; /* host virtual == host physical */
+}
+
+static uint64_t monotonic_ns(void *ctx)
+{
+	const struct ahv_handoff *h = ctx;
+	uint64_t d = ahv_rdtsc() - h->tsc_at_rtc, hz = h->tsc_hz ? h->tsc_hz : 1000000000ull;
+	return d / hz * 1000000000ull + d % hz * 1000000000ull / hz;
+}
+
+/* UEFI types that are RAM for protocol.md §4.3 rule 6 (UEFI 2.10 §7.2). */
+static int is_ram_type(uint32_t t)
+{
+	return (t >= 1 && t <= 7) || t == 9 || t == 10;
+}
+
+static void sort_ranges(struct ahv_phys_range *r, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++)
+		for (uint32_t j = i; j > 0 && r[j - 1].base > r[j].base; j--) {
+			struct ahv_phys_range t = r[j];
+			r[j] = r[j - 1];
+			r[j - 1] = t;
+		}
+}
+
+static uint32_t hex_nibble(char c)
+{
+	return c >= 'a' ? (uint32_t)(c - 'a' + 10) : (uint32_t)(c - '0');
+}
+
+static int setup_core(struct ahv_hv *hv)
+{
+	struct ahv_handoff *h = hv->handoff;
+	struct ahv_platform *p = &hv->plat;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < h->n_memmap; i++) {
+		if (!is_ram_type(h->memmap[i].type))
+			continue;
+		if (n && hv->ram[n - 1].base + hv->ram[n - 1].size == h->memmap[i].start)
+			hv->ram[n - 1].size += h->memmap[i].end - h->memmap[i].start;
+		else
+			hv->ram[n++] = (struct ahv_phys_range){h->memmap[i].start, h->memmap[i].end - h->memmap[i].start};
+	}
+	sort_ranges(hv->ram, n);
+	p->ram = hv->ram;
+	p->ram_count = n;
+	for (uint32_t i = 0; i < hv->n_hidden; i++)
+		hv->hv_mem[i] = (struct ahv_phys_range){hv->hidden[i].start, hv->hidden[i].end - hv->hidden[i].start};
+	sort_ranges(hv->hv_mem, hv->n_hidden);
+	p->hv_mem = hv->hv_mem;
+	p->hv_mem_count = hv->n_hidden;
+	p->ctx = h;
+	p->map_hpa = map_hpa;
+	p->monotonic_ns = monotonic_ns;
+	p->phys_addr_bits = (uint8_t)ahv_maxphyaddr();
+	p->guest_page_1g = ahv_has_1g_pages();
+	p->nested.format = hv->ops->nested_format;
+	/* NPT walks use the host's paging mode at VMRUN (APM Vol. 2 §15.25.3). */
+	p->nested.levels = (ahv_read_cr4() & CR4_LA57) ? 5 : 4;
+	p->nested.page_1g = ahv_has_1g_pages();
+	p->nested.nxe = (ahv_rdmsr(MSR_EFER) & EFER_NXE) != 0;
+	p->nested.root = hv->ops->nested_root(hv->vcpu);
+	if (h->rtc_unix_ns) {
+		p->rtc_boot_ns = h->rtc_unix_ns;
+		p->flags |= AHV_PLAT_TIME_VALID;
+	}
+	p->sign_key = &hv->hv_key;
+	p->flags |= AHV_PLAT_DEV_KEY;
+	p->drbg = &hv->drbg;
+	for (uint32_t i = 0; i < h->n_guest_keys && i < AHV_MAX_GUEST_KEYS; i++)
+		if (ahv_guest_key_enroll(&hv->guest_keys[i], &h->guest_keys[i]))
+			return -1;
+	p->guest_keys = hv->guest_keys;
+	p->guest_key_count = h->n_guest_keys;
+	p->backend = hv->ops->backend;
+	p->hv_version = AHV_HV_VERSION(0, 1, 0);
+	p->policy = ((h->policy & AHV_HO_ALLOW_CPL3) ? AHV_POLICY_CPL3 : 0) |
+		    ((h->policy & AHV_HO_ALLOW_GPA) ? AHV_POLICY_GPA_REGIONS : 0);
+	if (ahv_drbg_generate(&hv->drbg, p->boot_id, sizeof(p->boot_id)))
+		return -1;
+#ifdef AHV_BUILD_ID_HEX
+	{
+		static const char id[] = AHV_BUILD_ID_HEX;
+		for (size_t i = 0; i + 1 < sizeof(id) && i / 2 < sizeof(p->build_id); i += 2)
+			p->build_id[i / 2] = (uint8_t)(hex_nibble(id[i]) << 4 | hex_nibble(id[i + 1]));
+	}
+#else
+	(void)hex_nibble;
+#endif
+	memcpy(p->hv_image_digest, h->image_digest, 32);
+	memcpy(p->hv_config_digest, h->config_digest, 32);
+	hv->core = &core_g;
+	return ahv_core_init(&core_g, p);
+}
+
+int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
+{
+	struct ahv_hv *hv = &ahv_hv_g;
+	char why[160];
+
+	if (h->magic != AHV_HANDOFF_MAGIC)
+		return -1;
+	memset(hv, 0, sizeof(*hv));
+	hv->handoff = h;
+	hv->pool.base = h->pool_base;
+	hv->pool.size = h->pool_size;
+	hv->pool.used = h->pool_used;
+	ahv_log_init(h->log_port);
+	ahv_log("\nAHV-HV: attest-hv %u.%u.%u starting (wire %u.%u), image %lx+%lx, pool %lx+%lx\n",
+		0, 1, 0, AHV_WIRE_VERSION_MAJOR, AHV_WIRE_VERSION_MINOR, h->image_base,
+		h->image_size, h->pool_base, h->pool_size);
+
+	hv->ops = &ahv_svm_ops; /* the VT-x back end slots in here */
+	if (hv->ops->probe(why, sizeof(why)))
+		return fail(h, why);
+
+	/* Hypervisor memory, never mapped in the guest's nested tables. */
+	hv->hidden[hv->n_hidden++] = (struct ahv_mem_range){h->pool_base, h->pool_base + h->pool_size, 0, 0};
+	hv->hidden[hv->n_hidden++] = (struct ahv_mem_range){h->image_base, h->image_base + h->image_size, 0, 0};
+
+	void *cpool = ahv_pool_ptr(&hv->pool, CRYPTO_POOL_PAGES);
+	if (!cpool || ahv_crypto_init(cpool, CRYPTO_POOL_PAGES * 4096))
+		return fail(h, "hypervisor memory pool too small for the crypto heap");
+	/* Host code runs with the guest's vector registers live: keep SHA-256
+	 * on general registers except inside the hypercall (which saves them). */
+	int rc = make_dev_key(hv);
+	if (rc) {
+		ahv_snprintf(why, sizeof(why), "cannot create the signing key: %s", ahv_crypto_strerror(rc));
+		return fail(h, why);
+	}
+	ahv_log("AHV-HV: signing key: development key (no TPM), P-256\n");
+	ahv_log_hex("AHV-HV-KEY-SPKI", hv->hv_spki, hv->hv_spki_len);
+	ahv_log_hex("AHV-HV-KEY-ID", hv->hv_key_id, 32);
+
+	/* Host page tables: all RAM one to one (the engine reads guest frames
+	 * through them), with the page sizes the CPU advertises (pitfall 12). */
+	uint64_t top = 4 * AHV_1G;
+	for (uint32_t i = 0; i < h->n_memmap; i++)
+		if (h->memmap[i].end > top)
+			top = h->memmap[i].end;
+	top = (top + AHV_1G - 1) & ~(AHV_1G - 1);
+	hv->host_pt.pool = &hv->pool;
+	hv->host_pt.table_bits = PTE_P | PTE_RW;
+	hv->host_pt.leaf_bits = PTE_P | PTE_RW;
+	hv->host_pt.max_leaf_level = ahv_has_1g_pages() ? 3 : 2;
+	if (ahv_pt_identity(&hv->host_pt, top))
+		return fail(h, "hypervisor memory pool too small for the host page tables");
+
+	uint64_t stack = ahv_pool_pages(&hv->pool, HOST_STACK_PAGES);
+	uint64_t ist = ahv_pool_pages(&hv->pool, IST_STACK_PAGES);
+	hv->desc = ahv_pool_ptr(&hv->pool, (sizeof(struct ahv_host_desc) + 4095) / 4096);
+	if (!stack || !ist || !hv->desc)
+		return fail(h, "hypervisor memory pool too small for the host stacks");
+	hv->host_stack_top = stack + HOST_STACK_PAGES * 4096 - 16;
+	ahv_desc_build(hv->desc, ist + IST_STACK_PAGES * 4096 - 16);
+
+	if (hv->ops->prepare(hv))
+		return fail(h, h->error[0] ? h->error : "the back end could not start");
+	if (setup_core(hv))
+		return fail(h, "the attestation engine refused the platform description");
+	ahv_log("AHV-HV: engine ready: %u RAM ranges, %u guest keys, policy%s%s, features %x\n",
+		hv->plat.ram_count, hv->plat.guest_key_count,
+		(hv->plat.policy & AHV_POLICY_CPL3) ? " cpl3" : "",
+		(hv->plat.policy & AHV_POLICY_GPA_REGIONS) ? " gpa" : "", hv->core->features);
+	out->arg = hv;
+	out->entry = hv->ops->host_entry;
+	out->host_rsp = hv->host_stack_top;
+	return 0;
+}

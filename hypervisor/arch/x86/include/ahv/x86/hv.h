@@ -1,0 +1,174 @@
+/*
+ * ahv/x86/hv.h - what the x86 hypervisor host knows: the loader's handoff,
+ * the virtual CPU, and the back-end ops table that SVM and VT-x both fill
+ * (compare bhyve's struct vmm_ops). Nothing outside arch/x86/svm includes
+ * svm headers; the rest of the hypervisor talks to a back end only here.
+ */
+#ifndef AHV_X86_HV_H
+#define AHV_X86_HV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ahv/crypto.h"
+#include "ahv/platform.h"
+#include "ahv/x86/desc.h"
+#include "ahv/x86/mem.h"
+
+/* ---- loader -> hypervisor handoff ---------------------------------------- */
+#define AHV_HANDOFF_MAGIC 0x46464F48564841ull /* "AHVHOFF" */
+#define AHV_MAX_MEMMAP 512
+#define AHV_MAX_GUEST_KEYS 16
+#define AHV_MAX_HIDDEN 8
+
+/* One UEFI memory-map range at hypervisor start (type: EFI_MEMORY_TYPE). */
+struct ahv_mem_range {
+	uint64_t start, end; /* [start, end) */
+	uint32_t type, pad;
+};
+
+/* Policy bits from the ESP configuration (ahv_handoff.policy). */
+#define AHV_HO_ALLOW_CPL3 (1u << 0)     /* CPL3 callers may attest (GVA only) */
+#define AHV_HO_ALLOW_GPA (1u << 1)      /* CPL0 callers may name GPA ranges */
+#define AHV_HO_HIDE_LOG_PORT (1u << 2)  /* guest sees no UART at log port */
+
+struct ahv_handoff {
+	uint64_t magic;
+	uint64_t pool_base, pool_size, pool_used; /* runtime-services-data pool */
+	uint64_t image_base, image_size;          /* resident copy of the image */
+	uint16_t log_port;
+	uint16_t pad0;
+	uint32_t policy;
+	uint32_t n_memmap;
+	uint32_t n_guest_keys;
+	struct ahv_mem_range memmap[AHV_MAX_MEMMAP];
+	ahv_ec_pub guest_keys[AHV_MAX_GUEST_KEYS];
+	uint8_t guest_key_ids[AHV_MAX_GUEST_KEYS][32];
+	uint8_t image_digest[32];  /* SHA-256 of the loader/hypervisor file */
+	uint8_t config_digest[32]; /* SHA-256 of the configuration file */
+	uint64_t rtc_unix_ns;      /* RTC at boot (UTC), 0 if unreadable */
+	uint64_t tsc_at_rtc;
+	uint64_t tsc_hz;           /* calibrated by the loader against Stall() */
+	uint16_t pm1a_cnt_port;    /* ACPI FADT PM1a_CNT_BLK (I/O), 0 if none */
+	uint16_t pad1[3];
+	char error[160];           /* why ahv_hv_main failed, for the loader */
+};
+
+/* UEFI configuration table the loader installs once the hypervisor runs:
+ * where hypervisor memory is (never mapped for the guest). */
+#define AHV_HV_RANGES_GUID \
+	{0x8f3c1e2a, 0x6b1d, 0x4f7e, {0x9a, 0x51, 0x2c, 0x7e, 0x44, 0x10, 0xd3, 0x5b}}
+#define AHV_HV_RANGES_MAGIC 0x53474e5256484121ull
+struct ahv_hv_ranges_table {
+	uint64_t magic;
+	uint64_t pool_base, pool_size, image_base, image_size;
+};
+
+/* ---- virtual CPU ---------------------------------------------------------- */
+/* Guest GPRs the back end saves around VMRUN/VMRESUME. RAX and RSP live in
+ * the VMCB/VMCS on SVM; the fields are kept in sync by the back end's
+ * accessors. Offsets are used by assembly: keep the order. */
+struct ahv_gprs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+enum ahv_gpr { AHV_RAX, AHV_RBX, AHV_RCX, AHV_RDX, AHV_RSI, AHV_RDI, AHV_RBP, AHV_RSP,
+	       AHV_R8, AHV_R9, AHV_R10, AHV_R11, AHV_R12, AHV_R13, AHV_R14, AHV_R15 };
+
+#define AHV_EXIT_COUNTERS 0x101 /* exit codes 0..0xFF, then "other" */
+
+struct ahv_vcpu {
+	struct ahv_gprs gprs; /* offset 0: used by svm_run.S */
+	void *arch;           /* back-end state (struct svm_vcpu, ...) */
+	uint64_t exits;       /* all exits */
+	uint64_t exit_count[AHV_EXIT_COUNTERS];
+	uint32_t apic_id;
+	_Alignas(16) uint8_t fxsave[512]; /* guest x87/SSE across hypercalls */
+};
+
+/* The arch-neutral view of a guest's paging mode at an exit. */
+enum ahv_paging { AHV_PAGING_NONE, AHV_PAGING_32, AHV_PAGING_PAE, AHV_PAGING_4LVL, AHV_PAGING_5LVL };
+
+struct ahv_hv;
+
+/* ---- the back-end ops table ------------------------------------------------ */
+struct ahv_vmm_ops {
+	const char *name;
+	uint32_t backend; /* AHV_BACKEND_SVM / AHV_BACKEND_VMX (wire.h) */
+	/* Can this CPU run the back end? 0, or -1 with a reason in why. */
+	int (*probe)(char *why, size_t cap);
+	/* Prepare the calling CPU: VMCB/VMCS, nested tables, enable the
+	 * extension. 0, or -1 (reason in hv->handoff->error). */
+	int (*prepare)(struct ahv_hv *hv);
+	/* Called by ahv_x86_launch() on the host stack: capture the running
+	 * state as the guest's (resuming at guest_rip/guest_rsp), switch to the
+	 * host's tables and enter the guest. Never returns. */
+	void (*host_entry)(void *hv, uint64_t guest_rsp, uint64_t guest_rip);
+	/* Guest state at an exit, for the core. */
+	uint64_t (*get_gpr)(struct ahv_vcpu *v, enum ahv_gpr r);
+	void (*set_gpr)(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val);
+	uint64_t (*guest_cr3)(struct ahv_vcpu *v);
+	unsigned (*guest_cpl)(struct ahv_vcpu *v);
+	enum ahv_paging (*guest_paging)(struct ahv_vcpu *v);
+	int (*guest_long_mode)(struct ahv_vcpu *v); /* EFER.LMA && CS.L */
+	uint64_t (*guest_efer)(struct ahv_vcpu *v);
+	/* Nested root (host PA) and format. */
+	uint64_t (*nested_root)(struct ahv_vcpu *v);
+	uint32_t nested_format; /* enum ahv_nested_format (ahv/platform.h) */
+	/* Print guest state (panic path). */
+	void (*dump)(struct ahv_vcpu *v);
+};
+
+extern const struct ahv_vmm_ops ahv_svm_ops;
+
+
+struct ahv_hv {
+	struct ahv_handoff *handoff;
+	const struct ahv_vmm_ops *ops;
+	struct ahv_pool pool;
+	struct ahv_pt host_pt;
+	struct ahv_host_desc *desc;
+	uint64_t host_stack_top;
+	struct ahv_vcpu *vcpu; /* boot CPU (version 1: one vCPU) */
+	struct ahv_mem_range hidden[AHV_MAX_HIDDEN]; /* never mapped in the guest */
+	uint32_t n_hidden;
+	/* The arch-neutral core (attestation engine) and what it is told. */
+	struct ahv_core *core;
+	struct ahv_platform plat;
+	struct ahv_phys_range ram[AHV_MAX_MEMMAP];
+	struct ahv_phys_range hv_mem[AHV_MAX_HIDDEN];
+	struct ahv_guest_key guest_keys[AHV_MAX_GUEST_KEYS];
+	/* Signing key: a development key made at start (no TPM yet). */
+	ahv_drbg drbg;
+	ahv_ec_key hv_key;
+	uint8_t hv_key_id[32];
+	uint8_t hv_spki[AHV_SPKI_MAX_DER];
+	size_t hv_spki_len;
+};
+
+extern struct ahv_hv ahv_hv_g; /* in the resident copy */
+
+/* What the loader needs to enter the guest: it calls
+ * ahv_x86_launch(arg, entry, host_rsp) from ITS OWN image, so that the guest
+ * resumes in loader code, not in the hidden resident copy. */
+struct ahv_launch {
+	void *arg;
+	void (*entry)(void *arg, uint64_t guest_rsp, uint64_t guest_rip);
+	uint64_t host_rsp;
+};
+
+/* Entry from the loader (called at the resident copy's address): set up
+ * everything for the boot CPU. 0 and *out filled, or -1 with h->error. */
+int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out);
+
+/* Is [pa, pa+len) inside hypervisor memory? */
+int ahv_hv_owns(const struct ahv_hv *hv, uint64_t pa, uint64_t len);
+/* Type of the UEFI memory range holding pa, or -1. */
+int ahv_hv_mem_type(const struct ahv_hv *hv, uint64_t pa);
+
+/* launch.S: push callee-saved registers, switch to host_rsp and call
+ * host_entry(arg, guest_rsp, guest_rip); the guest later resumes at
+ * guest_rip with guest_rsp, pops them and returns 0 to the caller. */
+int ahv_x86_launch(void *arg, void (*host_entry)(void *arg, uint64_t guest_rsp, uint64_t guest_rip),
+		   uint64_t host_rsp);
+
+#endif

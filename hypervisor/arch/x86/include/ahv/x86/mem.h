@@ -1,0 +1,60 @@
+/*
+ * ahv/x86/mem.h - the hypervisor's memory: one pool of runtime-services pages
+ * the loader allocated (identity-mapped: host virtual = host physical), handed
+ * out page by page, never freed; and 4-level x86-64 page tables built in it.
+ */
+#ifndef AHV_X86_MEM_H
+#define AHV_X86_MEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define AHV_PAGE_SIZE 4096ull
+#define AHV_2M (1ull << 21)
+#define AHV_1G (1ull << 30)
+
+struct ahv_pool {
+	uint64_t base, size, used;
+};
+
+/* n zeroed pages, 4 KiB aligned; 0 when the pool is exhausted. */
+uint64_t ahv_pool_pages(struct ahv_pool *p, uint64_t n);
+static inline void *ahv_pool_ptr(struct ahv_pool *p, uint64_t n)
+{
+	return (void *)(uintptr_t)ahv_pool_pages(p, n);
+}
+
+/* Long-mode paging-structure entry bits, shared by host tables and AMD NPT
+ * (APM Vol. 2 §5.3.3 "4-Kbyte Page Translation", Figures 5-18..5-21; NPT uses
+ * the same format, §15.25.5 "Nested Table Walk"). */
+#define PTE_P (1ull << 0)
+#define PTE_RW (1ull << 1)
+#define PTE_US (1ull << 2)
+#define PTE_PWT (1ull << 3)
+#define PTE_PCD (1ull << 4)
+#define PTE_A (1ull << 5)
+#define PTE_D (1ull << 6)
+#define PTE_PS (1ull << 7) /* large page in PDPE (1 GiB) / PDE (2 MiB) */
+#define PTE_NX (1ull << 63)
+#define PTE_ADDR_MASK 0x000FFFFFFFFFF000ull
+
+/* A table format: the bits set in non-leaf and leaf entries, and the largest
+ * leaf level the CPU advertises (3: 1 GiB, 2: 2 MiB). */
+struct ahv_pt {
+	uint64_t root;      /* PA of the PML4 */
+	uint64_t table_bits;
+	uint64_t leaf_bits;
+	int max_leaf_level; /* 2 or 3 */
+	struct ahv_pool *pool;
+};
+
+/* Identity-map [0, top) (top a multiple of 2 MiB). 0 or -1 (pool empty). */
+int ahv_pt_identity(struct ahv_pt *pt, uint64_t top);
+/* Remove [start, end) (4 KiB aligned), splitting large pages. 0 or -1. */
+int ahv_pt_unmap(struct ahv_pt *pt, uint64_t start, uint64_t end);
+/* Identity-map [start, end) with 4 KiB pages (splitting as needed). */
+int ahv_pt_map4k(struct ahv_pt *pt, uint64_t start, uint64_t end);
+/* Leaf entry for va, its level (1..3) in *level; 0 when not mapped. */
+uint64_t ahv_pt_lookup(const struct ahv_pt *pt, uint64_t va, int *level);
+
+#endif

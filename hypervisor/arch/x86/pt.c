@@ -1,0 +1,105 @@
+/*
+ * pt.c - page pool and 4-level identity page tables (host tables and AMD
+ * NPT share the long-mode format: APM Vol. 2 §5.3, §15.25).
+ */
+#include "ahv/x86/mem.h"
+#include <string.h>
+
+uint64_t ahv_pool_pages(struct ahv_pool *p, uint64_t n)
+{
+	uint64_t bytes = n * AHV_PAGE_SIZE;
+	if (n == 0 || bytes / AHV_PAGE_SIZE != n || p->used > p->size ||
+	    bytes > p->size - p->used)
+		return 0;
+	uint64_t pa = p->base + p->used;
+	p->used += bytes;
+	memset((void *)(uintptr_t)pa, 0, bytes);
+	return pa;
+}
+
+static inline uint64_t *tab(uint64_t pa) { return (uint64_t *)(uintptr_t)pa; }
+static inline unsigned idx(uint64_t va, int level) { return (va >> (12 + 9 * (level - 1))) & 511; }
+static inline uint64_t level_size(int level) { return 1ull << (12 + 9 * (level - 1)); }
+
+/* Entry at `level` (4 = PML4E .. 1 = PTE) for va, creating tables down to it. */
+static uint64_t *walk_create(struct ahv_pt *pt, uint64_t va, int level)
+{
+	uint64_t *t = tab(pt->root);
+	for (int l = 4; l > level; l--) {
+		uint64_t *e = &t[idx(va, l)];
+		if (!(*e & PTE_P)) {
+			uint64_t n = ahv_pool_pages(pt->pool, 1);
+			if (!n)
+				return 0;
+			*e = n | pt->table_bits;
+		} else if (*e & PTE_PS) {
+			/* Split a large page into 512 of the next size down. */
+			uint64_t n = ahv_pool_pages(pt->pool, 1);
+			if (!n)
+				return 0;
+			uint64_t base = *e & PTE_ADDR_MASK & ~(level_size(l) - 1);
+			uint64_t bits = (*e & ~PTE_ADDR_MASK) & ~(l - 1 == 1 ? PTE_PS : 0);
+			for (int i = 0; i < 512; i++)
+				tab(n)[i] = (base + i * level_size(l - 1)) | bits;
+			*e = n | pt->table_bits;
+		}
+		t = tab(*e & PTE_ADDR_MASK);
+	}
+	return &t[idx(va, level)];
+}
+
+int ahv_pt_identity(struct ahv_pt *pt, uint64_t top)
+{
+	if (!pt->root && !(pt->root = ahv_pool_pages(pt->pool, 1)))
+		return -1;
+	for (uint64_t a = 0; a < top;) {
+		int level = pt->max_leaf_level;
+		while (level > 2 && ((a & (level_size(level) - 1)) || top - a < level_size(level)))
+			level--;
+		uint64_t *e = walk_create(pt, a, level);
+		if (!e)
+			return -1;
+		*e = a | pt->leaf_bits | PTE_PS;
+		a += level_size(level);
+	}
+	return 0;
+}
+
+int ahv_pt_unmap(struct ahv_pt *pt, uint64_t start, uint64_t end)
+{
+	for (uint64_t a = start & ~(AHV_PAGE_SIZE - 1); a < end; a += AHV_PAGE_SIZE) {
+		uint64_t *e = walk_create(pt, a, 1);
+		if (!e)
+			return -1;
+		*e = 0;
+	}
+	return 0;
+}
+
+int ahv_pt_map4k(struct ahv_pt *pt, uint64_t start, uint64_t end)
+{
+	for (uint64_t a = start & ~(AHV_PAGE_SIZE - 1); a < end; a += AHV_PAGE_SIZE) {
+		uint64_t *e = walk_create(pt, a, 1);
+		if (!e)
+			return -1;
+		*e = a | pt->leaf_bits;
+	}
+	return 0;
+}
+
+uint64_t ahv_pt_lookup(const struct ahv_pt *pt, uint64_t va, int *level)
+{
+	uint64_t *t = tab(pt->root);
+	for (int l = 4; l >= 1; l--) {
+		uint64_t e = t[idx(va, l)];
+		if (!(e & PTE_P))
+			return 0;
+		if (l == 1 || (l <= 3 && (e & PTE_PS))) {
+			if (level)
+				*level = l;
+			return e;
+		}
+		t = tab(e & PTE_ADDR_MASK);
+	}
+	return 0;
+}

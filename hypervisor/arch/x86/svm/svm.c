@@ -1,0 +1,594 @@
+/*
+ * svm.c - the AMD SVM back end: VMCB from the running state, nested paging,
+ * intercepts and the exit loop. References are to the AMD64 Architecture
+ * Programmer's Manual Vol. 2 (System Programming, rev. 3.42) chapter 15
+ * "Secure Virtual Machine" unless another volume is named.
+ */
+#include <string.h>
+#include "attest/wire.h"
+#include "ahv/x86/cpu.h"
+#include "ahv/x86/hv.h"
+#include "ahv/x86/log.h"
+#include "vmcb.h"
+
+/* CPUID Fn8000_0001 ECX[2] SVM (§15.4 "Enabling SVM"); Fn8000_000A EDX
+ * feature bits (APM Vol. 3 Appendix E.4.9): [0] NP, [3] NRIPS. */
+#define CPUID_8000_0001_ECX_SVM (1u << 2)
+#define CPUID_8000_000A_EDX_NP (1u << 0)
+#define CPUID_8000_000A_EDX_NRIPS (1u << 3)
+/* CPUID Fn0000_0001 ECX[31]: reserved for hypervisor use (APM Vol. 3 E.3.2). */
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+
+/* MSR permission map (§15.11 "MSR Intercepts"): 8 KiB, 2 bits per MSR (even:
+ * read, odd: write); 0000_0000-0000_1FFF at byte 0, C000_0000-C000_1FFF at
+ * 0x800, C001_0000-C001_1FFF at 0x1000. I/O permission map (§15.10.1): 12 KiB,
+ * one bit per port. */
+#define MSRPM_SIZE 8192
+#define IOPM_SIZE 12288
+
+struct svm_vcpu {
+	struct vmcb *vmcb;      /* guest VMCB (identity-mapped: VA = PA) */
+	struct vmcb *host_vmcb; /* host FS/GS/TR/... via VMSAVE/VMLOAD */
+	uint64_t hsave_pa;
+	uint8_t *msrpm, *iopm;
+	struct ahv_pt npt;
+	uint64_t npt_top;
+	int nrips;
+	uint64_t last_exit;
+	uint64_t hv_mem_faults;
+};
+
+static struct svm_vcpu svm_cpu0;
+static struct ahv_vcpu vcpu0;
+
+void ahv_svm_run(struct ahv_gprs *g, uint64_t guest_vmcb_pa, uint64_t host_vmcb_pa);
+
+static inline uint64_t pa_of(const void *p) { return (uint64_t)(uintptr_t)p; }
+
+/* ---- probe -------------------------------------------------------------- */
+static int svm_probe(char *why, size_t cap)
+{
+	uint32_t r[4];
+	ahv_cpuid(0x80000000u, 0, r);
+	if (r[0] < 0x8000000Au) {
+		ahv_snprintf(why, cap, "this CPU has no AMD SVM (extended CPUID too short)");
+		return -1;
+	}
+	ahv_cpuid(0x80000001u, 0, r);
+	if (!(r[2] & CPUID_8000_0001_ECX_SVM)) {
+		ahv_snprintf(why, cap, "this CPU does not offer AMD SVM (CPUID 8000_0001 ECX[2] is 0)");
+		return -1;
+	}
+	/* VM_CR.SVMDIS set: SVM disabled by firmware (§15.30.1). */
+	if (ahv_rdmsr(MSR_VM_CR) & VM_CR_SVMDIS) {
+		ahv_snprintf(why, cap, "AMD SVM is disabled by the firmware (VM_CR.SVMDIS=1): enable SVM/virtualization in the firmware setup");
+		return -1;
+	}
+	ahv_cpuid(0x8000000Au, 0, r);
+	if (!(r[3] & CPUID_8000_000A_EDX_NP)) {
+		ahv_snprintf(why, cap, "this CPU's SVM has no nested paging (CPUID 8000_000A EDX[0] is 0)");
+		return -1;
+	}
+	if (r[1] < 2) { /* EBX: number of ASIDs; we use ASID 1 (§15.16) */
+		ahv_snprintf(why, cap, "SVM reports fewer than 2 ASIDs");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- guest state from the running CPU ------------------------------------ */
+static void seg_from_gdt(struct vmcb_seg *s, uint16_t sel, const struct ahv_dtr *gdt)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	if ((sel & ~7u) == 0 || (sel & 4) || (uint32_t)(sel | 7) > gdt->limit)
+		return; /* null or LDT selector: unusable (attrib 0) */
+	uint64_t d;
+	memcpy(&d, (const void *)(uintptr_t)(gdt->base + (sel & ~7u)), 8);
+	s->attrib = (uint16_t)(((d >> 40) & 0xff) | ((d >> 52) & 0xf) << 8);
+	uint32_t lim = (uint32_t)((d & 0xffff) | ((d >> 48) & 0xf) << 16);
+	if (d & (1ull << 55)) /* G */
+		lim = lim << 12 | 0xfff;
+	s->limit = lim;
+	s->base = ((d >> 16) & 0xffffff) | ((d >> 56) & 0xff) << 24;
+}
+
+static void capture_guest(struct svm_vcpu *s, uint64_t rsp, uint64_t rip, uint64_t rflags)
+{
+	struct vmcb_save *g = &s->vmcb->save;
+	struct ahv_dtr gdt, idt;
+	ahv_sgdt(&gdt);
+	ahv_sidt(&idt);
+	seg_from_gdt(&g->es, ahv_read_es(), &gdt);
+	seg_from_gdt(&g->cs, ahv_read_cs(), &gdt);
+	seg_from_gdt(&g->ss, ahv_read_ss(), &gdt);
+	seg_from_gdt(&g->ds, ahv_read_ds(), &gdt);
+	g->gdtr.base = gdt.base;
+	g->gdtr.limit = gdt.limit;
+	g->idtr.base = idt.base;
+	g->idtr.limit = idt.limit;
+	g->cpl = (g->ss.attrib >> 5) & 3; /* SS.DPL = CPL */
+	g->efer = ahv_rdmsr(MSR_EFER);    /* SVME is already set (pitfall 3) */
+	g->cr0 = ahv_read_cr0();
+	g->cr3 = ahv_read_cr3();
+	g->cr4 = ahv_read_cr4();
+	g->cr2 = ahv_read_cr2();
+	/* Upper halves of DR6/DR7 must be 0 or VMRUN fails (§15.5.1; pitfall 3). */
+	g->dr7 = 0x400;
+	g->dr6 = 0xFFFF0FF0;
+	g->rflags = rflags;
+	g->rip = rip;
+	g->rsp = rsp;
+	g->rax = 0; /* ahv_x86_launch returns 0 in the guest */
+	g->g_pat = ahv_rdmsr(MSR_IA32_PAT);
+	/* FS, GS, TR, LDTR (hidden parts too), KernelGsBase, STAR, LSTAR, CSTAR,
+	 * SFMASK, SYSENTER_*: VMSAVE copies them exactly (APM Vol. 3 "VMSAVE"). */
+	__asm__ volatile("vmsave" ::"a"(pa_of(s->vmcb)) : "memory");
+}
+
+/* ---- VMCB control area ------------------------------------------------- */
+static void msrpm_set(uint8_t *pm, uint32_t msr, int read, int write)
+{
+	uint32_t base;
+	if (msr <= 0x1FFF)
+		base = 0;
+	else if (msr >= 0xC0000000u && msr <= 0xC0001FFFu)
+		base = 0x800, msr -= 0xC0000000u;
+	else if (msr >= 0xC0010000u && msr <= 0xC0011FFFu)
+		base = 0x1000, msr -= 0xC0010000u;
+	else
+		return;
+	uint32_t bit = msr * 2;
+	if (read)
+		pm[base + bit / 8] |= (uint8_t)(1u << (bit % 8));
+	if (write)
+		pm[base + (bit + 1) / 8] |= (uint8_t)(1u << ((bit + 1) % 8));
+}
+
+static void setup_control(struct ahv_hv *hv, struct svm_vcpu *s)
+{
+	struct vmcb_control *c = &s->vmcb->ctl;
+	c->intercept_misc1 = VMCB_I1_CPUID | VMCB_I1_MSR | VMCB_I1_SHUTDOWN | VMCB_I1_INVLPGA;
+	/* VMRUN must be intercepted or VMRUN fails (§15.5.1; pitfall 3). */
+	c->intercept_misc2 = VMCB_I2_VMRUN | VMCB_I2_VMMCALL | VMCB_I2_VMLOAD | VMCB_I2_VMSAVE |
+			     VMCB_I2_STGI | VMCB_I2_CLGI | VMCB_I2_SKINIT;
+	/* EFER: the guest must not clear SVME (§15.5.1: VMRUN requires guest
+	 * EFER.SVME) nor see it. VM_CR and VM_HSAVE_PA: a guest write to the
+	 * host save area address would let it forge host state at #VMEXIT. */
+	msrpm_set(s->msrpm, MSR_EFER, 1, 1);
+	msrpm_set(s->msrpm, MSR_VM_CR, 1, 1);
+	msrpm_set(s->msrpm, MSR_VM_HSAVE_PA, 1, 1);
+	c->msrpm_base_pa = pa_of(s->msrpm);
+	if (hv->handoff->policy & AHV_HO_HIDE_LOG_PORT && hv->handoff->log_port) {
+		for (unsigned p = hv->handoff->log_port; p < hv->handoff->log_port + 8u; p++)
+			s->iopm[p / 8] |= (uint8_t)(1u << (p % 8));
+		c->intercept_misc1 |= VMCB_I1_IOIO;
+	}
+	/* ACPI sleep control (FADT PM1a_CNT_BLK, ACPI 6.4 §4.8.3.2.1): a write
+	 * with SLP_EN is the guest powering off or sleeping; the exit counters
+	 * go to the log first. Two exits per power-off, none otherwise. */
+	uint16_t pm = hv->handoff->pm1a_cnt_port;
+	if (pm) {
+		for (unsigned p = pm; p < pm + 2u; p++)
+			s->iopm[p / 8] |= (uint8_t)(1u << (p % 8));
+		c->intercept_misc1 |= VMCB_I1_IOIO;
+	}
+	c->iopm_base_pa = pa_of(s->iopm);
+	c->guest_asid = 1; /* ASID 0 is the host's; VMRUN fails with 0 (§15.5.1) */
+	c->tlb_control = VMCB_TLB_FLUSH_ALL;
+	c->np_control = 1; /* NP_ENABLE (§15.25.3 "Enabling Nested Paging") */
+	c->n_cr3 = s->npt.root;
+	c->clean_bits = 0; /* nothing cached: the CPU reloads every field (§15.15) */
+}
+
+/* ---- nested page tables --------------------------------------------------- */
+static int build_npt(struct ahv_hv *hv, struct svm_vcpu *s)
+{
+	/* NPT entries carry U/S=1: nested walks are user accesses (§15.25.5;
+	 * pitfall 4). Only page sizes the CPU advertises (pitfall 12). */
+	s->npt.pool = &hv->pool;
+	s->npt.table_bits = PTE_P | PTE_RW | PTE_US;
+	s->npt.leaf_bits = PTE_P | PTE_RW | PTE_US;
+	s->npt.max_leaf_level = ahv_has_1g_pages() ? 3 : 2;
+	unsigned pa_bits = ahv_maxphyaddr();
+	if (pa_bits > 46)
+		pa_bits = 46;
+	uint64_t top = 4 * AHV_1G;
+	for (uint32_t i = 0; i < hv->handoff->n_memmap; i++)
+		if (hv->handoff->memmap[i].end > top)
+			top = hv->handoff->memmap[i].end;
+	top = (top + AHV_1G - 1) & ~(AHV_1G - 1);
+	if (s->npt.max_leaf_level == 3)
+		top = 1ull << pa_bits; /* cheap with 1 GiB pages: all of it */
+	else
+		top += 16 * AHV_1G; /* room for 64-bit PCI windows; NPF maps more */
+	s->npt_top = top;
+	if (ahv_pt_identity(&s->npt, top))
+		return -1;
+	for (uint32_t i = 0; i < hv->n_hidden; i++)
+		if (ahv_pt_unmap(&s->npt, hv->hidden[i].start, hv->hidden[i].end))
+			return -1;
+	return 0;
+}
+
+/* ---- event injection and RIP ---------------------------------------------- */
+static void inject_exc(struct svm_vcpu *s, unsigned vector, int has_err, uint32_t err)
+{
+	s->vmcb->ctl.eventinj = EVENTINJ_VALID | EVENTINJ_TYPE_EXC | vector |
+				(has_err ? EVENTINJ_EV | (uint64_t)err << 32 : 0);
+}
+#define inject_ud(s) inject_exc((s), 6, 0, 0)
+#define inject_gp(s) inject_exc((s), 13, 1, 0)
+
+/* next_rip where NRIP save exists (§15.7.1), else the known length
+ * (pitfall 2: QEMU TCG has no NRIPS). */
+static void skip_insn(struct svm_vcpu *s, unsigned len)
+{
+	if (s->nrips && s->vmcb->ctl.nrip)
+		s->vmcb->save.rip = s->vmcb->ctl.nrip;
+	else
+		s->vmcb->save.rip += len;
+}
+
+/* ---- exit handlers ------------------------------------------------------------- */
+static void exit_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
+{
+	uint32_t leaf = (uint32_t)v->gprs.rax, sub = (uint32_t)v->gprs.rcx, r[4];
+	if (leaf >= 0x40000000u && leaf <= 0x400000FFu) {
+		/* Hypervisor leaves (protocol.md §2; APM Vol. 3 Appendix E,
+		 * Fn4000_00xx), answered by the core. Our own signature, not
+		 * TCG's (pitfall 11). */
+		if (!ahv_core_cpuid(hv->core, leaf, r))
+			r[0] = r[1] = r[2] = r[3] = 0;
+	} else {
+		ahv_cpuid(leaf, sub, r);
+		if (leaf == 1)
+			r[2] |= CPUID_1_ECX_HYPERVISOR;
+		else if (leaf == 0x80000001u)
+			r[2] &= ~CPUID_8000_0001_ECX_SVM; /* hide SVM */
+		else if (leaf == 0x8000000Au)
+			r[0] = r[1] = r[2] = r[3] = 0;    /* no SVM features */
+	}
+	v->gprs.rax = r[0];
+	v->gprs.rbx = r[1];
+	v->gprs.rcx = r[2];
+	v->gprs.rdx = r[3];
+	skip_insn(s, 2); /* CPUID is 0F A2 */
+}
+
+/* EFER bits a guest may write (APM Vol. 2 §3.1.7); others are reserved. */
+#define EFER_WRITABLE (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME | EFER_LMSLE | EFER_FFXSR | EFER_TCE)
+
+static void exit_msr(struct ahv_vcpu *v, struct svm_vcpu *s)
+{
+	uint32_t msr = (uint32_t)v->gprs.rcx;
+	int write = s->vmcb->ctl.exitinfo1 == 1; /* EXITINFO1: 0 RDMSR, 1 WRMSR (§15.11) */
+	if (msr == MSR_EFER) {
+		uint64_t cur = s->vmcb->save.efer;
+		if (!write) {
+			uint64_t val = cur & ~EFER_SVME; /* SVM is hidden */
+			v->gprs.rax = (uint32_t)val;
+			v->gprs.rdx = val >> 32;
+		} else {
+			uint64_t val = (v->gprs.rdx & 0xffffffffu) << 32 | (v->gprs.rax & 0xffffffffu);
+			/* Reserved bits, or toggling LME while paging is on: #GP
+			 * (APM Vol. 2 §3.1.7 and §14.6.1). */
+			if ((val & ~EFER_WRITABLE) ||
+			    ((s->vmcb->save.cr0 & CR0_PG) && ((val ^ cur) & EFER_LME))) {
+				inject_gp(s);
+				return;
+			}
+			/* LMA is set by the processor, not by WRMSR; SVME stays on. */
+			s->vmcb->save.efer = (val & ~EFER_LMA) | (cur & EFER_LMA) | EFER_SVME;
+		}
+		skip_insn(s, 2);
+		return;
+	}
+	/* VM_CR, VM_HSAVE_PA (and anything else that reaches here): SVM is not
+	 * offered to the guest, so these MSRs do not exist for it. */
+	inject_gp(s);
+}
+
+static void print_counters(struct ahv_vcpu *v);
+
+static void exit_ioio(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
+{
+	/* EXITINFO1 layout and EXITINFO2 = next RIP: APM §15.10.2. */
+	uint64_t info = s->vmcb->ctl.exitinfo1;
+	unsigned size = (info >> IOIO_SZ_SHIFT) & 7; /* one-hot 1/2/4 bytes */
+	uint16_t port = (uint16_t)(info >> IOIO_PORT_SHIFT);
+	uint16_t pm = hv->handoff->pm1a_cnt_port;
+	uint64_t mask = size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
+	s->vmcb->save.rip = s->vmcb->ctl.exitinfo2;
+	if (pm && port >= pm && port < pm + 2 && !(info & IOIO_STR)) {
+		/* ACPI PM1a control: pass through, logging the counters first
+		 * when SLP_EN (bit 13) is written. */
+		if (info & IOIO_TYPE_IN) {
+			uint32_t val;
+			if (size == 1)
+				val = ahv_inb(port);
+			else if (size == 2)
+				__asm__ volatile("inw %1, %w0" : "=a"(val) : "Nd"(port));
+			else
+				__asm__ volatile("inl %1, %0" : "=a"(val) : "Nd"(port));
+			v->gprs.rax = size == 4 ? (val & mask) : ((v->gprs.rax & ~mask) | (val & mask));
+			return;
+		}
+		uint32_t val = (uint32_t)(v->gprs.rax & mask);
+		if (port == pm && size >= 2 && (val & (1u << 13))) {
+			ahv_log("AHV-HV: guest power-off/sleep (PM1a_CNT %x)\n", val);
+			print_counters(v);
+		}
+		if (size == 1)
+			ahv_outb(port, (uint8_t)val);
+		else if (size == 2)
+			__asm__ volatile("outw %w0, %1" ::"a"(val), "Nd"(port));
+		else
+			__asm__ volatile("outl %0, %1" ::"a"(val), "Nd"(port));
+		return;
+	}
+	/* The log port: the guest sees an idle 16550 that never receives
+	 * anything (IIR 0xC1: no interrupt pending; LSR 0x60: transmitter
+	 * empty, no data ready) and whose output goes nowhere. */
+	unsigned reg = (unsigned)(port - hv->handoff->log_port);
+	if (info & IOIO_STR) {
+		if (info & IOIO_REP)
+			v->gprs.rcx = 0;
+	} else if (info & IOIO_TYPE_IN) {
+		uint64_t val = reg == 2 ? 0xC1 : reg == 5 ? 0x60 : 0;
+		v->gprs.rax = (size == 4) ? val : ((v->gprs.rax & ~mask) | val);
+	}
+}
+
+static void exit_npf(struct ahv_hv *hv, struct svm_vcpu *s)
+{
+	/* EXITINFO1 = #PF-style error code, EXITINFO2 = guest-physical address
+	 * (§15.25.6 "Nested versus Guest Page Faults, Fault Ordering"). */
+	uint64_t gpa = s->vmcb->ctl.exitinfo2;
+	if (ahv_hv_owns(hv, gpa & ~0xfffull, 4096)) {
+		if (s->hv_mem_faults++ < 16)
+			ahv_log("ahv: guest touched hypervisor memory at %lx (rip %lx, err %lx): #GP\n",
+				gpa, s->vmcb->save.rip, s->vmcb->ctl.exitinfo1);
+		inject_gp(s);
+		return;
+	}
+	if (gpa >= s->npt_top && gpa < (1ull << ahv_maxphyaddr())) {
+		/* Beyond the pre-built window (CPU without 1 GiB pages): map the
+		 * 2 MiB around it, one to one. */
+		uint64_t base = gpa & ~(AHV_2M - 1);
+		if (ahv_pt_map4k(&s->npt, base, base + AHV_2M) == 0) {
+			s->vmcb->ctl.tlb_control = VMCB_TLB_FLUSH_ALL;
+			return;
+		}
+	}
+	ahv_log("ahv: unexpected nested page fault at gpa %lx (rip %lx, err %lx): #GP\n", gpa,
+		s->vmcb->save.rip, s->vmcb->ctl.exitinfo1);
+	inject_gp(s);
+}
+
+static void exit_vmmcall(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
+{
+	struct vmcb_save *g = &s->vmcb->save;
+	struct ahv_vcpu_exit x = {
+		.regs = {.rax = v->gprs.rax, .rbx = v->gprs.rbx, .rcx = v->gprs.rcx,
+			 .rdx = v->gprs.rdx, .rsi = v->gprs.rsi},
+		.cr0 = g->cr0,
+		.cr3 = g->cr3,
+		.cr4 = g->cr4,
+		.efer = g->efer & ~EFER_SVME,
+		/* CS.L is descriptor bit 53 = attrib bit 9 (§15.5.1). */
+		.cs_l = (g->cs.attrib >> 9) & 1,
+		/* CPL: VMCB state-save offset 0xCB (APM Vol. 2 Appendix B). */
+		.cpl = g->cpl,
+		.apic_id = v->apic_id,
+	};
+	/* The engine may hash with SHA-NI (SSE registers): keep the guest's
+	 * x87/SSE state intact around the call. */
+	__asm__ volatile("fxsave64 %0" : "=m"(v->fxsave));
+	ahv_hypercall(hv->core, &x);
+	__asm__ volatile("fxrstor64 %0" ::"m"(v->fxsave));
+	v->gprs.rax = x.regs.rax;
+	v->gprs.rbx = x.regs.rbx;
+	v->gprs.rcx = x.regs.rcx;
+	v->gprs.rdx = x.regs.rdx;
+	skip_insn(s, 3); /* VMMCALL is 0F 01 D9 */
+}
+
+static void print_counters(struct ahv_vcpu *v)
+{
+	ahv_log("AHV-HV-EXITS total %lu:", v->exits);
+	for (unsigned i = 0; i < AHV_EXIT_COUNTERS; i++)
+		if (v->exit_count[i])
+			ahv_log(" %s%x=%lu", i == 0x100 ? "other/" : "", i, v->exit_count[i]);
+	ahv_log("\n");
+}
+
+static void svm_dump(struct ahv_vcpu *v)
+{
+	struct svm_vcpu *s = v->arch;
+	struct vmcb_save *g = &s->vmcb->save;
+	struct vmcb_control *c = &s->vmcb->ctl;
+	ahv_log("guest: exit %lx info1 %lx info2 %lx intinfo %lx\n", c->exitcode, c->exitinfo1,
+		c->exitinfo2, c->exitintinfo);
+	ahv_log("guest: rip %016lx rsp %016lx rflags %016lx cpl %u\n", g->rip, g->rsp, g->rflags, g->cpl);
+	ahv_log("guest: cr0 %016lx cr3 %016lx cr4 %016lx efer %lx cr2 %lx\n", g->cr0, g->cr3, g->cr4,
+		g->efer, g->cr2);
+	ahv_log("guest: cs %04x/%03x ss %04x/%03x gdtr %lx/%x idtr %lx/%x\n", g->cs.selector,
+		g->cs.attrib, g->ss.selector, g->ss.attrib, g->gdtr.base, g->gdtr.limit, g->idtr.base,
+		g->idtr.limit);
+	ahv_log("guest: rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", g->rax, v->gprs.rbx,
+		v->gprs.rcx, v->gprs.rdx);
+	ahv_log("guest: rsi %016lx rdi %016lx rbp %016lx\n", v->gprs.rsi, v->gprs.rdi, v->gprs.rbp);
+	ahv_log("host: cr3 %016lx rsp %p nrips %d npt %lx\n", ahv_read_cr3(), (void *)&s, s->nrips,
+		s->npt.root);
+	print_counters(v);
+}
+
+static void panic_dump(void) { svm_dump(&vcpu0); }
+
+static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcpu *v)
+{
+	struct svm_vcpu *s = v->arch;
+	struct vmcb *vmcb = s->vmcb;
+	for (;;) {
+		vmcb->save.rax = v->gprs.rax;
+		vmcb->save.rsp = v->gprs.rsp;
+		ahv_svm_run(&v->gprs, pa_of(vmcb), pa_of(s->host_vmcb));
+		v->gprs.rax = vmcb->save.rax;
+		v->gprs.rsp = vmcb->save.rsp;
+		vmcb->ctl.tlb_control = 0;
+		/* An exit during event delivery leaves the event in EXITINTINFO;
+		 * deliver it again unless a handler injects something else
+		 * (APM §15.7.2 "Intercepts During IDT Interrupt Delivery"). */
+		vmcb->ctl.eventinj = (vmcb->ctl.exitintinfo & EVENTINJ_VALID) ? vmcb->ctl.exitintinfo : 0;
+		uint64_t code = vmcb->ctl.exitcode;
+		s->last_exit = code;
+		v->exits++;
+		v->exit_count[code < 0x100 ? code : 0x100]++;
+		switch (code) {
+		case VMEXIT_CPUID:
+			exit_cpuid(hv, v, s);
+			break;
+		case VMEXIT_MSR:
+			exit_msr(v, s);
+			break;
+		case VMEXIT_IOIO:
+			exit_ioio(hv, v, s);
+			break;
+		case VMEXIT_VMMCALL:
+			exit_vmmcall(hv, v, s);
+			break;
+		case VMEXIT_VMRUN: case VMEXIT_VMLOAD: case VMEXIT_VMSAVE: case VMEXIT_STGI:
+		case VMEXIT_CLGI: case VMEXIT_SKINIT: case VMEXIT_INVLPGA:
+			/* SVM is not offered to the guest: these are undefined
+			 * for it (#UD, APM Vol. 3 each instruction's exceptions). */
+			inject_ud(s);
+			break;
+		case VMEXIT_NPF:
+			exit_npf(hv, s);
+			break;
+		case VMEXIT_SHUTDOWN:
+			/* Triple fault or shutdown condition in the guest
+			 * (§15.9 "Instruction Intercepts", SHUTDOWN). */
+			ahv_log("\nAHV-GUEST-SHUTDOWN: the guest triple-faulted; CPU halted\n");
+			svm_dump(v);
+			ahv_halt_forever();
+		case VMEXIT_INVALID:
+			ahv_panic("VMRUN failed: invalid guest state in the VMCB (exit code -1)");
+		default:
+			ahv_panic("unexpected #VMEXIT code 0x%lx", code);
+		}
+	}
+}
+
+/* Runs on the host stack, still on the firmware's CR3/GDT/IDT. */
+static void svm_host_entry(void *arg, uint64_t guest_rsp, uint64_t guest_rip)
+{
+	struct ahv_hv *hv = arg;
+	struct ahv_vcpu *v = hv->vcpu;
+	struct svm_vcpu *s = v->arch;
+	uint64_t rflags = ahv_read_rflags();
+	capture_guest(s, guest_rsp, guest_rip, rflags);
+	v->gprs.rsp = guest_rsp;
+	v->gprs.rax = 0;
+	/* From here on no interrupt reaches the host: GIF=0, and VMRUN/#VMEXIT
+	 * keep it so in the host (§15.17; pitfall 8). */
+	ahv_clgi();
+	ahv_cli();
+	/* Our own page tables, GDT, IDT, TSS in runtime memory (pitfall 5). */
+	ahv_write_cr3(hv->host_pt.root);
+	ahv_desc_load(hv->desc);
+	ahv_panic_hook = panic_dump;
+	ahv_log("ahv: entering the guest at rip %lx rsp %lx (cr3 %lx)\n", guest_rip, guest_rsp,
+		s->vmcb->save.cr3);
+	svm_loop(hv, v);
+}
+
+static int svm_prepare(struct ahv_hv *hv)
+{
+	struct svm_vcpu *s = &svm_cpu0;
+	struct ahv_vcpu *v = &vcpu0;
+	char *err = hv->handoff->error;
+	uint32_t r[4];
+
+	v->arch = s;
+	hv->vcpu = v;
+	ahv_cpuid(0x8000000Au, 0, r);
+	s->nrips = (r[3] & CPUID_8000_000A_EDX_NRIPS) != 0;
+	ahv_cpuid(1, 0, r);
+	v->apic_id = r[1] >> 24;
+	s->vmcb = ahv_pool_ptr(&hv->pool, 1);
+	s->host_vmcb = ahv_pool_ptr(&hv->pool, 1);
+	s->hsave_pa = ahv_pool_pages(&hv->pool, 1);
+	s->msrpm = ahv_pool_ptr(&hv->pool, MSRPM_SIZE / 4096);
+	s->iopm = ahv_pool_ptr(&hv->pool, IOPM_SIZE / 4096);
+	if (!s->vmcb || !s->host_vmcb || !s->hsave_pa || !s->msrpm || !s->iopm) {
+		ahv_snprintf(err, sizeof(hv->handoff->error), "hypervisor memory pool too small for the VMCB");
+		return -1;
+	}
+	if (build_npt(hv, s)) {
+		ahv_snprintf(err, sizeof(hv->handoff->error), "hypervisor memory pool too small for the nested page tables");
+		return -1;
+	}
+	setup_control(hv, s);
+	ahv_log("ahv: svm: nrips %d, npt %s pages up to %lx, %lu KiB of pool used\n", s->nrips,
+		s->npt.max_leaf_level == 3 ? "1G" : "2M", s->npt_top, hv->pool.used / 1024);
+	/* Enable SVM (§15.4) and name the host save area (§15.30.4). */
+	ahv_wrmsr(MSR_EFER, ahv_rdmsr(MSR_EFER) | EFER_SVME);
+	ahv_wrmsr(MSR_VM_HSAVE_PA, s->hsave_pa);
+	return 0;
+}
+
+/* ---- accessors for the core ----------------------------------------------- */
+static uint64_t svm_get_gpr(struct ahv_vcpu *v, enum ahv_gpr r)
+{
+	return ((const uint64_t *)&v->gprs)[r & 15];
+}
+
+static void svm_set_gpr(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val)
+{
+	((uint64_t *)&v->gprs)[r & 15] = val;
+}
+
+static struct vmcb *vm(struct ahv_vcpu *v) { return ((struct svm_vcpu *)v->arch)->vmcb; }
+static uint64_t svm_guest_cr3(struct ahv_vcpu *v) { return vm(v)->save.cr3; }
+/* CPL: the VMCB's CPL field (APM Vol. 2 Appendix B, offset 0x4CB). */
+static unsigned svm_guest_cpl(struct ahv_vcpu *v) { return vm(v)->save.cpl; }
+static uint64_t svm_guest_efer(struct ahv_vcpu *v) { return vm(v)->save.efer & ~EFER_SVME; }
+
+static enum ahv_paging svm_guest_paging(struct ahv_vcpu *v)
+{
+	struct vmcb_save *g = &vm(v)->save;
+	if (!(g->cr0 & CR0_PG))
+		return AHV_PAGING_NONE;
+	if (g->efer & EFER_LMA)
+		return (g->cr4 & CR4_LA57) ? AHV_PAGING_5LVL : AHV_PAGING_4LVL;
+	return (g->cr4 & CR4_PAE) ? AHV_PAGING_PAE : AHV_PAGING_32;
+}
+
+static int svm_guest_long_mode(struct ahv_vcpu *v)
+{
+	struct vmcb_save *g = &vm(v)->save;
+	/* CS.L is descriptor bit 53 = attrib bit 9 (§15.5.1 segment attrib format). */
+	return (g->efer & EFER_LMA) && (g->cs.attrib & (1u << 9));
+}
+
+static uint64_t svm_nested_root(struct ahv_vcpu *v) { return vm(v)->ctl.n_cr3; }
+
+const struct ahv_vmm_ops ahv_svm_ops = {
+	.name = "AMD SVM",
+	.backend = AHV_BACKEND_SVM,
+	.probe = svm_probe,
+	.prepare = svm_prepare,
+	.host_entry = svm_host_entry,
+	.get_gpr = svm_get_gpr,
+	.set_gpr = svm_set_gpr,
+	.guest_cr3 = svm_guest_cr3,
+	.guest_cpl = svm_guest_cpl,
+	.guest_paging = svm_guest_paging,
+	.guest_long_mode = svm_guest_long_mode,
+	.guest_efer = svm_guest_efer,
+	.nested_root = svm_nested_root,
+	.nested_format = AHV_NESTED_NPT,
+	.dump = svm_dump,
+};

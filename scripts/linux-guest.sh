@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# scripts/linux-guest.sh - build the Linux guest of the e2e tests and the boot
+# benchmark from Debian packages: the distribution kernel (it has an EFI stub,
+# so the loader can start it directly), busybox-static, and an initramfs with
+# our guest program (tests/e2e/linux/ahv-guest-attest.c, linked statically
+# against OpenSSL's libcrypto) and a throwaway guest key.
+#
+#   linux-guest.sh [--out DIR]      (default: .deps/linux-guest, ignored by git)
+#
+# Output in DIR: vmlinuz, initrd.img, guest.pub.pem (to enroll), guest.key.
+# Packages are fetched with `apt-get download` into .deps/debs once; set
+# AHV_LINUX_PKG to pin a kernel package (default: the newest
+# linux-image-6.1.0-N-amd64 apt knows). Nothing downloaded is ever committed.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/.deps/linux-guest
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "linux-guest.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+debs=$top/.deps/debs
+mkdir -p "$debs" "$out"
+
+pkg=${AHV_LINUX_PKG:-}
+if [ -z "$pkg" ]; then
+  # Prefer a kernel already downloaded, else the newest one apt knows.
+  pkg=$(ls "$debs" 2>/dev/null | sed -n 's/^\(linux-image-6\.1\.0-[0-9]*-amd64\)_.*/\1/p' | sort -V | tail -n 1)
+  [ -n "$pkg" ] || pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' | awk '{print $1}' | sort -V | tail -n 1)
+fi
+[ -n "$pkg" ] || { echo "linux-guest.sh: no linux-image-6.1.0-*-amd64 package known to apt (apt-get update?)" >&2; exit 1; }
+for p in "$pkg" busybox-static; do
+  if ! ls "$debs/${p}_"*.deb >/dev/null 2>&1; then
+    echo "linux-guest.sh: apt-get download $p"
+    (cd "$debs" && apt-get download "$p" >/dev/null) || { echo "linux-guest.sh: apt-get download $p failed" >&2; exit 1; }
+  fi
+done
+root=$out/pkgroot
+if [ ! -f "$out/.stamp-$pkg" ]; then
+  rm -rf "$root"; mkdir -p "$root"
+  dpkg -x "$(ls "$debs/${pkg}_"*.deb | head -n 1)" "$root"
+  dpkg -x "$(ls "$debs"/busybox-static_*.deb | head -n 1)" "$root"
+  rm -f "$out"/.stamp-*; touch "$out/.stamp-$pkg"
+fi
+cp "$(ls "$root"/boot/vmlinuz-* | head -n 1)" "$out/vmlinuz"
+kver=$(ls "$root/lib/modules" | head -n 1)
+
+# The guest program: static, so the initramfs needs no libraries.
+gcc -static -O2 -Wall -Wextra -Werror -I"$top/include" -o "$out/ahv-guest-attest" \
+  "$top/tests/e2e/linux/ahv-guest-attest.c" -lcrypto -lpthread
+
+# A throwaway guest key (kept across runs so the ESP config stays stable).
+if [ ! -f "$out/guest.key" ]; then
+  openssl ecparam -name prime256v1 -genkey -noout -out "$out/guest.key" 2>/dev/null
+  openssl ec -in "$out/guest.key" -pubout -out "$out/guest.pub.pem" 2>/dev/null
+fi
+
+ird=$out/initramfs
+rm -rf "$ird"; mkdir -p "$ird"/{bin,sbin,proc,sys,dev,tmp,etc,lib/modules/"$kver"}
+cp "$root/bin/busybox" "$ird/bin/busybox"
+for a in sh mount umount echo cat poweroff sleep ls insmod ip udhcpc wget uname dmesg grep sed tr seq cut xz; do
+  ln -sf busybox "$ird/bin/$a"
+done
+cp "$out/ahv-guest-attest" "$ird/bin/"
+cp "$out/guest.key" "$ird/etc/guest.key"
+# Network drivers are modules in Debian's kernel (recipe): virtio-net and deps.
+mods=()
+for m in drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/virtio_pci_legacy_dev.ko \
+         drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci.ko \
+         net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko; do
+  f=$(ls "$root/lib/modules/$kver/kernel/$m"* 2>/dev/null | head -n 1) || true
+  [ -n "$f" ] && { cp "$f" "$ird/lib/modules/$kver/"; mods+=("$(basename "$f")"); }
+done
+cat > "$ird/init" <<INIT
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+echo "AHV-LINUX: init up (kernel \$(uname -r))"
+for m in ${mods[*]}; do
+  insmod /lib/modules/$kver/\$m 2>/tmp/insmod.err || echo "AHV-LINUX: insmod \$m: \$(cat /tmp/insmod.err)"
+done
+arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^\$1=//p"; }
+mode=\$(arg ahv)
+if [ "\$mode" = bench ]; then
+  echo "AHV-LINUX: shell reached"
+elif [ "\$mode" = demo ]; then
+  # QEMU user networking: the host is 10.0.2.2; the verifier's port is on
+  # the command line. Attest with the verifier's challenge and submit.
+  v=\$(arg ahv_verifier)
+  ip link set lo up; ip link set eth0 up
+  ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2
+  echo "AHV-LINUX: network up, verifier at http://\$v"
+  for i in \$(seq 60); do
+    nonce=\$(wget -q -O - --header 'Content-Type: application/json' --post-data '{}' "http://\$v/v1/challenge" 2>/dev/null | sed -n 's/.*"nonce": *"\([0-9a-f]*\)".*/\1/p')
+    if [ -z "\$nonce" ]; then sleep 1; continue; fi
+    echo "AHV-LINUX: challenge \$nonce"
+    /bin/ahv-guest-attest /etc/guest.key --nonce "\$nonce" --json /tmp/body.json | grep -v -- '-REPORT\|-NONCE\|-DIGEST0'
+    if wget -q -O /tmp/answer --header 'Content-Type: application/json' --post-data "\$(cat /tmp/body.json)" "http://\$v/v1/attest" 2>/tmp/err; then
+      echo "AHV-LINUX: verifier verdict: \$(sed -n 's/.*"verdict": *"\([^"]*\)".*/\1/p' /tmp/answer), decision \$(sed -n 's/.*"decision_id": *"\([^"]*\)".*/\1/p' /tmp/answer)"
+      echo "AHV-LINUX-TOKEN \$(sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' /tmp/answer)"
+      break
+    fi
+    echo "AHV-LINUX: verifier refused (\$(cat /tmp/err)); retrying"
+    sleep 2
+  done
+else
+  /bin/ahv-guest-attest /etc/guest.key
+fi
+echo "AHV-LINUX: powering off"
+poweroff -f
+INIT
+chmod +x "$ird/init"
+# newc cpio archive (no cpio(1) needed), gzip-compressed.
+python3 - "$ird" <<'PY' | gzip -1 > "$out/initrd.img"
+import os, sys, stat
+root = sys.argv[1]; out = sys.stdout.buffer; ino = 1
+def entry(name, st, data=b""):
+    global ino
+    hdr = "070701" + "".join("%08x" % v for v in (ino, st.st_mode, 0, 0, 1, int(st.st_mtime),
+          len(data), 0, 0, 0, 0, len(name) + 1, 0))
+    ino += 1
+    b = hdr.encode() + name.encode() + b"\0"
+    b += b"\0" * ((4 - len(b) % 4) % 4)
+    b += data + b"\0" * ((4 - len(data) % 4) % 4)
+    out.write(b)
+for d, dirs, files in os.walk(root):
+    dirs.sort()
+    for n in sorted(dirs) + sorted(files):
+        p = os.path.join(d, n); rel = os.path.relpath(p, root); st = os.lstat(p)
+        if stat.S_ISLNK(st.st_mode): entry(rel, st, os.readlink(p).encode())
+        elif stat.S_ISDIR(st.st_mode): entry(rel, st)
+        else: entry(rel, st, open(p, "rb").read())
+class T: st_mode = 0; st_mtime = 0
+entry("TRAILER!!!", T())
+PY
+echo "linux-guest: $out/vmlinuz ($pkg), $out/initrd.img, key $out/guest.pub.pem"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# tests/e2e/payload-test.sh (esp|usb) - e2e-svm: boot the hypervisor with the
+# UEFI payload as its guest, under QEMU TCG (-cpu EPYC,+svm,+npt) and OVMF,
+# either from an ESP folder or from a GPT image attached as a USB stick.
+# Judged by the payload's markers, then the good report is checked on the
+# host against the key the hypervisor announced on its log port.
+# Needs AHV_BUILD (the build directory).
+set -euo pipefail
+mode=${1:-esp}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${AHV_BUILD:-$top/build}
+loader=$build/boot/attest-hv-loader.efi
+payload=$build/tests/e2e/payload/ahv_e2e_payload.efi
+check=$build/tests/e2e/ahv_e2e_report_check
+for f in "$loader" "$payload" "$check"; do [ -f "$f" ] || { echo "payload-test: missing $f (build first)"; exit 1; }; done
+work=$(mktemp -d /tmp/ahv-e2e.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# A throwaway guest key: public half enrolled, private scalar for the payload.
+openssl ecparam -name prime256v1 -genkey -noout -out "$work/guest.key" 2>/dev/null
+openssl ec -in "$work/guest.key" -pubout -out "$work/guest.pub.pem" 2>/dev/null
+openssl ec -in "$work/guest.key" -noout -text 2>/dev/null |
+  awk '/^priv:/{p=1; next} /^pub:/{p=0} p' | tr -d ' :\n' | tail -c 64 > "$work/guest.hex"
+
+"$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$payload" \
+  --next-path '\attest-hv\e2e-payload.efi' --key "$work/guest.pub.pem" \
+  --file "$work/guest.hex:\\attest-hv\\test\\guest.hex" >/dev/null
+if [ "$mode" = usb ]; then
+  "$top/scripts/mkusb.sh" --esp "$work/esp" --out "$work/usb.img"
+  target=(--disk "$work/usb.img" --usb)
+else
+  target=(--esp "$work/esp")
+fi
+"$top/scripts/qemu-svm-run.sh" "${target[@]}" --timeout 420 --log "$work/logs" \
+  --pass 'AHV-E2E: PASS' --pass 'AHV-HV: engine ready'
+clean() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1"; }
+clean "$work/logs/console.log" | grep -E '^AHV-E2E: case' | awk '{print $4}' | sort | uniq -c | sed 's/^/payload-test: cases /'
+clean "$work/logs/console.log" | awk '$1=="AHV-E2E-REPORT"{print $2}' > "$work/report.hex"
+clean "$work/logs/console.log" | awk '$1=="AHV-E2E-NONCE"{print $2}' > "$work/nonce.hex"
+clean "$work/logs/console.log" | awk '$1=="AHV-E2E-DIGEST0"{print $2}' > "$work/digest0.hex"
+# The hypervisor key as announced on the hypervisor's own log port (COM2).
+clean "$work/logs/hv.log" | awk '$1=="AHV-HV-KEY-SPKI"{print $2}' > "$work/spki.hex"
+"$check" "$work/report.hex" "$work/spki.hex" "$work/nonce.hex" "$work/digest0.hex"
