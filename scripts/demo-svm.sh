@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # scripts/demo-svm.sh - the end-to-end demo on a machine without AMD-V/VT-x:
 # QEMU TCG emulates an AMD CPU with SVM + NPT; attest-hv boots from an ESP,
-# starts Debian's Linux as its guest; a process in the guest takes a
-# challenge from the verifier over QEMU user networking, attests its own text
-# and a data buffer, submits request + report, and prints the token.
+# starts Debian's Linux as its guest; a process in the guest (built on
+# libattest-hv) takes a challenge from the verifier over QEMU user
+# networking, attests its own .text and a data buffer, submits request +
+# report, checks the token against the verifier's JWKS and prints it. The
+# verifier's policy holds `attest-hv refvals` of that program's .text, so
+# the token says the measured code matched.
 #
 #   scripts/demo-svm.sh [BUILD_DIR]      (default: build; built if needed)
 #
@@ -20,11 +23,12 @@ if [ "${AHV_DEMO_NO_BUILD:-0}" != 1 ]; then
   cmake --build "$build" -j"$(nproc)" >/dev/null
 fi
 loader=$build/boot/attest-hv-loader.efi vcli=$build/verifier/attest-verifier vd=$build/verifier/attest-verifierd
-for f in "$loader" "$vcli" "$vd"; do [ -x "$f" ] || [ -f "$f" ] || { echo "demo: $f missing" >&2; exit 1; }; done
+ahv=$build/guest-lib/attest-hv
+for f in "$loader" "$vcli" "$vd" "$ahv"; do [ -x "$f" ] || [ -f "$f" ] || { echo "demo: $f missing" >&2; exit 1; }; done
 
-step "building the Linux guest (Debian kernel, busybox, guest program)"
-guest=$top/.deps/linux-guest
-"$top/scripts/linux-guest.sh" --out "$guest" 2>&1 | grep -v -E 'statically linked|in function' | sed 's/^/demo:   /'
+step "building the Linux guest (Debian kernel, busybox, guest program on libattest-hv)"
+guest=$build/linux-guest
+"$top/scripts/linux-guest.sh" --out "$guest" --build "$build" 2>&1 | sed 's/^/demo:   /'
 
 work=$(mktemp -d /tmp/ahv-demo.XXXXXX)
 vpid='' qpid=''
@@ -33,9 +37,14 @@ trap cleanup EXIT
 
 step "starting the verifier (sqlite storage, dev-key policy for the demo)"
 "$vcli" token-keygen "$work/token-key.pem" >/dev/null
-cat > "$work/policy.json" <<'JSON'
-{"version": 1, "allow_dev_key": true, "allow_unnamed_regions": true}
-JSON
+# Reference value: refvals of the guest program's .text, required.
+"$ahv" refvals --only .text "$guest/initramfs/bin/ahv-guest-attest" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["regions"]
+for e in r: e["required"] = True
+print(json.dumps({"version": 1, "allow_dev_key": True, "allow_unnamed_regions": True, "regions": r}))
+' > "$work/policy.json"
+step "policy: .text of the guest program = $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["regions"][0]["digests"][0][:23])' "$work/policy.json")... (attest-hv refvals)"
 cat > "$work/verifier.json" <<JSON
 {"listen": "127.0.0.1", "port": 0, "storage": "sqlite:$work/v.db", "policy": "$work/policy.json",
  "token_key": "$work/token-key.pem"}

@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# scripts/linux-guest.sh - build the Linux guest of the e2e tests and the boot
-# benchmark from Debian packages: the distribution kernel (it has an EFI stub,
-# so the loader can start it directly), busybox-static, and an initramfs with
-# our guest program (tests/e2e/linux/ahv-guest-attest.c, linked statically
-# against OpenSSL's libcrypto) and a throwaway guest key.
+# scripts/linux-guest.sh - build the Linux guest of the e2e tests, the demo
+# and the boot benchmark from Debian packages: the distribution kernel (it
+# has an EFI stub, so the loader can start it directly), busybox-static, and
+# an initramfs with our guest program (tests/e2e/linux/ahv-guest-attest.c,
+# linked against libattest-hv.a of BUILD), the attest-hv CLI of BUILD, the
+# shared libraries both need (their ldd closure, dynamic loader included) and
+# a throwaway guest key.
 #
-#   linux-guest.sh [--out DIR]      (default: .deps/linux-guest, ignored by git)
+#   linux-guest.sh [--out DIR] [--build BUILD]
+#     --out DIR      default: .deps/linux-guest (ignored by git)
+#     --build BUILD  the CMake build with guest-lib/ built (default:
+#                    $AHV_BUILD, else $BUILD, else build/)
 #
-# Output in DIR: vmlinuz, initrd.img, guest.pub.pem (to enroll), guest.key.
-# Packages are fetched with `apt-get download` into .deps/debs once; set
-# AHV_LINUX_PKG to pin a kernel package (default: the newest
-# linux-image-6.1.0-N-amd64 apt knows). Nothing downloaded is ever committed.
+# Output in DIR: vmlinuz, initrd.img, guest.pub.pem (to enroll), guest.key,
+# ahv-guest-attest and attest-hv (the exact binaries in the initramfs, for
+# `attest-hv refvals` on the host). Packages are fetched with `apt-get
+# download` into .deps/debs once and unpacked into .deps/linux-guest/pkgroot
+# (shared by every DIR); set AHV_LINUX_PKG to pin a kernel package (default:
+# the newest linux-image-6.1.0-N-amd64 apt knows). Nothing downloaded is ever
+# committed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/.deps/linux-guest
+build=${AHV_BUILD:-${BUILD:-$top/build}}
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --build) build=$2; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "linux-guest.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -37,19 +47,38 @@ for p in "$pkg" busybox-static; do
     (cd "$debs" && apt-get download "$p" >/dev/null) || { echo "linux-guest.sh: apt-get download $p failed" >&2; exit 1; }
   fi
 done
-root=$out/pkgroot
-if [ ! -f "$out/.stamp-$pkg" ]; then
+# The unpacked packages are shared by every --out (the kernel alone is
+# hundreds of MiB unpacked).
+pkgdir=$top/.deps/linux-guest root=$top/.deps/linux-guest/pkgroot
+mkdir -p "$pkgdir"
+if [ ! -f "$pkgdir/.stamp-$pkg" ]; then
   rm -rf "$root"; mkdir -p "$root"
   dpkg -x "$(ls "$debs/${pkg}_"*.deb | head -n 1)" "$root"
   dpkg -x "$(ls "$debs"/busybox-static_*.deb | head -n 1)" "$root"
-  rm -f "$out"/.stamp-*; touch "$out/.stamp-$pkg"
+  rm -f "$pkgdir"/.stamp-*; touch "$pkgdir/.stamp-$pkg"
 fi
 cp "$(ls "$root"/boot/vmlinuz-* | head -n 1)" "$out/vmlinuz"
 kver=$(ls "$root/lib/modules" | head -n 1)
 
-# The guest program: static, so the initramfs needs no libraries.
-gcc -static -O2 -Wall -Wextra -Werror -I"$top/include" -o "$out/ahv-guest-attest" \
-  "$top/tests/e2e/linux/ahv-guest-attest.c" -lcrypto -lpthread
+# The guest program against libattest-hv.a (OpenSSL, libcurl and jansson
+# shared), and the CLI as built. Both are PIE without text relocations, so
+# `attest-hv refvals` of these files predicts their live .text exactly.
+lib=$build/guest-lib/libattest-hv.a cli=$build/guest-lib/attest-hv
+for f in "$lib" "$cli"; do
+  [ -f "$f" ] || { echo "linux-guest.sh: $f missing (build $build first, or pass --build)" >&2; exit 1; }
+done
+san=()
+grep -q '^AHV_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null && san=(-fsanitize=address,undefined)
+gcc -O2 -Wall -Wextra -Werror "${san[@]}" -I"$top/include" -I"$top/guest-lib/include" \
+  -o "$out/ahv-guest-attest.new" "$top/tests/e2e/linux/ahv-guest-attest.c" "$lib" \
+  $(pkg-config --libs libcrypto libcurl jansson) -lpthread
+cp "$cli" "$out/attest-hv.new"
+for b in ahv-guest-attest attest-hv; do
+  if readelf -d "$out/$b.new" | grep -q 'TEXTREL'; then
+    echo "linux-guest.sh: $b has text relocations: refvals could not predict its .text" >&2; exit 1
+  fi
+  mv -f "$out/$b.new" "$out/$b"
+done
 
 # A throwaway guest key (kept across runs so the ESP config stays stable).
 if [ ! -f "$out/guest.key" ]; then
@@ -60,10 +89,16 @@ fi
 ird=$out/initramfs
 rm -rf "$ird"; mkdir -p "$ird"/{bin,sbin,proc,sys,dev,tmp,etc,lib/modules/"$kver"}
 cp "$root/bin/busybox" "$ird/bin/busybox"
-for a in sh mount umount echo cat poweroff sleep ls insmod ip udhcpc wget uname dmesg grep sed tr seq cut xz; do
+for a in sh mount umount echo cat poweroff sleep ls insmod ip udhcpc wget uname dmesg grep sed tr seq cut xz od; do
   ln -sf busybox "$ird/bin/$a"
 done
-cp "$out/ahv-guest-attest" "$ird/bin/"
+cp "$out/ahv-guest-attest" "$out/attest-hv" "$ird/bin/"
+# Their shared libraries and the dynamic loader, at the paths ldd names.
+for l in $( (ldd "$out/ahv-guest-attest"; ldd "$out/attest-hv") |
+           awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
+  mkdir -p "$ird$(dirname "$l")"
+  cp -L "$l" "$ird$l"
+done
 cp "$out/guest.key" "$ird/etc/guest.key"
 # Network drivers are modules in Debian's kernel (recipe): virtio-net and deps.
 mods=()
@@ -88,26 +123,28 @@ if [ "\$mode" = bench ]; then
   echo "AHV-LINUX: shell reached"
 elif [ "\$mode" = demo ]; then
   # QEMU user networking: the host is 10.0.2.2; the verifier's port is on
-  # the command line. Attest with the verifier's challenge and submit.
+  # the command line. The program takes the verifier's challenge, attests,
+  # submits and checks the token (libattest-hv's verifier client).
   v=\$(arg ahv_verifier)
   ip link set lo up; ip link set eth0 up
   ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2
   echo "AHV-LINUX: network up, verifier at http://\$v"
-  for i in \$(seq 60); do
-    nonce=\$(wget -q -O - --header 'Content-Type: application/json' --post-data '{}' "http://\$v/v1/challenge" 2>/dev/null | sed -n 's/.*"nonce": *"\([0-9a-f]*\)".*/\1/p')
-    if [ -z "\$nonce" ]; then sleep 1; continue; fi
-    echo "AHV-LINUX: challenge \$nonce"
-    /bin/ahv-guest-attest /etc/guest.key --nonce "\$nonce" --json /tmp/body.json | grep -v -- '-REPORT\|-NONCE\|-DIGEST0'
-    if wget -q -O /tmp/answer --header 'Content-Type: application/json' --post-data "\$(cat /tmp/body.json)" "http://\$v/v1/attest" 2>/tmp/err; then
-      echo "AHV-LINUX: verifier verdict: \$(sed -n 's/.*"verdict": *"\([^"]*\)".*/\1/p' /tmp/answer), decision \$(sed -n 's/.*"decision_id": *"\([^"]*\)".*/\1/p' /tmp/answer)"
-      echo "AHV-LINUX-TOKEN \$(sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' /tmp/answer)"
-      break
-    fi
-    echo "AHV-LINUX: verifier refused (\$(cat /tmp/err)); retrying"
-    sleep 2
-  done
+  /bin/ahv-guest-attest /etc/guest.key --verifier "http://\$v" --tries 60
 else
   /bin/ahv-guest-attest /etc/guest.key
+  # The attest-hv CLI: identity, an attestation of its own .text written to
+  # a file, decoded; the report also goes to the console in hex, for the
+  # host to verify and to compare with refvals of the same binary.
+  cli() { # NAME COMMAND...: run, prefix its output, judge its exit status
+    n=\$1; shift
+    "\$@" > /tmp/cli.out 2>&1; rc=\$?
+    sed 's/^/AHV-LINUX-CLI /' /tmp/cli.out
+    if [ \$rc = 0 ]; then echo "AHV-LINUX: case \$n ok exit=0"; else echo "AHV-LINUX: FAIL case \$n exit=\$rc"; fi
+  }
+  cli cli-info attest-hv info
+  cli cli-attest attest-hv attest --key /etc/guest.key --section .text --report /tmp/cli-report.bin
+  cli cli-show attest-hv show /tmp/cli-report.bin
+  echo "AHV-LINUX-CLI-REPORT \$(od -An -v -tx1 /tmp/cli-report.bin | tr -d ' \\n')"
 fi
 echo "AHV-LINUX: powering off"
 poweroff -f

@@ -1,28 +1,68 @@
 #!/usr/bin/env bash
 # tests/e2e/linux-test.sh - e2e-svm: the hypervisor chain-loads Debian's
 # Linux kernel (EFI stub) with an initramfs (scripts/linux-guest.sh); a user
-# process attests its own text and a data buffer (CPL3) and tries what CPL3
-# must not do; the report is checked on the host against the key the
-# hypervisor announced on its log port. Needs AHV_BUILD (the build directory).
+# process built on libattest-hv attests its own .text and a data buffer
+# (CPL3) and tries what CPL3 must not do; the attest-hv CLI then attests its
+# own .text. On the host: the program's report is checked against the key
+# the hypervisor announced on its log port (ahv_e2e_report_check and
+# `attest-hv verify`), and the .text digest the hypervisor measured in the
+# guest, for the program and for the CLI, must equal `attest-hv refvals` of
+# the very binary that went into the initramfs. Needs AHV_BUILD (the build
+# directory).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${AHV_BUILD:-$top/build}
 loader=$build/boot/attest-hv-loader.efi
 check=$build/tests/e2e/ahv_e2e_report_check
-for f in "$loader" "$check"; do [ -f "$f" ] || { echo "linux-test: missing $f (build first)"; exit 1; }; done
-guest=$top/.deps/linux-guest
-"$top/scripts/linux-guest.sh" --out "$guest" 2>&1 | grep -v -E 'statically linked|in function' || true
+ahv=$build/guest-lib/attest-hv
+for f in "$loader" "$check" "$ahv"; do [ -f "$f" ] || { echo "linux-test: missing $f (build first)"; exit 1; }; done
+# Per build directory, so that concurrent runs of other builds cannot swap
+# the binaries between the initramfs and the refvals below.
+guest=$build/linux-guest
+"$top/scripts/linux-guest.sh" --out "$guest" --build "$build"
 work=$(mktemp -d /tmp/ahv-e2e.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$guest/vmlinuz" \
   --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
   --args "console=ttyS0 loglevel=4 panic=-1 ${AHV_LINUX_ARGS:-}" --key "$guest/guest.pub.pem" >/dev/null
 "$top/scripts/qemu-svm-run.sh" --esp "$work/esp" --timeout 400 --log "$work/logs" \
-  --pass 'AHV-LINUX: PASS' --pass 'AHV-LINUX: powering off' --fail 'AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-LINUX: FAIL|Kernel panic'
+  --pass 'AHV-LINUX: PASS' --pass 'AHV-LINUX: case cli-show ok' --pass 'AHV-LINUX: powering off' \
+  --fail 'AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-LINUX: FAIL|Kernel panic'
 clean() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1"; }
-clean "$work/logs/console.log" | grep -E '^AHV-LINUX: (case|attested|discovery)' | sed 's/^/linux-test: /'
-clean "$work/logs/console.log" | awk '$1=="AHV-LINUX-REPORT"{print $2}' > "$work/report.hex"
-clean "$work/logs/console.log" | awk '$1=="AHV-LINUX-NONCE"{print $2}' > "$work/nonce.hex"
-clean "$work/logs/console.log" | awk '$1=="AHV-LINUX-DIGEST0"{print $2}' > "$work/digest0.hex"
+clean "$work/logs/console.log" > "$work/console.txt"
+grep -E '^AHV-LINUX: (case|attested|discovery)' "$work/console.txt" | sed 's/^/linux-test: /'
+grep -E '^AHV-LINUX-(REGION|CLI) ' "$work/console.txt" | sed 's/^/linux-test: /'
+awk '$1=="AHV-LINUX-REPORT"{print $2}' "$work/console.txt" > "$work/report.hex"
+awk '$1=="AHV-LINUX-NONCE"{print $2}' "$work/console.txt" > "$work/nonce.hex"
+awk '$1=="AHV-LINUX-DIGEST0"{print $2}' "$work/console.txt" > "$work/digest0.hex"
+awk '$1=="AHV-LINUX-CLI-REPORT"{print $2}' "$work/console.txt" > "$work/cli-report.hex"
 clean "$work/logs/hv.log" | awk '$1=="AHV-HV-KEY-SPKI"{print $2}' > "$work/spki.hex"
 "$check" "$work/report.hex" "$work/spki.hex" "$work/nonce.hex" "$work/digest0.hex"
+
+# The same reports through the attest-hv CLI on the host, and refvals.
+unhex() { python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex("".join(open(sys.argv[1]).read().split())))' "$1"; }
+unhex "$work/spki.hex" > "$work/hv.der"
+unhex "$work/report.hex" > "$work/report.bin"
+unhex "$work/cli-report.hex" > "$work/cli-report.bin"
+"$ahv" verify --hv-key "$work/hv.der" --allow-dev-key --nonce "$(tr -d ' \n' < "$work/nonce.hex")" \
+  "$work/report.bin" | sed 's/^/linux-test: attest-hv verify (program report): /'
+"$ahv" verify --hv-key "$work/hv.der" --allow-dev-key "$work/cli-report.bin" |
+  sed 's/^/linux-test: attest-hv verify (CLI report): /'
+# live: region 0 of the report (the guest named .text); reference: refvals
+# of the binary in the initramfs.
+same=0
+for b in ahv-guest-attest:report attest-hv:cli-report; do
+  bin=${b%%:*} rep=${b#*:}
+  "$ahv" show --json "$work/$rep.bin" > "$work/$rep.json"
+  "$ahv" refvals --only .text "$guest/initramfs/bin/$bin" > "$work/$bin.refvals.json"
+  read -r ls ld < <(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); r=j["regions"][0]; print(r["size"], j["hash_alg"] + ":" + r["digest"])' "$work/$rep.json")
+  read -r rs rd < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["regions"][0]; print(r["size"], r["digests"][0])' "$work/$bin.refvals.json")
+  echo "linux-test: $bin .text: refvals $rd size $rs; measured in the guest $ld size $ls"
+  if [[ "$rd" == sha256:* ]] && [ "$rd" = "$ld" ] && [ "$rs" = "$ls" ]; then
+    echo "linux-test: refvals-equal $bin .text ok"
+  else
+    echo "linux-test: FAIL refvals of $bin .text differ from the live measurement"
+    same=1
+  fi
+done
+exit "$same"

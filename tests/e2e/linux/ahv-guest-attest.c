@@ -1,57 +1,40 @@
 /*
- * ahv-guest-attest.c - minimal Linux guest client of the e2e-svm tests (until
- * libattest-hv is in the initramfs): a user process (CPL3) that attests its
- * own text and a data buffer through VMMCALL, prints the report in hex for
- * the host checker, and tries what a CPL3 caller must not do.
- * Built statically against OpenSSL's libcrypto by scripts/linux-guest.sh.
+ * ahv-guest-attest.c - the Linux guest program of the e2e-svm tests and the
+ * demo, built on libattest-hv (docs/guest-lib.md): a user process (CPL3)
+ * that attests its own .text section and a data buffer, prints the report in
+ * hex for the host (which checks the signature and compares the .text digest
+ * with `attest-hv refvals` of this very binary), tries what a CPL3 caller
+ * must not do, and in the demo takes a challenge from attest-verifierd,
+ * submits the evidence and checks the token (the library's verifier client).
+ * Built by scripts/linux-guest.sh (PIE, no text relocations) against
+ * libattest-hv.a; its shared libraries go into the initramfs.
  *
- *   ahv-guest-attest GUEST_KEY.pem [--nonce HEX] [--json FILE]
- *     --nonce HEX  use this nonce (a verifier's challenge), else random
- *     --json FILE  write {"request": b64, "report": b64} for POST /v1/attest
- * Markers (console): AHV-LINUX: case <name> ok|FAIL, AHV-LINUX-REPORT <hex>,
- * AHV-LINUX-NONCE <hex>, AHV-LINUX-DIGEST0 <hex>, AHV-LINUX: PASS|FAIL.
+ *   ahv-guest-attest GUEST_KEY.pem [--nonce HEX] [--verifier URL [--tries N]]
+ *     --nonce HEX     use this nonce, else a random one
+ *     --verifier URL  after the checks: challenge -> attest -> submit ->
+ *                     token (verified against the verifier's JWKS); retried
+ *                     (N times, default 60, 2 s apart) until accepted
+ * Markers (console): AHV-LINUX: discovery ok ..., AHV-LINUX: case <name>
+ * ok|FAIL, AHV-LINUX-REPORT <hex>, AHV-LINUX-NONCE <hex>, AHV-LINUX-DIGEST0
+ * <hex>, AHV-LINUX-REGION <i> <name> <address> <size> <digest>, AHV-LINUX-LIB
+ * <the library's diagnostics>, AHV-LINUX:
+ * PASS|FAIL; with --verifier: AHV-LINUX: challenge <hex>, AHV-LINUX: verifier
+ * verdict: ..., AHV-LINUX-TOKEN <jwt>.
  */
 #define _GNU_SOURCE
-#include <cpuid.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <openssl/bn.h>
-#include <openssl/ec.h>
-#include <openssl/ecdsa.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
+#include <unistd.h>
+#include <jansson.h>
 #include <openssl/sha.h>
-#include <openssl/x509.h>
-#include "attest/wire.h"
+#include <attest-hv/attest.h>
 
-extern const char __executable_start[], etext[];
 static uint8_t data_buf[3 * 4096 + 123];
-static uint8_t req[AHV_REQUEST_MAX_SIZE], rep[AHV_REPORT_MAX_SIZE];
-static uint8_t good_req[AHV_REQUEST_MAX_SIZE], good_rep[AHV_REPORT_MAX_SIZE];
-static size_t good_req_len, good_rep_len;
-
-static int write_json(const char *path)
-{
-	static unsigned char b1[AHV_REQUEST_MAX_SIZE * 2], b2[AHV_REPORT_MAX_SIZE * 2];
-	EVP_EncodeBlock(b1, good_req, (int)good_req_len);
-	EVP_EncodeBlock(b2, good_rep, (int)good_rep_len);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "{\"request\": \"%s\", \"report\": \"%s\", \"region_names\": [null, null]}\n", b1, b2);
-	return fclose(f);
-}
 static int checks, fails;
-
-struct hc { uint64_t rax, rbx, rcx, rdx, rsi; };
-static void vmmcall(struct hc *h)
-{
-	__asm__ volatile("vmmcall" : "+a"(h->rax), "+b"(h->rbx), "+c"(h->rcx), "+d"(h->rdx), "+S"(h->rsi) : : "memory");
-}
+static ahvl_signer *key;
 
 static void hexline(const char *tag, const uint8_t *b, size_t n)
 {
@@ -63,6 +46,12 @@ static void hexline(const char *tag, const uint8_t *b, size_t n)
 	}
 }
 
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
 static void check(int ok, const char *name, uint64_t got, uint64_t want)
 {
 	checks++;
@@ -71,188 +60,333 @@ static void check(int ok, const char *name, uint64_t got, uint64_t want)
 	       (unsigned long long)got, (unsigned long long)want);
 }
 
-static EVP_PKEY *key;
-static uint8_t key_id[32];
-
-static struct ahv_region *region(unsigned i) { return (struct ahv_region *)(req + AHV_REQUEST_REGION_OFFSET(i)); }
-
-static size_t init_req(unsigned n, const uint8_t *nonce, size_t nonce_len)
+static void log_line(void *user, const char *line)
 {
-	size_t len = AHV_REQUEST_SIZE(n);
-	memset(req, 0, len);
-	struct ahv_request_hdr *h = (void *)req;
-	h->magic = AHV_REQUEST_MAGIC;
-	h->version_major = AHV_WIRE_VERSION_MAJOR;
-	h->version_minor = AHV_WIRE_VERSION_MINOR;
-	h->total_size = (uint32_t)len;
-	h->hash_alg = AHV_WIRE_HASH_SHA256;
-	h->sig_alg = AHV_SIG_ECDSA_P256_SHA256;
-	h->region_count = (uint16_t)n;
-	h->nonce_len = (uint16_t)nonce_len;
-	memcpy(h->nonce, nonce, nonce_len);
-	for (unsigned i = 0; i < n; i++)
-		region(i)->space = AHV_SPACE_GVA;
-	memcpy(req + AHV_REQUEST_TAIL_OFFSET(n), key_id, 32);
-	return len;
+	(void)user;
+	printf("AHV-LINUX-LIB %s\n", line);
 }
 
-/* ECDSA P-256 over SHA-256 of the signed span, raw r||s (protocol.md §8.1). */
-static int sign_req(unsigned n)
+/* Hostile transport: the native CPUID and VMMCALL, but it claims CPL0 and
+ * GPA support so that the library sends what it would (rightly) refuse
+ * itself; the hypervisor, which sees the real CPL3, must refuse it. */
+static void liar_cpuid(void *user, uint32_t leaf, uint32_t out[4])
 {
-	uint8_t der[128];
-	size_t dl = sizeof(der);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
-		 EVP_DigestSign(ctx, der, &dl, req, AHV_REQUEST_SIGNED_SIZE(n)) == 1;
-	EVP_MD_CTX_free(ctx);
-	const uint8_t *q = der;
-	ECDSA_SIG *sig = ok ? d2i_ECDSA_SIG(NULL, &q, (long)dl) : NULL;
-	if (!sig)
+	(void)user;
+	ahvl_transport_native()->cpuid(NULL, leaf, out);
+	if (leaf == AHV_CPUID_LEAF_FEATURES)
+		out[1] |= AHV_FEAT_GPA_REGIONS;
+}
+static void liar_hypercall(void *user, uint32_t backend, struct ahvl_regs *r)
+{
+	(void)user;
+	ahvl_transport_native()->hypercall(NULL, backend, r);
+}
+static int liar_cpl(void *user)
+{
+	(void)user;
+	return 0;
+}
+static const struct ahvl_transport liar = {.cpuid = liar_cpuid, .hypercall = liar_hypercall, .cpl = liar_cpl};
+
+/* The good request: own .text (region name ".text", as refvals names it)
+ * and the data buffer (unnamed). */
+static int good_request(ahvl_request **req, const uint8_t *nonce, size_t nl)
+{
+	int rc = ahvl_request_new(req, AHV_WIRE_HASH_SHA256);
+	if (!rc)
+		rc = ahvl_request_set_nonce(*req, nonce, nl);
+	if (!rc && (rc = ahvl_request_add_section(*req, NULL, ".text", NULL)) > 0)
+		rc = AHVL_E_INTERNAL;
+	if (!rc && (rc = ahvl_request_add_range(*req, (uintptr_t)data_buf, sizeof data_buf, AHV_SPACE_GVA,
+						NULL, NULL)) == 1)
+		rc = AHVL_OK;
+	return rc;
+}
+
+/* One hostile request: a single region; the hypervisor must answer want
+ * with RDX = 0 (region 0). */
+static void hostile(ahvl_ctx *ctx, const char *name, uint64_t addr, uint64_t size, uint32_t space,
+		    uint32_t want, const uint8_t *nonce, size_t nl)
+{
+	ahvl_request *req = NULL;
+	struct ahvl_evidence ev = {0};
+	uint32_t st = 0;
+	uint64_t rdx = ~0ull;
+	int rc = ahvl_request_new(&req, AHV_WIRE_HASH_SHA256);
+	if (!rc)
+		rc = ahvl_request_set_nonce(req, nonce, nl);
+	if (!rc && (rc = ahvl_request_add_range(req, addr, size, space, NULL, NULL)) == 0)
+		rc = ahvl_attest(ctx, req, key, AHVL_ATTEST_NO_RETRY, &ev);
+	int calls = ahvl_ctx_last_call(ctx, &st, NULL, NULL, &rdx);
+	check(rc == AHVL_E_HYPERCALL && calls == 1 && st == want && rdx == 0, name, st, want);
+	if (rc != AHVL_E_HYPERCALL)
+		printf("AHV-LINUX: %s: %s\n", name, ahvl_error_detail());
+	ahvl_evidence_clear(&ev);
+	ahvl_request_free(req);
+}
+
+static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t n = strlen(s);
+	if (n % 2 || n / 2 > cap)
 		return -1;
-	const BIGNUM *r, *s;
-	ECDSA_SIG_get0(sig, &r, &s);
-	uint8_t *out = req + AHV_REQUEST_SIG_OFFSET(n);
-	memset(out, 0, AHV_SIG_FIELD_SIZE);
-	BN_bn2binpad(r, out, 32);
-	BN_bn2binpad(s, out + 32, 32);
-	ECDSA_SIG_free(sig);
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	*len = n / 2;
 	return 0;
 }
 
-static struct hc attest(size_t len, void *report, uint64_t cap)
+/* Demo: challenge -> attest -> submit -> token checked against the JWKS. */
+static int run_verifier(ahvl_ctx *ctx, const char *url, int tries)
 {
-	struct hc h = {AHV_HC_ATTEST_GUEST_MEMORY, (uint64_t)(uintptr_t)req, len, (uint64_t)(uintptr_t)report, cap};
-	vmmcall(&h);
-	return h;
+	ahvl_verifier *v;
+	if (ahvl_verifier_new(&v, url)) {
+		printf("AHV-LINUX: FAIL verifier %s: %s\n", url, ahvl_error_detail());
+		return 1;
+	}
+	for (int t = 0; t < tries; t++) {
+		uint8_t nonce[AHV_NONCE_MAX];
+		size_t nl;
+		char nh[2 * AHV_NONCE_MAX + 1];
+		if (ahvl_verifier_challenge(v, nonce, sizeof nonce, &nl)) {
+			if (t % 10 == 0)
+				printf("AHV-LINUX: no challenge yet (%s); retrying\n", ahvl_error_detail());
+			sleep(1);
+			continue;
+		}
+		hex(nh, nonce, nl);
+		printf("AHV-LINUX: challenge %s\n", nh);
+		ahvl_request *req = NULL;
+		struct ahvl_evidence ev = {0};
+		char *token = NULL, *claims = NULL;
+		int rc = good_request(&req, nonce, nl);
+		if (!rc)
+			rc = ahvl_attest(ctx, req, key, 0, &ev);
+		if (rc) {
+			printf("AHV-LINUX: FAIL attest for the verifier: %s\n", ahvl_error_detail());
+			ahvl_request_free(req);
+			ahvl_verifier_free(v);
+			return 1;
+		}
+		rc = ahvl_verifier_submit(v, &ev, req, &token);
+		if (!rc)
+			rc = ahvl_token_verify(v, token, NULL, nonce, nl, &claims);
+		if (!rc) {
+			json_t *c = json_loads(claims, 0, NULL);
+			json_t *rs = json_object_get(c, "regions");
+			const char *rv = json_string_value(json_object_get(json_array_get(rs, 0), "verdict"));
+			printf("AHV-LINUX: verifier verdict: accept (token ES256 checked against the verifier's JWKS, "
+			       "verdict %s, region .text %s), decision %s\n",
+			       json_string_value(json_object_get(c, "verdict")), rv ? rv : "?",
+			       json_string_value(json_object_get(c, "jti")));
+			printf("AHV-LINUX-TOKEN %s\n", token);
+			json_decref(c);
+			free(claims);
+			free(token);
+			ahvl_evidence_clear(&ev);
+			ahvl_request_free(req);
+			ahvl_verifier_free(v);
+			return 0;
+		}
+		const char *code = ahvl_verifier_error_code(v);
+		printf("AHV-LINUX: verifier refused (%s%s%s); retrying\n", code ? code : "", code ? ": " : "",
+		       ahvl_error_detail());
+		free(token);
+		ahvl_evidence_clear(&ev);
+		ahvl_request_free(req);
+		sleep(2);
+	}
+	ahvl_verifier_free(v);
+	printf("AHV-LINUX: FAIL no token from %s after %d tries\n", url, tries);
+	return 1;
 }
 
 int main(int argc, char **argv)
 {
-	unsigned a, b, c, d;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	const char *nonce_hex = NULL, *json = NULL;
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s GUEST_KEY.pem [--nonce HEX] [--json FILE]\n", argv[0]);
+	const char *nonce_hex = NULL, *verifier = NULL;
+	int tries = 60;
+	if (argc < 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: %s GUEST_KEY.pem [--nonce HEX] [--verifier URL [--tries N]]\n", argv[0]);
 		return 2;
 	}
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--nonce"))
 			nonce_hex = argv[i + 1];
-		else if (!strcmp(argv[i], "--json"))
-			json = argv[i + 1];
+		else if (!strcmp(argv[i], "--verifier"))
+			verifier = argv[i + 1];
+		else if (!strcmp(argv[i], "--tries"))
+			tries = atoi(argv[i + 1]);
 	}
-	/* Discovery (protocol.md §2): hypervisor bit, then the full signature. */
-	__cpuid(1, a, b, c, d);
-	int present = (c >> 31) & 1;
-	__cpuid(AHV_CPUID_LEAF_SIGNATURE, a, b, c, d);
-	if (!present || a < AHV_CPUID_MAX_LEAF || b != AHV_CPUID_SIG_EBX || c != AHV_CPUID_SIG_ECX || d != AHV_CPUID_SIG_EDX) {
-		printf("AHV-LINUX: FAIL attest-hv not found (hypervisor bit %d)\n", present);
+	ahvl_ctx *ctx, *lctx;
+	struct ahvl_hv_identity id;
+	if (ahvl_ctx_new(&ctx, NULL) || ahvl_ctx_new(&lctx, &liar)) {
+		printf("AHV-LINUX: FAIL %s\n", ahvl_error_detail());
 		return 1;
 	}
-	__cpuid(AHV_CPUID_LEAF_FEATURES, a, b, c, d);
-	printf("AHV-LINUX: discovery ok: AttestHVisor wire %x features %x backend %u\n", a, b, d);
-	if (d != AHV_BACKEND_SVM) {
-		printf("AHV-LINUX: FAIL backend %u is not SVM (VMMCALL)\n", d);
+	ahvl_ctx_set_log(ctx, log_line, NULL);
+	/* Discovery (protocol.md §2) */
+	if (ahvl_detect(ctx, &id)) {
+		printf("AHV-LINUX: FAIL attest-hv not found: %s\n", ahvl_error_detail());
 		return 1;
 	}
-	FILE *f = fopen(argv[1], "r");
-	key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-	if (f)
-		fclose(f);
-	if (!key) {
-		printf("AHV-LINUX: FAIL cannot read the guest key %s\n", argv[1]);
+	printf("AHV-LINUX: discovery ok: AttestHVisor wire %x features %x backend %u (libattest-hv %s)\n",
+	       (unsigned)id.wire_major << 16 | id.wire_minor, id.features, id.backend, ahvl_version());
+	if (id.backend != AHV_BACKEND_SVM) {
+		printf("AHV-LINUX: FAIL backend %u is not SVM (VMMCALL)\n", id.backend);
 		return 1;
 	}
-	uint8_t spki[200], *p = spki;
-	int sl = i2d_PUBKEY(key, &p);
-	SHA256(spki, (size_t)sl, key_id);
-
-	/* Every page we name must be present: lock them all in. */
+	if (ahvl_signer_from_file(&key, argv[1], NULL)) {
+		printf("AHV-LINUX: FAIL cannot read the guest key %s: %s\n", argv[1], ahvl_error_detail());
+		return 1;
+	}
 	for (size_t i = 0; i < sizeof(data_buf); i++)
 		data_buf[i] = (uint8_t)(i ^ 0x5c);
-	memset(rep, 0, sizeof(rep));
-	if (mlockall(MCL_CURRENT))
-		perror("mlockall");
 
 	/* GET_INFO from CPL3 */
-	static uint8_t info[AHV_HV_INFO_SIZE];
-	struct hc h = {AHV_HC_GET_INFO, (uint64_t)(uintptr_t)info, sizeof(info), 0, 0};
-	vmmcall(&h);
-	check(h.rax == AHV_OK && h.rbx == AHV_HV_INFO_SIZE, "get-info-cpl3", h.rax, AHV_OK);
+	struct ahv_hv_info info;
+	uint32_t st = 0;
+	uint64_t rbx = 0;
+	int rc = ahvl_get_info(ctx, &info);
+	ahvl_ctx_last_call(ctx, &st, &rbx, NULL, NULL);
+	check(rc == AHVL_OK && st == AHV_OK && rbx == AHV_HV_INFO_SIZE, "get-info-cpl3", st, AHV_OK);
 
-	/* The good attestation: own text + data buffer. */
-	uint8_t nonce[32];
-	RAND_bytes(nonce, sizeof(nonce));
+	/* The good attestation: own .text + the data buffer. */
+	uint8_t nonce[AHV_NONCE_MAX];
+	size_t nl = 32;
 	if (nonce_hex) {
-		for (size_t i = 0; i < sizeof(nonce); i++) {
-			unsigned v;
-			if (sscanf(nonce_hex + 2 * i, "%2x", &v) != 1) {
-				printf("AHV-LINUX: FAIL bad --nonce\n");
-				return 1;
-			}
-			nonce[i] = (uint8_t)v;
+		if (parse_hex(nonce_hex, nonce, sizeof nonce, &nl) || nl < AHV_NONCE_MIN) {
+			printf("AHV-LINUX: FAIL bad --nonce\n");
+			return 1;
+		}
+	} else {
+		FILE *r = fopen("/dev/urandom", "rb");
+		if (!r || fread(nonce, 1, nl, r) != nl) {
+			printf("AHV-LINUX: FAIL no randomness\n");
+			return 1;
+		}
+		fclose(r);
+	}
+	ahvl_request *req = NULL;
+	struct ahvl_evidence ev = {0};
+	rc = good_request(&req, nonce, nl);
+	if (!rc)
+		rc = ahvl_attest(ctx, req, key, 0, &ev);
+	ahvl_ctx_last_call(ctx, &st, NULL, NULL, NULL);
+	if (rc)
+		printf("AHV-LINUX: attest: %s\n", ahvl_error_detail());
+	int ok = rc == AHVL_OK && ev.report_len == AHV_REPORT_SIZE(2) &&
+		 ev.report[offsetof(struct ahv_report_hdr, caller_cpl)] == 3;
+	uint8_t d0[32], d1[32];
+	uint64_t taddr = 0, tsize = 0;
+	if (ok) {
+		const struct ahv_region_result *rr = (const void *)(ev.report + AHV_REPORT_RESULT_OFFSET(0));
+		taddr = rr[0].address;
+		tsize = rr[0].size;
+		/* What the hypervisor measured must equal what we read ourselves. */
+		SHA256((const uint8_t *)(uintptr_t)taddr, tsize, d0);
+		SHA256(data_buf, sizeof(data_buf), d1);
+		ok = !memcmp(rr[0].digest, d0, 32) && !memcmp(rr[1].digest, d1, 32) &&
+		     rr[1].address == (uintptr_t)data_buf && tsize > 0 &&
+		     taddr <= (uintptr_t)main && (uintptr_t)main < taddr + tsize;
+	}
+	printf("AHV-LINUX: attested text %p+%llu and data %p+%zu: status 0x%llx\n", (void *)(uintptr_t)taddr,
+	       (unsigned long long)tsize, (void *)data_buf, sizeof(data_buf), (unsigned long long)st);
+	check(ok, "attest-own-text-and-data", st, AHV_OK);
+	if (rc == AHVL_OK && !verifier) {
+		hexline("AHV-LINUX-REPORT", ev.report, ev.report_len);
+		hexline("AHV-LINUX-NONCE", nonce, nl);
+		hexline("AHV-LINUX-DIGEST0", d0, 32);
+		for (unsigned i = 0; i < 2; i++) {
+			const struct ahv_region_result *r = (const void *)(ev.report + AHV_REPORT_RESULT_OFFSET(i));
+			char dh[65];
+			const char *nm = ahvl_request_region_name(req, i);
+			hex(dh, r->digest, 32);
+			printf("AHV-LINUX-REGION %u %s 0x%llx %llu sha256:%s\n", i, *nm ? nm : "-",
+			       (unsigned long long)r->address, (unsigned long long)r->size, dh);
 		}
 	}
-	size_t len = init_req(2, nonce, sizeof(nonce));
-	region(0)->address = (uint64_t)(uintptr_t)__executable_start;
-	region(0)->size = (uint64_t)(etext - __executable_start);
-	region(1)->address = (uint64_t)(uintptr_t)data_buf;
-	region(1)->size = sizeof(data_buf);
-	sign_req(2);
-	h = attest(len, rep, sizeof(rep));
-	uint8_t d0[32], d1[32];
-	SHA256((const uint8_t *)__executable_start, (size_t)(etext - __executable_start), d0);
-	SHA256(data_buf, sizeof(data_buf), d1);
-	const struct ahv_region_result *rr = (const void *)(rep + AHV_REPORT_RESULT_OFFSET(0));
-	int ok = h.rax == AHV_OK && h.rbx == AHV_REPORT_SIZE(2) && !memcmp(rr[0].digest, d0, 32) &&
-		 !memcmp(rr[1].digest, d1, 32) && ((struct ahv_report_hdr *)rep)->caller_cpl == 3;
-	printf("AHV-LINUX: attested text %p+%zu and data %p+%zu: status 0x%llx\n", (void *)__executable_start,
-	       (size_t)(etext - __executable_start), (void *)data_buf, sizeof(data_buf), (unsigned long long)h.rax);
-	check(ok, "attest-own-text-and-data", h.rax, AHV_OK);
-	if (h.rax == AHV_OK) {
-		memcpy(good_req, req, len);
-		good_req_len = len;
-		memcpy(good_rep, rep, AHV_REPORT_SIZE(2));
-		good_rep_len = AHV_REPORT_SIZE(2);
-		hexline("AHV-LINUX-REPORT", rep, AHV_REPORT_SIZE(2));
-		hexline("AHV-LINUX-NONCE", nonce, sizeof(nonce));
-		hexline("AHV-LINUX-DIGEST0", d0, 32);
-	}
+
+	ahvl_evidence_clear(&ev);
 
 	/* What a CPL3 caller must not do (protocol.md §4). */
-	static const struct { const char *name; uint64_t addr, size; uint32_t space; uint64_t want; } bad[] = {
-		/* The IDT page of the cpu_entry_area: at a fixed address, kernel
-		 * only, mapped in every address space (with or without PTI). */
-		{"cpl3-kernel-page", 0xfffffe0000000000ull, 64, AHV_SPACE_GVA, AHV_E_NOT_USER},
-		{"cpl3-gpa-region", 0x100000, 64, AHV_SPACE_GPA, AHV_E_PRIVILEGE},
-		{"cpl3-unmapped-user-page", 0x10000, 64, AHV_SPACE_GVA, AHV_E_NOT_PRESENT},
-		{"cpl3-noncanonical", 0x0000800000000000ull, 64, AHV_SPACE_GVA, AHV_E_NONCANONICAL},
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		len = init_req(1, nonce, sizeof(nonce));
-		region(0)->address = bad[i].addr;
-		region(0)->size = bad[i].size;
-		region(0)->space = bad[i].space;
-		sign_req(1);
-		h = attest(len, rep, sizeof(rep));
-		check(h.rax == bad[i].want && h.rdx == 0, bad[i].name, h.rax, bad[i].want);
+	/* The IDT page of the cpu_entry_area: at a fixed address, kernel only,
+	 * mapped in every address space (with or without PTI). */
+	hostile(ctx, "cpl3-kernel-page", 0xfffffe0000000000ull, 64, AHV_SPACE_GVA, AHV_E_NOT_USER, nonce, nl);
+	/* The library refuses a guest-physical region at CPL3 without a call... */
+	{
+		ahvl_request *g = NULL;
+		ahvl_request_new(&g, AHV_WIRE_HASH_SHA256);
+		ahvl_request_set_nonce(g, nonce, nl);
+		ahvl_request_add_range(g, 0x100000, 64, AHV_SPACE_GPA, NULL, NULL);
+		rc = ahvl_attest(ctx, g, key, 0, &ev);
+		int calls = ahvl_ctx_last_call(ctx, NULL, NULL, NULL, NULL);
+		check(rc == AHVL_E_PRIVILEGE && calls == 0, "cpl3-gpa-refused-by-library", (uint64_t)-rc,
+		      (uint64_t)-AHVL_E_PRIVILEGE);
+		ahvl_request_free(g);
 	}
-	/* A read-only report buffer. */
-	uint8_t *ro = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	memset(ro, 0, 8192);
-	mprotect(ro, 8192, PROT_READ);
-	len = init_req(1, nonce, sizeof(nonce));
-	region(0)->address = (uint64_t)(uintptr_t)data_buf;
-	region(0)->size = 16;
-	sign_req(1);
-	h = attest(len, ro, 8192);
-	check(h.rax == AHV_E_NOT_WRITABLE && h.rdx == AHV_OBJ_OUTPUT_BUFFER, "cpl3-readonly-report", h.rax, AHV_E_NOT_WRITABLE);
+	/* ... and the hypervisor refuses it when a caller lies about its CPL. */
+	hostile(lctx, "cpl3-gpa-region", 0x100000, 64, AHV_SPACE_GPA, AHV_E_PRIVILEGE, nonce, nl);
+	hostile(ctx, "cpl3-unmapped-user-page", 0x10000, 64, AHV_SPACE_GVA, AHV_E_NOT_PRESENT, nonce, nl);
+	hostile(ctx, "cpl3-noncanonical", 0x0000800000000000ull, 64, AHV_SPACE_GVA, AHV_E_NONCANONICAL, nonce, nl);
+	/* The library retries NOT_PRESENT once (the page stays absent here). */
+	{
+		ahvl_request *u = NULL;
+		ahvl_request_new(&u, AHV_WIRE_HASH_SHA256);
+		ahvl_request_set_nonce(u, nonce, nl);
+		ahvl_request_add_range(u, 0x10000, 64, AHV_SPACE_GVA, NULL, NULL);
+		ahvl_ctx_set_log(ctx, NULL, NULL);
+		rc = ahvl_attest(ctx, u, key, 0, &ev);
+		ahvl_ctx_set_log(ctx, log_line, NULL);
+		int calls = ahvl_ctx_last_call(ctx, &st, NULL, NULL, NULL);
+		check(rc == AHVL_E_HYPERCALL && st == AHV_E_NOT_PRESENT && calls == 2, "cpl3-not-present-retried-once",
+		      st, AHV_E_NOT_PRESENT);
+		ahvl_request_free(u);
+	}
+	/* A read-only report buffer: the library always passes its own
+	 * writable buffer, so this one is a raw hypercall with the library's
+	 * signed request bytes. */
+	{
+		ahvl_request *q = NULL;
+		uint8_t *enc = NULL;
+		size_t el = 0;
+		ahvl_request_new(&q, AHV_WIRE_HASH_SHA256);
+		ahvl_request_set_nonce(q, nonce, nl);
+		ahvl_request_add_range(q, (uintptr_t)data_buf, 16, AHV_SPACE_GVA, NULL, NULL);
+		rc = ahvl_request_encode(q, key, &enc, &el);
+		uint8_t *rq = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		uint8_t *ro = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		struct ahvl_regs r = {0};
+		if (!rc && rq != MAP_FAILED && ro != MAP_FAILED && el <= 8192) {
+			memcpy(rq, enc, el);
+			memset(ro, 0, 8192);
+			mprotect(ro, 8192, PROT_READ);
+			mlock(rq, 8192);
+			mlock(ro, 8192);
+			mlock(data_buf, 16);
+			r = (struct ahvl_regs){AHV_HC_ATTEST_GUEST_MEMORY, (uintptr_t)rq, el, (uintptr_t)ro, 8192};
+			ahvl_transport_native()->hypercall(NULL, id.backend, &r);
+		}
+		check(r.rax == AHV_E_NOT_WRITABLE && r.rdx == AHV_OBJ_OUTPUT_BUFFER, "cpl3-readonly-report", r.rax,
+		      AHV_E_NOT_WRITABLE);
+		free(enc);
+		ahvl_request_free(q);
+	}
 
-	if (json && good_rep_len && write_json(json))
-		printf("AHV-LINUX: cannot write %s\n", json);
 	if (fails)
 		printf("AHV-LINUX: FAIL %d of %d checks\n", fails, checks);
 	else
 		printf("AHV-LINUX: PASS %d checks\n", checks);
+	ahvl_evidence_clear(&ev);
+	ahvl_request_free(req);
+	if (!fails && verifier)
+		fails = run_verifier(ctx, verifier, tries);
+	ahvl_signer_free(key);
+	ahvl_ctx_free(lctx);
+	ahvl_ctx_free(ctx);
 	return fails != 0;
 }
