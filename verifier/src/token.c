@@ -1,6 +1,7 @@
 #include "token.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,5 +151,210 @@ char *v_token_issue(const struct v_signer *s, const char *issuer,
 	}
 	free(eh);
 	free(ec);
+	return out;
+}
+
+/* ---- the same documents as text, without jansson trees (the daemon's hot
+ * path: building, dumping and freeing the trees cost more than a verify).
+ * Same members and values as v_decision_json() + the JWT/EAT claims of
+ * v_token_issue(); the unit and API tests parse both. */
+struct sb {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_need(struct sb *b, size_t n)
+{
+	if (b->oom || b->len + n + 1 <= b->cap)
+		return;
+	size_t nc = b->cap ? b->cap : 4096;
+	while (nc < b->len + n + 1)
+		nc *= 2;
+	char *np = realloc(b->p, nc);
+	if (!np) {
+		b->oom = true;
+		return;
+	}
+	b->p = np;
+	b->cap = nc;
+}
+
+static void sb_mem(struct sb *b, const char *s, size_t n)
+{
+	sb_need(b, n);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+static void sb_str(struct sb *b, const char *s)
+{
+	sb_mem(b, s, strlen(s));
+}
+
+static void __attribute__((format(printf, 2, 3))) sb_fmt(struct sb *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char tmp[256];
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof tmp) {
+		b->oom = true;
+		return;
+	}
+	sb_mem(b, tmp, (size_t)n);
+}
+
+/* A JSON string literal (escapes as jansson does; s is valid UTF-8). */
+static void sb_jstr(struct sb *b, const char *s)
+{
+	sb_mem(b, "\"", 1);
+	const char *run = s;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		sb_mem(b, run, (size_t)(s - run));
+		char e[8];
+		switch (c) {
+		case '"': sb_mem(b, "\\\"", 2); break;
+		case '\\': sb_mem(b, "\\\\", 2); break;
+		case '\b': sb_mem(b, "\\b", 2); break;
+		case '\f': sb_mem(b, "\\f", 2); break;
+		case '\n': sb_mem(b, "\\n", 2); break;
+		case '\r': sb_mem(b, "\\r", 2); break;
+		case '\t': sb_mem(b, "\\t", 2); break;
+		default:
+			snprintf(e, sizeof e, "\\u%04x", c);
+			sb_mem(b, e, 6);
+		}
+		run = s + 1;
+	}
+	sb_mem(b, run, (size_t)(s - run));
+	sb_mem(b, "\"", 1);
+}
+
+/* ,"key":"<hex>" */
+static void sb_hexm(struct sb *b, const char *key, const uint8_t *v, size_t n)
+{
+	char h[129];
+	v_hex(h, v, n);
+	sb_fmt(b, ",\"%s\":\"", key);
+	sb_mem(b, h, 2 * n);
+	sb_mem(b, "\"", 1);
+}
+
+#define TF(x) ((x) ? "true" : "false")
+
+char *v_decision_text(const struct v_submission *sub,
+		      const struct v_decision *dec,
+		      const struct v_policy *pol, bool authenticated,
+		      size_t *lenout)
+{
+	const uint8_t *r = sub->report;
+	const struct ahv_report_hdr *h = v_rhdr(r);
+	unsigned d = dec->d, n = dec->n;
+	struct sb b = {0};
+	sb_need(&b, 1024 + 320 * (size_t)n);
+	const char *ha = vc_hash_name(h->hash_alg);
+	sb_fmt(&b, "{\"measurements\":{\"hash_alg\":\"%s\"", ha ? ha : "?");
+	sb_hexm(&b, "composite_digest", h->composite_digest, d);
+	sb_hexm(&b, "request_digest", h->request_digest, d);
+	sb_hexm(&b, "hv_image_digest", h->hv_image_digest, 32);
+	sb_hexm(&b, "hv_config_digest", h->hv_config_digest, 32);
+	sb_hexm(&b, "build_id", h->build_id, 32);
+	sb_fmt(&b, ",\"total_bytes\":%" PRId64 "},\"hv_version\":\"%u.%u.%u\",\"wire_version\":{\"major\":%d,\"minor\":%d}",
+	       (int64_t)h->total_bytes, AHV_HV_VERSION_MAJOR(h->hv_version), AHV_HV_VERSION_MINOR(h->hv_version),
+	       AHV_HV_VERSION_PATCH(h->hv_version), (int)h->version_major, (int)h->version_minor);
+	sb_hexm(&b, "hv_key_id", h->hv_key_id, 32);
+	sb_hexm(&b, "guest_key_id", h->guest_key_id, 32);
+	sb_hexm(&b, "boot_id", h->boot_id, 16);
+	sb_fmt(&b, ",\"report_counter\":%" PRId64 ",\"timestamp_ns\":%" PRId64 ",\"backend\":\"%s\",\"caller_cpl\":%d,\"paging_levels\":%d",
+	       (int64_t)h->counter, (int64_t)h->timestamp_ns, h->backend == AHV_BACKEND_SVM ? "svm" : "vmx",
+	       (int)h->caller_cpl, (int)h->paging_levels);
+	sb_fmt(&b, ",\"dev_key\":%s,\"debug\":%s,\"time_valid\":%s,\"regions\":[", TF(h->flags & AHV_REPORT_F_DEV_KEY),
+	       TF(h->flags & AHV_REPORT_F_DEBUG), TF(!(h->flags & AHV_REPORT_F_TIME_INVALID) && h->timestamp_ns));
+	for (unsigned i = 0; i < n; i++) {
+		const struct ahv_region_result *rr = (const void *)(r + AHV_REPORT_RESULT_OFFSET(i));
+		sb_fmt(&b, "%s{\"index\":%u,\"address\":\"0x%" PRIx64 "\",\"size\":%" PRId64 ",\"space\":\"%s\"", i ? "," : "", i,
+		       rr->address, (int64_t)rr->size, rr->space == AHV_SPACE_GPA ? "gpa" : "gva");
+		sb_hexm(&b, "digest", rr->digest, d);
+		sb_fmt(&b, ",\"claimed\":%s,\"claim_match\":%s", TF(rr->flags & AHV_RESULT_F_CLAIMED),
+		       TF(rr->flags & AHV_RESULT_F_MATCH));
+		if (dec->regions_evaluated) {
+			int idx = dec->policy_idx[i];
+			const char *nm = sub->has_names && i < sub->n_names && sub->names[i][0]
+						 ? sub->names[i]
+					 : idx >= 0 && pol ? pol->regions[idx].name
+							   : NULL;
+			sb_str(&b, ",\"name\":");
+			if (nm)
+				sb_jstr(&b, nm);
+			else
+				sb_str(&b, "null");
+			sb_fmt(&b, ",\"verdict\":\"%s\"", v_rv_name(dec->rv[i]));
+		}
+		sb_str(&b, "}");
+	}
+	sb_fmt(&b, "],\"authenticated\":%s}", TF(authenticated));
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	if (lenout)
+		*lenout = b.len;
+	return b.p;
+}
+
+char *v_token_issue_text(const struct v_signer *s, const char *issuer,
+			 int64_t iat, int64_t ttl_s, const char *jti,
+			 const struct v_submission *sub, const char *ev,
+			 size_t ev_len)
+{
+	const struct ahv_report_hdr *h = v_rhdr(sub->report);
+	if (ev_len < 2 || ev[ev_len - 1] != '}')
+		return NULL;
+	char nonce[129];
+	v_hex(nonce, h->nonce, h->nonce_len);
+	/* claims: the decision object, its closing brace replaced */
+	struct sb c = {0};
+	sb_need(&c, ev_len + 512);
+	sb_mem(&c, ev, ev_len - 1);
+	sb_str(&c, ",\"iss\":");
+	sb_jstr(&c, issuer);
+	sb_fmt(&c, ",\"iat\":%" PRId64 ",\"nbf\":%" PRId64 ",\"exp\":%" PRId64, iat, iat, iat + ttl_s);
+	sb_str(&c, ",\"jti\":");
+	sb_jstr(&c, jti);
+	sb_fmt(&c, ",\"eat_nonce\":\"%s\",\"eat_profile\":\"tag:attest-hv,2025:verifier-v1\",\"verdict\":\"affirming\"}", nonce);
+	if (c.oom) {
+		free(c.p);
+		return NULL;
+	}
+	char hdr[160];
+	int hl = snprintf(hdr, sizeof hdr, "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", s->kid);
+	if (hl < 0 || (size_t)hl >= sizeof hdr) {
+		free(c.p);
+		return NULL;
+	}
+	size_t l1 = v_b64url_len((size_t)hl), l2 = v_b64url_len(c.len);
+	char *out = malloc(l1 + 1 + l2 + 1 + v_b64url_len(64) + 1);
+	if (out) {
+		v_b64url_encode(out, (const uint8_t *)hdr, (size_t)hl);
+		out[l1] = '.';
+		v_b64url_encode(out + l1 + 1, (const uint8_t *)c.p, c.len);
+		uint8_t sig[64];
+		if (vc_sign_es256(s->pk, out, l1 + 1 + l2, sig)) {
+			free(out);
+			out = NULL;
+		} else {
+			out[l1 + 1 + l2] = '.';
+			v_b64url_encode(out + l1 + 2 + l2, sig, 64);
+		}
+	}
+	free(c.p);
 	return out;
 }

@@ -32,4 +32,18 @@ char *v_token_issue(const struct v_signer *s, const char *issuer,
 		    int64_t iat, int64_t ttl_s, const char *jti,
 		    const struct v_submission *sub, json_t *claims);
 
+/* The same decision as JSON object text with "authenticated" (malloc'd,
+ * NUL terminated, length in *len) or NULL: what the daemon stores in the
+ * audit log, built without jansson trees. */
+char *v_decision_text(const struct v_submission *sub,
+		      const struct v_decision *dec,
+		      const struct v_policy *pol, bool authenticated,
+		      size_t *len);
+
+/* v_token_issue() with v_decision_text() output as the base claims. */
+char *v_token_issue_text(const struct v_signer *s, const char *issuer,
+			 int64_t iat, int64_t ttl_s, const char *jti,
+			 const struct v_submission *sub, const char *ev,
+			 size_t ev_len);
+
 #endif

@@ -1,5 +1,7 @@
 #include "vcrypto.h"
+#include "evidence.h" /* v_all_zero */
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,12 +48,110 @@ int vc_hash_id(const char *name)
 	return -1;
 }
 
+/* ---- per-thread object cache --------------------------------------------
+ * OpenSSL 3.0 looks its providers up (EVP_*_fetch, a locked hash-table
+ * walk) in every EVP_PKEY_CTX_new_from_pkey + EVP_PKEY_{verify,sign}_init
+ * and every EVP_Digest. That costs as much as half a P-256 verify, so each
+ * thread keeps one initialised verify (or sign) EVP_PKEY_CTX per key and
+ * one EVP_MD_CTX, and reuses them. A cached EVP_PKEY_CTX holds a reference
+ * on its EVP_PKEY, so a key freed by a keyset reload stays alive (and its
+ * address cannot be reused) until its entry is evicted: keying the cache
+ * by the EVP_PKEY pointer is sound. Nothing is shared between threads. */
+enum { VC_OP_VERIFY = 1, VC_OP_SIGN = 2, VC_CACHE_N = 16 };
+
+struct vc_tls {
+	EVP_MD_CTX *md;
+	struct {
+		EVP_PKEY *pk; /* identity only; the ctx holds the reference */
+		int op;
+		EVP_PKEY_CTX *ctx;
+	} e[VC_CACHE_N];
+	unsigned next; /* round-robin victim */
+};
+
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_free(void *p)
+{
+	struct vc_tls *t = p;
+	if (!t)
+		return;
+	EVP_MD_CTX_free(t->md);
+	for (unsigned i = 0; i < VC_CACHE_N; i++)
+		EVP_PKEY_CTX_free(t->e[i].ctx);
+	free(t);
+}
+
+static void tls_init(void)
+{
+	(void)pthread_key_create(&tls_key, tls_free);
+}
+
+static struct vc_tls *tls_get(void)
+{
+	pthread_once(&tls_once, tls_init);
+	struct vc_tls *t = pthread_getspecific(tls_key);
+	if (!t) {
+		t = calloc(1, sizeof *t);
+		if (!t)
+			return NULL;
+		t->md = EVP_MD_CTX_new();
+		if (!t->md || pthread_setspecific(tls_key, t)) {
+			EVP_MD_CTX_free(t->md);
+			free(t);
+			return NULL;
+		}
+	}
+	return t;
+}
+
+/* An initialised EVP_PKEY_CTX for (pk, op), owned by the thread's cache. */
+static EVP_PKEY_CTX *pkey_ctx(EVP_PKEY *pk, int op)
+{
+	struct vc_tls *t = tls_get();
+	if (!t)
+		return NULL;
+	for (unsigned i = 0; i < VC_CACHE_N; i++)
+		if (t->e[i].ctx && t->e[i].pk == pk && t->e[i].op == op)
+			return t->e[i].ctx;
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+	if (!c || (op == VC_OP_VERIFY ? EVP_PKEY_verify_init(c) : EVP_PKEY_sign_init(c)) != 1) {
+		EVP_PKEY_CTX_free(c);
+		return NULL;
+	}
+	unsigned v = t->next++ % VC_CACHE_N;
+	EVP_PKEY_CTX_free(t->e[v].ctx);
+	t->e[v].pk = pk;
+	t->e[v].op = op;
+	t->e[v].ctx = c;
+	return c;
+}
+
+/* A failed operation may leave a provider context in an odd state: drop it
+ * (the next call builds a fresh one). */
+static void pkey_ctx_drop(EVP_PKEY_CTX *c)
+{
+	struct vc_tls *t = tls_get();
+	for (unsigned i = 0; t && i < VC_CACHE_N; i++)
+		if (t->e[i].ctx == c) {
+			EVP_PKEY_CTX_free(c);
+			t->e[i].ctx = NULL;
+			t->e[i].pk = NULL;
+		}
+}
+
 unsigned vc_hash(unsigned a, const void *data, size_t len, uint8_t *out)
 {
 	unsigned n = 0;
 	if (a < 1 || a > AHV_WIRE_HASH_MAX_ID || !mds[a])
 		return 0;
-	if (EVP_Digest(data, len, out, &n, mds[a], NULL) != 1)
+	struct vc_tls *t = tls_get();
+	if (!t)
+		return 0;
+	if (EVP_DigestInit_ex2(t->md, mds[a], NULL) != 1 ||
+	    EVP_DigestUpdate(t->md, data, len) != 1 ||
+	    EVP_DigestFinal_ex(t->md, out, &n) != 1)
 		return 0;
 	return n;
 }
@@ -68,6 +168,35 @@ EVP_MD_CTX *vc_hash_begin(unsigned a)
 	return c;
 }
 
+/* DER INTEGER of a big-endian unsigned value (minimal, as DER requires). */
+static size_t der_uint(uint8_t *o, const uint8_t *v, size_t n)
+{
+	while (n > 1 && v[0] == 0)
+		v++, n--;
+	size_t pad = v[0] & 0x80 ? 1 : 0;
+	o[0] = 0x02;
+	o[1] = (uint8_t)(n + pad);
+	if (pad)
+		o[2] = 0;
+	memcpy(o + 2 + pad, v, n);
+	return 2 + pad + n;
+}
+
+/* ECDSA-Sig-Value DER of raw r||s (half bytes each; half <= 48). */
+static size_t der_sig(uint8_t *o, const uint8_t *sig, size_t half)
+{
+	uint8_t body[2 * (2 + 1 + 48)];
+	size_t bl = der_uint(body, sig, half);
+	bl += der_uint(body + bl, sig + half, half);
+	size_t h = 0;
+	o[h++] = 0x30;
+	if (bl >= 0x80)
+		o[h++] = 0x81;
+	o[h++] = (uint8_t)bl;
+	memcpy(o + h, body, bl);
+	return h + bl;
+}
+
 int vc_verify_raw(EVP_PKEY *pk, unsigned sig_alg, const void *msg, size_t len,
 		  const uint8_t *sig)
 {
@@ -76,42 +205,27 @@ int vc_verify_raw(EVP_PKEY *pk, unsigned sig_alg, const void *msg, size_t len,
 							     : 0;
 	if (!half)
 		return 0;
-	/* Hash first, then a bare EVP_PKEY_verify: EVP_DigestVerifyInit costs
-	 * about half a verify in OpenSSL 3.0 (provider fetches per call). */
+	/* Hash first, then a bare EVP_PKEY_verify on the thread's cached
+	 * context: EVP_DigestVerifyInit costs about half a verify in OpenSSL
+	 * 3.0 (provider fetches per call). */
 	uint8_t h[64];
 	unsigned hl = vc_hash(half == 32 ? AHV_WIRE_HASH_SHA256 : AHV_WIRE_HASH_SHA384, msg, len, h);
 	if (hl != half)
 		return -1;
+	if (v_all_zero(sig, half) || v_all_zero(sig + half, half))
+		return 0; /* r or s zero: never valid */
+	/* r, s >= n are rejected by OpenSSL's verify on the parsed values */
+	uint8_t der[8 + 2 * (3 + 48)];
+	size_t dl = der_sig(der, sig, half);
+	EVP_PKEY_CTX *c = pkey_ctx(pk, VC_OP_VERIFY);
 	int ret = -1;
-	ECDSA_SIG *es = ECDSA_SIG_new();
-	BIGNUM *r = BN_bin2bn(sig, (int)half, NULL);
-	BIGNUM *s = BN_bin2bn(sig + half, (int)half, NULL);
-	unsigned char *der = NULL;
-	EVP_PKEY_CTX *c = NULL;
-	if (!es || !r || !s) {
-		BN_free(r);
-		BN_free(s);
-		goto out;
+	if (c) {
+		int r = EVP_PKEY_verify(c, der, dl, h, hl);
+		ret = r == 1 ? 1 : 0;
+		if (r < 0) /* an error, not "invalid": rebuild the context */
+			pkey_ctx_drop(c);
 	}
-	if (BN_is_zero(r) || BN_is_zero(s)) {
-		BN_free(r);
-		BN_free(s);
-		ret = 0;
-		goto out;
-	}
-	ECDSA_SIG_set0(es, r, s);
-	int dlen = i2d_ECDSA_SIG(es, &der);
-	if (dlen <= 0)
-		goto out;
-	c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
-	if (!c || EVP_PKEY_verify_init(c) != 1)
-		goto out;
-	ret = EVP_PKEY_verify(c, der, (size_t)dlen, h, hl) == 1 ? 1 : 0;
-out:
 	ERR_clear_error();
-	EVP_PKEY_CTX_free(c);
-	OPENSSL_free(der);
-	ECDSA_SIG_free(es);
 	return ret;
 }
 
@@ -233,33 +347,50 @@ EVP_PKEY *vc_load_es256_private(const char *path, char *err, size_t errlen)
 	return pk;
 }
 
+/* r||s (32 bytes each) from an ECDSA-Sig-Value DER; 0 on success. */
+static int der_sig_raw(const uint8_t *d, size_t dl, uint8_t sig[64])
+{
+	size_t p = 0;
+	if (dl < 2 || d[p++] != 0x30)
+		return -1;
+	size_t sl = d[p++];
+	if (sl >= 0x80 || p + sl != dl)
+		return -1;
+	for (int k = 0; k < 2; k++) {
+		if (p + 2 > dl || d[p] != 0x02)
+			return -1;
+		size_t il = d[p + 1];
+		p += 2;
+		if (!il || il >= 0x80 || p + il > dl)
+			return -1;
+		const uint8_t *v = d + p;
+		p += il;
+		while (il > 1 && v[0] == 0)
+			v++, il--;
+		if (il > 32)
+			return -1;
+		memset(sig + 32 * k, 0, 32 - il);
+		memcpy(sig + 32 * k + 32 - il, v, il);
+	}
+	return p == dl ? 0 : -1;
+}
+
 int vc_sign_es256(EVP_PKEY *pk, const void *msg, size_t len, uint8_t sig[64])
 {
 	unsigned char der[80];
 	size_t dl = sizeof der;
-	int ret = -1;
-	ECDSA_SIG *es = NULL;
 	uint8_t h[32];
 	if (vc_hash(AHV_WIRE_HASH_SHA256, msg, len, h) != 32)
 		return -1;
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
-	if (!c)
-		return -1;
-	if (EVP_PKEY_sign_init(c) != 1 || EVP_PKEY_sign(c, der, &dl, h, 32) != 1)
-		goto out;
-	const unsigned char *p = der;
-	es = d2i_ECDSA_SIG(NULL, &p, (long)dl);
-	if (!es)
-		goto out;
-	const BIGNUM *r, *s;
-	ECDSA_SIG_get0(es, &r, &s);
-	if (BN_bn2binpad(r, sig, 32) != 32 || BN_bn2binpad(s, sig + 32, 32) != 32)
-		goto out;
-	ret = 0;
-out:
+	EVP_PKEY_CTX *c = pkey_ctx(pk, VC_OP_SIGN);
+	int ret = -1;
+	if (c) {
+		if (EVP_PKEY_sign(c, der, &dl, h, 32) == 1)
+			ret = der_sig_raw(der, dl, sig);
+		else
+			pkey_ctx_drop(c);
+	}
 	ERR_clear_error();
-	ECDSA_SIG_free(es);
-	EVP_PKEY_CTX_free(c);
 	return ret;
 }
 
