@@ -1,6 +1,7 @@
 /*
  * ecdsa.c - ECDSA (FIPS 186-5) on P-256 and P-384 over mbedTLS's ECP module,
- * with keys and signatures as plain bytes.
+ * with keys and signatures as plain bytes. P-256 verification is ours
+ * (p256.c, variable time: public data only); signing stays with mbedTLS.
  */
 #include <string.h>
 #include "mbedtls/ecdsa.h"
@@ -8,6 +9,7 @@
 #include "mbedtls/bignum.h"
 #include "ahv/crypto.h"
 #include "drbg_internal.h"
+#include "p256.h"
 
 size_t ahv_curve_size(ahv_curve curve)
 {
@@ -210,6 +212,13 @@ int ahv_ecdsa_verify_raw(const ahv_ec_pub *pub, const uint8_t *digest, size_t di
 		return AHV_CRYPTO_EBADKEY;
 	if (sig_len != 2 * n)
 		return AHV_CRYPTO_EBADSIG;
+	/* P-256: our variable-time verifier (p256.c); public data only. It
+	 * checks the point as load_pub() does (SEC 1 3.2.2.1). */
+	if (pub->curve == AHV_CURVE_P256) {
+		if (pub->point_len != 65)
+			return AHV_CRYPTO_EBADKEY;
+		return ahv_p256_verify(pub->point, digest, digest_len, sig);
+	}
 	mbedtls_ecp_group_init(&grp);
 	mbedtls_ecp_point_init(&q);
 	mbedtls_mpi_init(&r);
