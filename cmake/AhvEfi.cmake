@@ -27,7 +27,7 @@ set(AHV_EFI_CFLAGS
   -mno-red-zone -fpic -fno-strict-aliasing -fno-asynchronous-unwind-tables
   -DAHV_FREESTANDING -DGNU_EFI_USE_MS_ABI)
 set(AHV_EFI_INCLUDES
-  "${CMAKE_SOURCE_DIR}/crypto/freestanding/include"
+  "${CMAKE_SOURCE_DIR}/crypto/freestanding/include" "${CMAKE_SOURCE_DIR}/include"
   "${AHV_GNUEFI_INCLUDE}" "${AHV_GNUEFI_INCLUDE}/x86_64")
 
 function(ahv_freestanding target)

@@ -6,40 +6,20 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "ahv/hex.h"
 
 void ahvl_hex(char *out, const uint8_t *b, size_t n)
 {
-	static const char d[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	ahv_hex_encode(out, b, n);
 }
 
 int ahvl_unhex(const char *s, uint8_t *out, size_t cap, size_t *len)
 {
-	size_t n = strlen(s);
-	if (n % 2 || n / 2 > cap)
+	long n = ahv_hex_decode(s, strlen(s), out, cap);
+
+	if (n < 0)
 		return AHVL_E_INVALID;
-	for (size_t i = 0; i < n / 2; i++) {
-		int h = hexval(s[2 * i]), l = hexval(s[2 * i + 1]);
-		if (h < 0 || l < 0)
-			return AHVL_E_INVALID;
-		out[i] = (uint8_t)(h << 4 | l);
-	}
-	*len = n / 2;
+	*len = (size_t)n;
 	return AHVL_OK;
 }
 

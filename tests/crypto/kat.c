@@ -8,6 +8,7 @@
  */
 #include <string.h>
 #include "kat.h"
+#include "ahv/hex.h"
 
 struct hash_kat {
 	const char *name;
@@ -59,24 +60,7 @@ static const struct hash_kat hash_kats[] = {
 
 int ahv_kat_unhex(const char *hex, uint8_t *out, size_t cap)
 {
-	size_t n = 0;
-
-	while (hex[0] && hex[1]) {
-		int v = 0;
-		for (int i = 0; i < 2; i++) {
-			char c = hex[i];
-			v <<= 4;
-			if (c >= '0' && c <= '9') v |= c - '0';
-			else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-			else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-			else return -1;
-		}
-		if (n == cap)
-			return -1;
-		out[n++] = (uint8_t)v;
-		hex += 2;
-	}
-	return hex[0] ? -1 : (int)n;
+	return (int)ahv_hex_decode(hex, strlen(hex), out, cap);
 }
 
 static int check(ahv_kat_report_fn report, void *arg, const char *group, const char *name, int ok)

@@ -3,45 +3,20 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "ahv/hex.h"
 #include <string.h>
 #include <time.h>
 
 #include <openssl/rand.h>
 
-static const char hexdig[] = "0123456789abcdef";
-
 void v_hex(char *out, const uint8_t *in, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexdig[in[i] >> 4];
-		out[2 * i + 1] = hexdig[in[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	ahv_hex_encode(out, in, n);
 }
 
 long v_unhex(uint8_t *out, size_t cap, const char *in)
 {
-	size_t len = strlen(in);
-	if (len % 2 || len / 2 > cap)
-		return -1;
-	for (size_t i = 0; i < len / 2; i++) {
-		int h = hexval(in[2 * i]), l = hexval(in[2 * i + 1]);
-		if (h < 0 || l < 0)
-			return -1;
-		out[i] = (uint8_t)(h << 4 | l);
-	}
-	return (long)(len / 2);
+	return ahv_hex_decode(in, strlen(in), out, cap);
 }
 
 static const char b64std[] =
