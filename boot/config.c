@@ -1,5 +1,6 @@
 /* boot/config.c - parser for \attest-hv\attest-hv.conf (see config.h). */
 #include "config.h"
+#include "ahv/hex.h"
 #include <string.h>
 
 #ifdef AHV_FREESTANDING
@@ -20,17 +21,6 @@ static char *find_chr(char *s, char c)
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_bool(const char *v, int *out)
 {
 	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
@@ -49,7 +39,7 @@ static int parse_uint(const char *v, uint64_t max, uint64_t *out)
 	if (!*v)
 		return -1;
 	for (; *v; v++) {
-		int d = hexval(*v);
+		int d = ahv_hex_digit(*v);
 		if (d < 0 || d >= base)
 			return -1;
 		x = x * base + d;
@@ -84,13 +74,14 @@ int ahv_config_parse(const char *text, size_t len, struct ahv_config *cfg, char 
 {
 	char line[AHV_CFG_MAX_ARGS + 64];
 	unsigned seen = 0, lineno = 0;
-	enum { S_NEXT = 1, S_ARGS = 2, S_INITRD = 4, S_CPL3 = 8, S_GPA = 16, S_PORT = 32, S_HIDE = 64, S_POOL = 128, S_HV = 256 };
+	enum { S_NEXT = 1, S_ARGS = 2, S_INITRD = 4, S_CPL3 = 8, S_GPA = 16, S_PORT = 32, S_HIDE = 64, S_POOL = 128, S_HV = 256, S_DEVKEY = 512 };
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->allow_cpl3 = 1;
 	cfg->allow_gpa = 1;
 	cfg->hide_log_port = 1;
 	cfg->hypervisor = 1;
+	cfg->dev_key = 1;
 	cfg->log_port = 0x2f8;
 	cfg->pool_mib = 8;
 	for (size_t pos = 0; pos < len;) {
@@ -158,6 +149,14 @@ int ahv_config_parse(const char *text, size_t len, struct ahv_config *cfg, char 
 				cfg->hypervisor = 0;
 			else
 				bad = 1;
+		} else if (!strcmp(k, "dev_key")) {
+			bit = S_DEVKEY;
+			if (!strcmp(v, "allow"))
+				cfg->dev_key = 1;
+			else if (!strcmp(v, "deny"))
+				cfg->dev_key = 0;
+			else
+				bad = 1;
 		} else if (!strcmp(k, "hide_log_port")) {
 			bit = S_HIDE;
 			bad = parse_bool(v, &cfg->hide_log_port);
@@ -188,13 +187,9 @@ int ahv_config_parse(const char *text, size_t len, struct ahv_config *cfg, char 
 					     "line %u: guest_key needs '\\path\\key.pem <64 hex digits of the key id>'", lineno);
 				return -1;
 			}
-			for (int i = 0; i < 32; i++) {
-				int hi = hexval(id[2 * i]), lo = hexval(id[2 * i + 1]);
-				if (hi < 0 || lo < 0) {
-					cfg_snprintf(err, errcap, "line %u: the key id is not hexadecimal", lineno);
-					return -1;
-				}
-				cfg->key_id[cfg->n_keys][i] = (uint8_t)(hi << 4 | lo);
+			if (ahv_hex_decode(id, 64, cfg->key_id[cfg->n_keys], 32) != 32) {
+				cfg_snprintf(err, errcap, "line %u: the key id is not hexadecimal", lineno);
+				return -1;
 			}
 			cfg->n_keys++;
 			continue;

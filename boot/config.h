@@ -16,6 +16,13 @@
  *   pool_mib      = 4..256   (default 8) hypervisor memory
  *   hypervisor    = on|off   (default on) off: only chain-load (the
  *                   benchmark's bare reference boot uses it)
+ *   dev_key       = allow|deny (default allow) without a usable TPM, sign
+ *                   with an ephemeral development key (every report carries
+ *                   AHV_REPORT_F_DEV_KEY, which verifiers reject by
+ *                   default); deny: no key, attestation answers AHV_E_NO_KEY.
+ *                   Never used when a TPM is there but the sealed key does
+ *                   not open (changed firmware/image/config): that is always
+ *                   AHV_E_NO_KEY (docs/tpm.md).
  * Unknown keys, bad values and duplicates are errors (fail closed).
  * Pure C, no firmware calls: the unit tests run it hosted.
  */
@@ -37,7 +44,7 @@ struct ahv_config {
 	unsigned n_keys;
 	char key_path[AHV_CFG_MAX_KEYS][AHV_CFG_MAX_PATH];
 	uint8_t key_id[AHV_CFG_MAX_KEYS][32];
-	int allow_cpl3, allow_gpa, hide_log_port, hypervisor;
+	int allow_cpl3, allow_gpa, hide_log_port, hypervisor, dev_key;
 	uint16_t log_port;
 	unsigned pool_mib;
 };

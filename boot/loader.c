@@ -26,6 +26,7 @@
 #include "ahv/x86/log.h"
 #include "attest/wire.h"
 #include "config.h"
+#include "tpm_boot.h"
 
 static uint8_t loader_crypto_pool[128 * 1024] __attribute__((aligned(16)));
 static EFI_HANDLE self;
@@ -35,8 +36,9 @@ static uint16_t log_port = AHV_LOG_PORT_COM2;
 void ahv_crypto_fatal(int status);
 
 /* ---- messages ------------------------------------------------------------- */
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+void ahv_boot_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define say ahv_boot_say
+void ahv_boot_say(const char *fmt, ...)
 {
 	char buf[400];
 	CHAR16 wbuf[400];
@@ -59,6 +61,9 @@ static EFI_STATUS fail(EFI_STATUS st, const char *fmt, ...)
 	va_start(ap, fmt);
 	ahv_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* The sealed key stays locked and wiped whatever boots next. */
+	ahv_tpmb_lock();
+	ahv_tpmb_wipe();
 	say("AHV-BOOT: ERROR: %s", buf);
 	if (log_port) /* the firmware may not mirror its console there */
 		ahv_log("AHV-BOOT: ERROR: %s\n", buf);
@@ -343,6 +348,11 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		return fail(EFI_INVALID_PARAMETER, "%s: %s", AHV_CONFIG_PATH, err);
 	uint8_t config_digest[32], image_digest[32];
 	ahv_hash(AHV_HASH_SHA256, data, size, config_digest);
+	/* Measured boot (docs/tpm.md): the config, then the enrolled keys, into
+	 * PCR 8 before anything is sealed or unsealed. */
+	int tpm = ahv_tpmb_open(read_file, self_li->DeviceHandle);
+	if (tpm && ahv_tpmb_measure("attest-hv config " AHV_CONFIG_PATH, data, size))
+		return fail(EFI_DEVICE_ERROR, "cannot measure the configuration into the TPM (HashLogExtendEvent)");
 	FreePool(data);
 	if (cfg->log_port != log_port) {
 		log_port = cfg->log_port;
@@ -369,6 +379,14 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		}
 		hex32(hex, hs->guest_key_ids[i]);
 		say("AHV-BOOT: enrolled guest key %s id %s", cfg->key_path[i], hex);
+		if (tpm) {
+			uint8_t der[AHV_SPKI_MAX_DER];
+			size_t der_len = 0;
+			ahv_snprintf(err, sizeof(err), "attest-hv guest key %s %s", cfg->key_path[i], hex);
+			if (ahv_spki_write_der(&hs->guest_keys[i], der, sizeof(der), &der_len) ||
+			    ahv_tpmb_measure(err, der, der_len))
+				return fail(EFI_DEVICE_ERROR, "cannot measure guest key %s into the TPM", cfg->key_path[i]);
+		}
 	}
 	hs->n_guest_keys = cfg->n_keys;
 	if (own_path(path, sizeof(path)) || EFI_ERROR(read_file(path, &data, &size)))
@@ -379,6 +397,24 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	say("AHV-BOOT: image %s sha256 %s", path, hex);
 	hex32(hex, config_digest);
 	say("AHV-BOOT: config sha256 %s", hex);
+
+	/* 1b. the signing key: unsealed (or sealed on the first boot), then
+	 * locked before the next stage is even loaded (LoadImage measures it
+	 * into PCR 4), so nothing after this point can unseal it. */
+	int key_mode = AHV_TPMB_KEY_NONE;
+	if (tpm)
+		say("AHV-BOOT: TPM: present; measured the configuration and %u guest keys into PCR 8 (EV_IPL)",
+		    cfg->n_keys);
+	if (cfg->hypervisor) {
+		key_mode = ahv_tpmb_key(cfg->dev_key, err, sizeof(err));
+		if (key_mode != AHV_TPMB_KEY_SEALED)
+			say("AHV-BOOT: %s%s", tpm ? "TPM: " : "", err);
+	}
+	ahv_tpmb_lock();
+	if (cfg->hypervisor)
+		say("AHV-BOOT: signing key: %s", key_mode == AHV_TPMB_KEY_SEALED ? "TPM-sealed" :
+			key_mode == AHV_TPMB_KEY_DEV ? "development key (dev_key = allow; reports carry DEV_KEY)" :
+			"none (attestation answers NO_KEY)");
 
 	/* 2. the next stage, loaded now so that errors come before any change */
 	EFI_HANDLE child;
@@ -446,6 +482,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	h->image_base = new_base;
 	h->image_size = img_size;
 	h->log_port = log_port;
+	h->key_mode = (uint32_t)key_mode;
+	if (key_mode == AHV_TPMB_KEY_SEALED)
+		ahv_tpmb_take_key(h->key_d); /* hypervisor memory; wiped here */
 	h->policy = (cfg->allow_cpl3 ? AHV_HO_ALLOW_CPL3 : 0) | (cfg->allow_gpa ? AHV_HO_ALLOW_GPA : 0) |
 		    (cfg->hide_log_port ? AHV_HO_HIDE_LOG_PORT : 0);
 	memcpy(h->image_digest, image_digest, 32);
@@ -505,6 +544,7 @@ nomem:
 		    cfg->pool_mib);
 failed:
 	ahv_snprintf(err, sizeof(err), "%s", h->error[0] ? h->error : "hypervisor start failed");
+	ahv_wipe(h->key_d, sizeof(h->key_d));
 	uefi_call_wrapper(BS->UnloadImage, 1, child);
 	uefi_call_wrapper(BS->FreePages, 2, pool, pool_size / 4096);
 	uefi_call_wrapper(BS->FreePages, 2, new_base, img_size / 4096);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# scripts/bochs-efi-run.sh [options] APP.efi - boot one UEFI application under
-# Bochs (Intel CPU model with VMX/EPT, SHA-NI, RDSEED; default
-# corei7_skylake_x) with Debian's 2 MiB OVMF; judge by serial markers.
+# scripts/bochs-efi-run.sh [options] (APP.efi | --esp DIR) - boot a UEFI app
+# or ESP under Bochs (Intel model with VMX/EPT; default corei7_skylake_x) with
+# Debian's 2 MiB OVMF; judge by serial markers (COM1, and COM2 with --hv-log).
 # See ../shared/recipes/bochs-vmx.md for the set-up and its pitfalls.
 set -euo pipefail
 . "$(dirname "$0")/lib/efi-run-common.sh"
@@ -28,6 +28,7 @@ vga: extension=vbe
 ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
 ata0-master: type=disk, path=$work/fat.img, mode=flat
 com1: enabled=1, mode=file, dev=$log
+${hvlog:+com2: enabled=1, mode=file, dev=$hvlog}
 port_e9_hack: enabled=1
 log: $work/bochs.log
 panic: action=fatal
@@ -38,11 +39,21 @@ clock: sync=none, time0=local
 RC
 printf 'c\n' > "$work/dbgcmds"
 rm -f "$work/fat.img.lock"
-echo "bochs-efi-run: booting $(basename "$app") (cpu $cpu, timeout ${timeout}s)"
-set +e
+echo "bochs-efi-run: booting $(basename "${app:-$esp_dir}") (cpu $cpu, timeout ${timeout}s)"
 # Bochs has no way to stop on a marker: it runs until the app powers off
-# (ACPI soft-off ends Bochs with status 1) or the timeout.
-timeout "$timeout" bochs-bin -q -f "$work/bochsrc" -rc "$work/dbgcmds" </dev/null >"$work/emu.out" 2>&1
+# (ACPI soft-off ends Bochs with status 1) or the timeout; a failure marker
+# seen on the way stops it early.
+timeout "$timeout" bochs-bin -q -f "$work/bochsrc" -rc "$work/dbgcmds" </dev/null >"$work/emu.out" 2>&1 &
+bpid=$!
+while kill -0 "$bpid" 2>/dev/null; do
+  seen=$(sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$log" ${hvlog:+"$hvlog"} 2>/dev/null)
+  if grep -qE "$fail" <<<"$seen" || { [ "$stop_on_pass" = 1 ] && grep -qE "$pass" <<<"$seen"; }; then
+    sleep 2; kill "$bpid" 2>/dev/null; break
+  fi
+  sleep 1
+done
+set +e
+wait "$bpid"
 rc=$?
 set -e
 efi_run_judge "$rc" "$work/emu.out"

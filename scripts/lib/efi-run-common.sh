@@ -8,13 +8,19 @@
 #   --cpu MODEL      CPU model (runner-specific default)
 #   --log FILE       keep the serial log here (default: a temporary file)
 #   --esp-extra DIR  copy DIR's contents onto the ESP as well
+#   --esp DIR        boot this whole ESP tree (e.g. from scripts/mkesp.sh)
+#                    instead of one APP.efi
+#   --hv-log FILE    also capture COM2 (the hypervisor log port 0x2F8) here;
+#                    markers are then looked for in both logs
+#   --stop-on-pass   (Bochs) stop as soon as the pass marker appears instead
+#                    of waiting for the app to power off
 #   APP.efi          the application, installed as \EFI\BOOT\BOOTX64.EFI
 # Exit status: 0 pass marker seen; 1 fail marker or no marker (the tail of the
 # serial log is printed); 2 usage or set-up error.
 
 efi_run_parse() {
   pass='AHV-SELFTEST: PASS' fail='AHV-SELFTEST: FAIL' timeout=120
-  log='' extra='' app=''
+  log='' extra='' app='' esp_dir='' hvlog='' stop_on_pass=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --pass) pass=$2; shift 2 ;;
@@ -23,26 +29,34 @@ efi_run_parse() {
       --cpu) cpu=$2; shift 2 ;;
       --log) log=$2; shift 2 ;;
       --esp-extra) extra=$2; shift 2 ;;
-      -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; sed -n '4,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      --esp) esp_dir=$2; shift 2 ;;
+      --hv-log) hvlog=$2; shift 2 ;;
+      --stop-on-pass) stop_on_pass=1; shift ;;
+      -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; sed -n '4,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
       -*) echo "$(basename "$0"): unknown option $1 (see --help)" >&2; exit 2 ;;
       *) app=$1; shift ;;
     esac
   done
-  [ -n "$app" ] && [ -f "$app" ] || { echo "$(basename "$0"): no such EFI app: '${app}'" >&2; exit 2; }
+  if [ -n "$esp_dir" ]; then
+    [ -d "$esp_dir" ] || { echo "$(basename "$0"): no such ESP folder: '${esp_dir}'" >&2; exit 2; }
+  else
+    [ -n "$app" ] && [ -f "$app" ] || { echo "$(basename "$0"): no such EFI app: '${app}'" >&2; exit 2; }
+  fi
   work=$(mktemp -d /tmp/ahv-efirun.XXXXXX)
   trap 'rm -rf "$work"' EXIT
   mkdir -p "$work/esp/EFI/BOOT"
-  cp "$app" "$work/esp/EFI/BOOT/BOOTX64.EFI"
+  if [ -n "$esp_dir" ]; then cp -r "$esp_dir"/. "$work/esp/"; else cp "$app" "$work/esp/EFI/BOOT/BOOTX64.EFI"; fi
   if [ -n "$extra" ]; then cp -r "$extra"/. "$work/esp/"; fi
   [ -n "$log" ] || log="$work/serial.log"
   : > "$log"
+  if [ -n "$hvlog" ]; then : > "$hvlog"; fi
 }
 
 # efi_run_judge RC EMULATOR_OUTPUT_FILE
 efi_run_judge() {
   local rc=$1 out=$2 clean
   # Strip the terminal escape sequences that OVMF's console adds.
-  clean=$(sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$log")
+  clean=$(sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$log" ${hvlog:+"$hvlog"})
   if grep -qE "$fail" <<<"$clean"; then
     echo "$(basename "$0"): FAIL marker seen; serial log tail:"; tail -n 40 <<<"$clean"; return 1
   fi

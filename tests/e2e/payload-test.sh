@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# tests/e2e/payload-test.sh (esp|usb) - e2e-svm: boot the hypervisor with the
-# UEFI payload as its guest, under QEMU TCG (-cpu EPYC,+svm,+npt) and OVMF,
-# either from an ESP folder or from a GPT image attached as a USB stick.
+# tests/e2e/payload-test.sh (esp|usb|bochs MODEL) - boot the hypervisor with
+# the UEFI payload as its guest: e2e-svm under QEMU TCG (-cpu EPYC,+svm,+npt)
+# and OVMF, from an ESP folder or a GPT image attached as a USB stick; e2e-vmx
+# under Bochs with Intel CPU model MODEL (VT-x + EPT) and the 2 MiB OVMF.
 # Judged by the payload's markers, then the good report is checked on the
 # host against the key the hypervisor announced on its log port.
 # Needs AHV_BUILD (the build directory).
@@ -25,14 +26,24 @@ openssl ec -in "$work/guest.key" -noout -text 2>/dev/null |
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$payload" \
   --next-path '\attest-hv\e2e-payload.efi' --key "$work/guest.pub.pem" \
   --file "$work/guest.hex:\\attest-hv\\test\\guest.hex" >/dev/null
-if [ "$mode" = usb ]; then
-  "$top/scripts/mkusb.sh" --esp "$work/esp" --out "$work/usb.img"
-  target=(--disk "$work/usb.img" --usb)
+mkdir -p "$work/logs"
+if [ "$mode" = bochs ]; then
+  # Bochs runs until the payload powers off; every marker is checked after.
+  "$top/scripts/bochs-efi-run.sh" --esp "$work/esp" --cpu "${2:-corei7_skylake_x}" \
+    --timeout "${AHV_BOCHS_TIMEOUT:-240}" --log "$work/logs/console.log" --hv-log "$work/logs/hv.log" \
+    --pass 'AHV-E2E: PASS' --fail 'AHV-E2E: FAIL|AHV-PANIC|AHV-GUEST-SHUTDOWN|AHV-BOOT: ERROR'
+  grep -aE 'AHV-HV: (back end|engine ready)|ahv: vmx: (basic|ept)' "$work/logs/hv.log" | sed 's/^/payload-test: /'
+  grep -aq 'AHV-HV: engine ready' "$work/logs/hv.log" || { echo "payload-test: no 'engine ready' on COM2"; exit 1; }
 else
-  target=(--esp "$work/esp")
+  if [ "$mode" = usb ]; then
+    "$top/scripts/mkusb.sh" --esp "$work/esp" --out "$work/usb.img"
+    target=(--disk "$work/usb.img" --usb)
+  else
+    target=(--esp "$work/esp")
+  fi
+  "$top/scripts/qemu-svm-run.sh" "${target[@]}" --timeout 420 --log "$work/logs" \
+    --pass 'AHV-E2E: PASS' --pass 'AHV-HV: engine ready'
 fi
-"$top/scripts/qemu-svm-run.sh" "${target[@]}" --timeout 420 --log "$work/logs" \
-  --pass 'AHV-E2E: PASS' --pass 'AHV-HV: engine ready'
 clean() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1"; }
 clean "$work/logs/console.log" | grep -E '^AHV-E2E: case' | awk '{print $4}' | sort | uniq -c | sed 's/^/payload-test: cases /'
 clean "$work/logs/console.log" | awk '$1=="AHV-E2E-REPORT"{print $2}' > "$work/report.hex"

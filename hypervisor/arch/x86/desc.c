@@ -67,6 +67,27 @@ void ahv_desc_load(struct ahv_host_desc *d)
 			 : "rax", "memory");
 }
 
+void ahv_seg_read(struct ahv_seg *s, uint16_t sel, const struct ahv_dtr *gdt)
+{
+	memset(s, 0, sizeof(*s));
+	s->sel = sel;
+	if ((sel & ~7u) == 0 || (sel & 4) || (uint32_t)(sel | 7) > gdt->limit)
+		return;
+	uint64_t d;
+	memcpy(&d, (const void *)(uintptr_t)(gdt->base + (sel & ~7u)), 8);
+	s->attr = (uint16_t)(((d >> 40) & 0xff) | ((d >> 52) & 0xf) << 8);
+	uint32_t lim = (uint32_t)((d & 0xffff) | ((d >> 48) & 0xf) << 16);
+	if (d & (1ull << 55)) /* G */
+		lim = lim << 12 | 0xfff;
+	s->limit = lim;
+	s->base = ((d >> 16) & 0xffffff) | ((d >> 56) & 0xff) << 24;
+	if (!(d & (1ull << 44)) && (uint32_t)((sel & ~7u) + 15) <= gdt->limit) { /* S=0: system */
+		uint64_t hi;
+		memcpy(&hi, (const void *)(uintptr_t)(gdt->base + (sel & ~7u) + 8), 8);
+		s->base |= (hi & 0xffffffffull) << 32;
+	}
+}
+
 static const char *const exc_names[32] = {
 	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
 	"#BR bound", "#UD invalid opcode", "#NM no FPU", "#DF double fault",

@@ -47,14 +47,43 @@ static int fail(struct ahv_handoff *h, const char *msg)
 	return -1;
 }
 
+/* Last-resort entropy for a CPU without RDSEED/RDRAND (Sandy Bridge; Bochs
+ * corei7_sandy_bridge_2600k): SHA-256 over TSC readings taken around port
+ * reads. Weak: used only for the development key, which reports flag
+ * (DEV_KEY) and the verifier rejects by default. */
+static int tsc_entropy(void *arg, uint8_t *out, size_t len)
+{
+	(void)arg;
+	for (size_t off = 0; off < len; off += 32) {
+		uint64_t t[256];
+		uint8_t d[32];
+		for (unsigned i = 0; i < 256; i++) {
+			(void)ahv_inb(0x61); /* port B: an I/O round trip of varying cost */
+			t[i] = ahv_rdtsc();
+		}
+		ahv_hash(AHV_HASH_SHA256, t, sizeof(t), d);
+		memcpy(out + off, d, len - off < 32 ? len - off : 32);
+	}
+	return 0;
+}
+
 /* Development signing key: fresh every boot from the DRBG (RDSEED/RDRAND),
  * flagged AHV_REPORT_F_DEV_KEY in reports (protocol.md §8.3). */
 static int make_dev_key(struct ahv_hv *hv)
 {
+	struct ahv_handoff *h = hv->handoff;
 	int rc = ahv_drbg_init(&hv->drbg, AHV_DRBG_HW, NULL, NULL, "attest-hv dev key", 17);
-	if (rc)
+	if (rc && h->key_mode == AHV_HO_KEY_DEV) {
+		ahv_log("AHV-HV: WARNING: no RDSEED/RDRAND: the development key is seeded from TSC jitter (weak, tests only)\n");
+		rc = ahv_drbg_init(&hv->drbg, 0, tsc_entropy, NULL, "attest-hv dev key", 17);
+	}
+	if (rc || h->key_mode == AHV_HO_KEY_NONE)
 		return rc;
-	rc = ahv_ec_keygen(AHV_CURVE_P256, &hv->drbg, &hv->hv_key);
+	if (h->key_mode == AHV_HO_KEY_SEALED) /* unsealed by the loader (docs/tpm.md) */
+		rc = ahv_ec_key_from_private(AHV_CURVE_P256, h->key_d, 32, &hv->drbg, &hv->hv_key);
+	else
+		rc = ahv_ec_keygen(AHV_CURVE_P256, &hv->drbg, &hv->hv_key);
+	ahv_wipe(h->key_d, sizeof(h->key_d));
 	if (rc)
 		return rc;
 	rc = ahv_spki_write_der(&hv->hv_key.pub, hv->hv_spki, sizeof(hv->hv_spki), &hv->hv_spki_len);
@@ -124,18 +153,15 @@ static int setup_core(struct ahv_hv *hv)
 	p->monotonic_ns = monotonic_ns;
 	p->phys_addr_bits = (uint8_t)ahv_maxphyaddr();
 	p->guest_page_1g = ahv_has_1g_pages();
-	p->nested.format = hv->ops->nested_format;
-	/* NPT walks use the host's paging mode at VMRUN (APM Vol. 2 §15.25.3). */
-	p->nested.levels = (ahv_read_cr4() & CR4_LA57) ? 5 : 4;
-	p->nested.page_1g = ahv_has_1g_pages();
-	p->nested.nxe = (ahv_rdmsr(MSR_EFER) & EFER_NXE) != 0;
-	p->nested.root = hv->ops->nested_root(hv->vcpu);
+	hv->ops->nested_info(hv->vcpu, &p->nested);
 	if (h->rtc_unix_ns) {
 		p->rtc_boot_ns = h->rtc_unix_ns;
 		p->flags |= AHV_PLAT_TIME_VALID;
 	}
-	p->sign_key = &hv->hv_key;
-	p->flags |= AHV_PLAT_DEV_KEY;
+	if (h->key_mode != AHV_HO_KEY_NONE)
+		p->sign_key = &hv->hv_key;
+	if (h->key_mode == AHV_HO_KEY_DEV)
+		p->flags |= AHV_PLAT_DEV_KEY;
 	p->drbg = &hv->drbg;
 	for (uint32_t i = 0; i < h->n_guest_keys && i < AHV_MAX_GUEST_KEYS; i++)
 		if (ahv_guest_key_enroll(&hv->guest_keys[i], &h->guest_keys[i]))
@@ -163,6 +189,33 @@ static int setup_core(struct ahv_hv *hv)
 	return ahv_core_init(&core_g, p);
 }
 
+/* The back end for this CPU: VT-x on Intel, SVM on AMD (and Hygon), by the
+ * CPUID vendor string (leaf 0, EBX-EDX-ECX) and then the back end's own
+ * feature probe; an unknown vendor gets whichever probe succeeds. */
+static const struct ahv_vmm_ops *pick_backend(char *why, size_t cap)
+{
+	static const struct ahv_vmm_ops *const all[] = {&ahv_vmx_ops, &ahv_svm_ops};
+	uint32_t r[4];
+	char vendor[13];
+	ahv_cpuid(0, 0, r);
+	memcpy(vendor, &r[1], 4);
+	memcpy(vendor + 4, &r[3], 4);
+	memcpy(vendor + 8, &r[2], 4);
+	vendor[12] = 0;
+	const struct ahv_vmm_ops *ops = NULL;
+	if (!strcmp(vendor, "GenuineIntel"))
+		ops = &ahv_vmx_ops;
+	else if (!strcmp(vendor, "AuthenticAMD") || !strcmp(vendor, "HygonGenuine"))
+		ops = &ahv_svm_ops;
+	if (ops)
+		return ops->probe(why, cap) ? NULL : ops;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (!all[i]->probe(why, cap))
+			return all[i];
+	ahv_snprintf(why, cap, "CPU vendor \"%s\" offers neither Intel VT-x nor AMD SVM", vendor);
+	return NULL;
+}
+
 int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 {
 	struct ahv_hv *hv = &ahv_hv_g;
@@ -180,9 +233,9 @@ int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 		0, 1, 0, AHV_WIRE_VERSION_MAJOR, AHV_WIRE_VERSION_MINOR, h->image_base,
 		h->image_size, h->pool_base, h->pool_size);
 
-	hv->ops = &ahv_svm_ops; /* the VT-x back end slots in here */
-	if (hv->ops->probe(why, sizeof(why)))
+	if (!(hv->ops = pick_backend(why, sizeof(why))))
 		return fail(h, why);
+	ahv_log("AHV-HV: back end: %s\n", hv->ops->name);
 
 	/* Hypervisor memory, never mapped in the guest's nested tables. */
 	hv->hidden[hv->n_hidden++] = (struct ahv_mem_range){h->pool_base, h->pool_base + h->pool_size, 0, 0};
@@ -198,9 +251,12 @@ int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 		ahv_snprintf(why, sizeof(why), "cannot create the signing key: %s", ahv_crypto_strerror(rc));
 		return fail(h, why);
 	}
-	ahv_log("AHV-HV: signing key: development key (no TPM), P-256\n");
-	ahv_log_hex("AHV-HV-KEY-SPKI", hv->hv_spki, hv->hv_spki_len);
-	ahv_log_hex("AHV-HV-KEY-ID", hv->hv_key_id, 32);
+	ahv_log("AHV-HV: signing key: %s\n", h->key_mode == AHV_HO_KEY_SEALED ? "TPM-sealed key, P-256" :
+		h->key_mode == AHV_HO_KEY_NONE ? "none (attestation answers NO_KEY)" : "development key (no TPM), P-256");
+	if (h->key_mode != AHV_HO_KEY_NONE) {
+		ahv_log_hex("AHV-HV-KEY-SPKI", hv->hv_spki, hv->hv_spki_len);
+		ahv_log_hex("AHV-HV-KEY-ID", hv->hv_key_id, 32);
+	}
 
 	/* Host page tables: all RAM one to one (the engine reads guest frames
 	 * through them), with the page sizes the CPU advertises (pitfall 12). */

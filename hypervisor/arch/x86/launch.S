@@ -4,15 +4,11 @@
  * Saves the System V callee-saved registers on the caller's (firmware) stack,
  * then calls host_entry on the host stack with the RSP/RIP at which the guest
  * is to resume. host_entry never returns; the guest does, at 1: below. */
+#include "ahv/x86/gprs.inc"
 	.text
 	.globl ahv_x86_launch
 ahv_x86_launch:
-	pushq %rbx
-	pushq %rbp
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	PUSH_CALLEE_SAVED
 	movq %rsp, %r8          /* guest RSP */
 	leaq 1f(%rip), %r9      /* guest RIP */
 	movq %rdx, %rsp         /* host stack */
@@ -21,12 +17,7 @@ ahv_x86_launch:
 	movq %r9, %rdx
 	call *%rax
 	ud2
-1:	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbp
-	popq %rbx
+1:	POP_CALLEE_SAVED
 	xorl %eax, %eax
 	ret
 	.section .note.GNU-stack,"",@progbits

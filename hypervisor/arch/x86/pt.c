@@ -1,6 +1,7 @@
 /*
- * pt.c - page pool and 4-level identity page tables (host tables and AMD
- * NPT share the long-mode format: APM Vol. 2 §5.3, §15.25).
+ * pt.c - page pool and 4-level identity page tables: ONE builder for the
+ * host tables and AMD NPT (the long-mode format: APM Vol. 2 §5.3, §15.25)
+ * and Intel EPT (SDM Vol. 3C §29.3.2); struct ahv_pt carries the format.
  */
 #include "ahv/x86/mem.h"
 #include <string.h>
@@ -48,18 +49,28 @@ static uint64_t *walk_create(struct ahv_pt *pt, uint64_t va, int level)
 	return &t[idx(va, level)];
 }
 
+static uint64_t attr(const struct ahv_pt *pt, uint64_t base, uint64_t size)
+{
+	return pt->leaf_attr ? pt->leaf_attr(base, size) : 0;
+}
+
 int ahv_pt_identity(struct ahv_pt *pt, uint64_t top)
 {
 	if (!pt->root && !(pt->root = ahv_pool_pages(pt->pool, 1)))
 		return -1;
 	for (uint64_t a = 0; a < top;) {
 		int level = pt->max_leaf_level;
-		while (level > 2 && ((a & (level_size(level) - 1)) || top - a < level_size(level)))
+		uint64_t extra;
+		while (level > 1 && ((a & (level_size(level) - 1)) || top - a < level_size(level) ||
+				     attr(pt, a, level_size(level)) == AHV_PT_MIXED))
 			level--;
+		extra = attr(pt, a, level_size(level));
+		if (extra == AHV_PT_MIXED)
+			extra = 0; /* a 4 KiB page has one type: callbacks never say so */
 		uint64_t *e = walk_create(pt, a, level);
 		if (!e)
 			return -1;
-		*e = a | pt->leaf_bits | PTE_PS;
+		*e = a | pt->leaf_bits | extra | (level > 1 ? PTE_PS : 0);
 		a += level_size(level);
 	}
 	return 0;
@@ -82,7 +93,8 @@ int ahv_pt_map4k(struct ahv_pt *pt, uint64_t start, uint64_t end)
 		uint64_t *e = walk_create(pt, a, 1);
 		if (!e)
 			return -1;
-		*e = a | pt->leaf_bits;
+		uint64_t extra = attr(pt, a, AHV_PAGE_SIZE);
+		*e = a | pt->leaf_bits | (extra == AHV_PT_MIXED ? 0 : extra);
 	}
 	return 0;
 }

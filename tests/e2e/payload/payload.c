@@ -1,5 +1,7 @@
 /*
- * payload.c - the UEFI guest payload of the e2e-svm tests: runs as the
+ * payload.c - the UEFI guest payload of the e2e-svm and e2e-vmx tests (one
+ * payload for both back ends: VMCALL on Intel, VMMCALL on AMD, chosen by the
+ * CPUID vendor as protocol.md §3 tells guests to): runs as the
  * hypervisor's guest (the loader's next stage) and exercises the protocol
  * from inside: discovery, GET_INFO, a good attestation (its report printed
  * in hex for the host checker), and hostile calls, each of which must return
@@ -47,17 +49,45 @@ struct hc {
 	uint64_t rax, rbx, rcx, rdx, rsi;
 };
 
+static int intel; /* GenuineIntel: VT-x back end, VMCALL */
+static uint32_t want_backend;
+
 static void vmmcall(struct hc *h)
 {
-	__asm__ volatile("vmmcall"
-			 : "+a"(h->rax), "+b"(h->rbx), "+c"(h->rcx), "+d"(h->rdx), "+S"(h->rsi)
-			 :
-			 : "memory");
+	if (intel)
+		__asm__ volatile("vmcall"
+				 : "+a"(h->rax), "+b"(h->rbx), "+c"(h->rcx), "+d"(h->rdx), "+S"(h->rsi)
+				 :
+				 : "memory");
+	else
+		__asm__ volatile("vmmcall"
+				 : "+a"(h->rax), "+b"(h->rbx), "+c"(h->rcx), "+d"(h->rdx), "+S"(h->rsi)
+				 :
+				 : "memory");
 }
 
 static void cpuid(uint32_t leaf, uint32_t r[4])
 {
 	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+}
+
+/* A CPU without RDSEED/RDRAND (Bochs corei7_sandy_bridge_2600k): TSC
+ * readings hashed; test keys and nonces only. */
+static int tsc_entropy(void *arg, uint8_t *out, size_t len)
+{
+	(void)arg;
+	for (size_t off = 0; off < len; off += 32) {
+		uint64_t t[64];
+		uint8_t d[32];
+		for (unsigned i = 0; i < 64; i++) {
+			uint32_t lo, hi;
+			__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+			t[i] = (uint64_t)hi << 32 | lo;
+		}
+		ahv_hash(AHV_HASH_SHA256, t, sizeof(t), d);
+		memcpy(out + off, d, len - off < 32 ? len - off : 32);
+	}
+	return 0;
 }
 
 static void check(int ok, const char *what, uint64_t got, uint64_t want)
@@ -234,7 +264,7 @@ static int good_attestation(int print)
 	ok = ok && r->magic == AHV_REPORT_MAGIC && r->region_count == n && r->total_size == AHV_REPORT_SIZE(n) &&
 	     !memcmp(r->nonce, nonce, sizeof(nonce)) && !memcmp(rr[0].digest, d0, 32) &&
 	     !memcmp(rr[1].digest, d1, 32) && (rr[1].flags & AHV_RESULT_F_MATCH) &&
-	     r->backend == AHV_BACKEND_SVM && r->caller_cpl == 0;
+	     r->backend == want_backend && r->caller_cpl == 0;
 	ahv_hash(AHV_HASH_SHA256, rep_buf, AHV_REPORT_SIGNED_SIZE(n), dg);
 	int sig_ok = ahv_ecdsa_verify_raw(&hv_pub, dg, 32, rep_buf + AHV_REPORT_SIG_OFFSET(n), 64) == 0;
 	if (print) {
@@ -321,13 +351,18 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	for (size_t i = 0; i < sizeof(data_buf); i++)
 		data_buf[i] = (uint8_t)(i * 7 + (i >> 8));
 	if (ahv_crypto_init(crypto_pool, sizeof(crypto_pool)) ||
-	    ahv_drbg_init(&rng, AHV_DRBG_HW, NULL, NULL, "e2e", 3)) {
+	    (ahv_drbg_init(&rng, AHV_DRBG_HW, NULL, NULL, "e2e", 3) &&
+	     ahv_drbg_init(&rng, 0, tsc_entropy, NULL, "e2e", 3))) {
 		Print(L"AHV-E2E: FAIL crypto/DRBG init\r\n");
 		goto out;
 	}
 
 	/* 1. discovery (protocol.md §2) */
+	cpuid(0, r);
+	intel = r[1] == 0x756e6547 && r[3] == 0x49656e69 && r[2] == 0x6c65746e; /* "GenuineIntel" */
+	want_backend = intel ? AHV_BACKEND_VMX : AHV_BACKEND_SVM;
 	cpuid(1, r);
+	int vmx_bit = (r[2] >> 5) & 1;
 	int present = (r[2] >> 31) & 1;
 	cpuid(AHV_CPUID_LEAF_SIGNATURE, r);
 	int sig_ok = r[0] >= AHV_CPUID_MAX_LEAF && r[1] == AHV_CPUID_SIG_EBX && r[2] == AHV_CPUID_SIG_ECX &&
@@ -336,10 +371,14 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	uint32_t features = r[1];
 	Print(L"AHV-E2E: discovery: hypervisor bit %d, signature %a, wire %x, features %x, hv %x, backend %u\r\n",
 	      present, sig_ok ? "AttestHVisor" : "MISSING", r[0], r[1], r[2], r[3]);
-	check(present && sig_ok && r[0] == AHV_CPUID_WIRE_VERSION && r[3] == AHV_BACKEND_SVM, "discovery", r[3],
-	      AHV_BACKEND_SVM);
-	cpuid(0x80000001u, r);
-	check(!((r[2] >> 2) & 1), "svm-hidden", (r[2] >> 2) & 1, 0);
+	check(present && sig_ok && r[0] == AHV_CPUID_WIRE_VERSION && r[3] == want_backend, "discovery", r[3],
+	      want_backend);
+	if (intel) {
+		check(!vmx_bit, "vmx-hidden", vmx_bit, 0);
+	} else {
+		cpuid(0x80000001u, r);
+		check(!((r[2] >> 2) & 1), "svm-hidden", (r[2] >> 2) & 1, 0);
+	}
 	if (!sig_ok || !(features & AHV_FEAT_ATTEST)) {
 		Print(L"AHV-E2E: FAIL no attest-hv or no attestation feature\r\n");
 		goto out;
@@ -350,7 +389,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	vmmcall(&h);
 	struct ahv_hv_info *info = (void *)info_buf;
 	check(h.rax == AHV_OK && h.rbx == AHV_HV_INFO_SIZE && info->magic == AHV_INFO_MAGIC &&
-		      info->backend == AHV_BACKEND_SVM && info->guest_key_count >= 1,
+		      info->backend == want_backend && info->guest_key_count >= 1,
 	      "get-info", h.rax, AHV_OK);
 	if (h.rax != AHV_OK || ahv_spki_read_der(info->hv_spki, info->spki_len, &hv_pub)) {
 		Print(L"AHV-E2E: FAIL GET_INFO gave no usable key\r\n");
@@ -368,7 +407,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	/* 4. hostile calls */
 	uint64_t hv_frame = find_hv_frame(st);
 	cpuid(0x80000008u, r);
-	if (!hv_frame || build_tables(hv_frame, (uint64_t)(uintptr_t)data_buf, r[0] & 0xff)) {
+	unsigned phys_bits = r[0] & 0xff;
+	if (!hv_frame || build_tables(hv_frame, (uint64_t)(uintptr_t)data_buf, phys_bits)) {
 		Print(L"AHV-E2E: FAIL cannot find hypervisor memory / build test page tables\r\n");
 		goto out;
 	}
@@ -499,7 +539,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	region(req_buf, 0)->space = AHV_SPACE_GPA;
 	hostile_req("region-mmio-lapic", 1, len, 1, AHV_E_NOT_RAM, 0);
 	init_req(req_buf, 1);
-	region(req_buf, 0)->address = 0x8000000000ull; /* 512 GiB: no RAM there */
+	/* No RAM there, but inside the nested identity map on every back end:
+	 * 2 MiB below 512 GiB or below the CPU's physical address width. */
+	region(req_buf, 0)->address = (phys_bits < 39 ? 1ull << phys_bits : 0x8000000000ull) - 0x200000;
 	region(req_buf, 0)->size = 16;
 	region(req_buf, 0)->space = AHV_SPACE_GPA;
 	hostile_req("region-beyond-ram", 1, len, 1, AHV_E_NOT_RAM, 0);

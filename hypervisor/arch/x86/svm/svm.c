@@ -16,8 +16,6 @@
 #define CPUID_8000_0001_ECX_SVM (1u << 2)
 #define CPUID_8000_000A_EDX_NP (1u << 0)
 #define CPUID_8000_000A_EDX_NRIPS (1u << 3)
-/* CPUID Fn0000_0001 ECX[31]: reserved for hypervisor use (APM Vol. 3 E.3.2). */
-#define CPUID_1_ECX_HYPERVISOR (1u << 31)
 
 /* MSR permission map (§15.11 "MSR Intercepts"): 8 KiB, 2 bits per MSR (even:
  * read, odd: write); 0000_0000-0000_1FFF at byte 0, C000_0000-C000_1FFF at
@@ -34,7 +32,6 @@ struct svm_vcpu {
 	struct ahv_pt npt;
 	uint64_t npt_top;
 	int nrips;
-	uint64_t last_exit;
 	uint64_t hv_mem_faults;
 };
 
@@ -79,18 +76,9 @@ static int svm_probe(char *why, size_t cap)
 /* ---- guest state from the running CPU ------------------------------------ */
 static void seg_from_gdt(struct vmcb_seg *s, uint16_t sel, const struct ahv_dtr *gdt)
 {
-	memset(s, 0, sizeof(*s));
-	s->selector = sel;
-	if ((sel & ~7u) == 0 || (sel & 4) || (uint32_t)(sel | 7) > gdt->limit)
-		return; /* null or LDT selector: unusable (attrib 0) */
-	uint64_t d;
-	memcpy(&d, (const void *)(uintptr_t)(gdt->base + (sel & ~7u)), 8);
-	s->attrib = (uint16_t)(((d >> 40) & 0xff) | ((d >> 52) & 0xf) << 8);
-	uint32_t lim = (uint32_t)((d & 0xffff) | ((d >> 48) & 0xf) << 16);
-	if (d & (1ull << 55)) /* G */
-		lim = lim << 12 | 0xfff;
-	s->limit = lim;
-	s->base = ((d >> 16) & 0xffffff) | ((d >> 56) & 0xff) << 24;
+	struct ahv_seg g;
+	ahv_seg_read(&g, sel, gdt);
+	*s = (struct vmcb_seg){.selector = g.sel, .attrib = g.attr, .limit = g.limit, .base = g.base};
 }
 
 static void capture_guest(struct svm_vcpu *s, uint64_t rsp, uint64_t rip, uint64_t rflags)
@@ -127,23 +115,9 @@ static void capture_guest(struct svm_vcpu *s, uint64_t rsp, uint64_t rip, uint64
 }
 
 /* ---- VMCB control area ------------------------------------------------- */
-static void msrpm_set(uint8_t *pm, uint32_t msr, int read, int write)
-{
-	uint32_t base;
-	if (msr <= 0x1FFF)
-		base = 0;
-	else if (msr >= 0xC0000000u && msr <= 0xC0001FFFu)
-		base = 0x800, msr -= 0xC0000000u;
-	else if (msr >= 0xC0010000u && msr <= 0xC0011FFFu)
-		base = 0x1000, msr -= 0xC0010000u;
-	else
-		return;
-	uint32_t bit = msr * 2;
-	if (read)
-		pm[base + bit / 8] |= (uint8_t)(1u << (bit % 8));
-	if (write)
-		pm[base + (bit + 1) / 8] |= (uint8_t)(1u << ((bit + 1) % 8));
-}
+/* MSR permission map layout (§15.11). */
+static const struct ahv_msr_bitmap_layout msrpm_layout = {{0, 0x800, 0x1000}, 2, 1};
+#define msrpm_set(pm, msr, r, w) ahv_msr_intercept((pm), &msrpm_layout, (msr), (r), (w))
 
 static void setup_control(struct ahv_hv *hv, struct svm_vcpu *s)
 {
@@ -159,20 +133,8 @@ static void setup_control(struct ahv_hv *hv, struct svm_vcpu *s)
 	msrpm_set(s->msrpm, MSR_VM_CR, 1, 1);
 	msrpm_set(s->msrpm, MSR_VM_HSAVE_PA, 1, 1);
 	c->msrpm_base_pa = pa_of(s->msrpm);
-	if (hv->handoff->policy & AHV_HO_HIDE_LOG_PORT && hv->handoff->log_port) {
-		for (unsigned p = hv->handoff->log_port; p < hv->handoff->log_port + 8u; p++)
-			s->iopm[p / 8] |= (uint8_t)(1u << (p % 8));
+	if (ahv_io_intercepts(hv, s->iopm)) /* IOPM: one bit per port (§15.10.1) */
 		c->intercept_misc1 |= VMCB_I1_IOIO;
-	}
-	/* ACPI sleep control (FADT PM1a_CNT_BLK, ACPI 6.4 §4.8.3.2.1): a write
-	 * with SLP_EN is the guest powering off or sleeping; the exit counters
-	 * go to the log first. Two exits per power-off, none otherwise. */
-	uint16_t pm = hv->handoff->pm1a_cnt_port;
-	if (pm) {
-		for (unsigned p = pm; p < pm + 2u; p++)
-			s->iopm[p / 8] |= (uint8_t)(1u << (p % 8));
-		c->intercept_misc1 |= VMCB_I1_IOIO;
-	}
 	c->iopm_base_pa = pa_of(s->iopm);
 	c->guest_asid = 1; /* ASID 0 is the host's; VMRUN fails with 0 (§15.5.1) */
 	c->tlb_control = VMCB_TLB_FLUSH_ALL;
@@ -190,25 +152,7 @@ static int build_npt(struct ahv_hv *hv, struct svm_vcpu *s)
 	s->npt.table_bits = PTE_P | PTE_RW | PTE_US;
 	s->npt.leaf_bits = PTE_P | PTE_RW | PTE_US;
 	s->npt.max_leaf_level = ahv_has_1g_pages() ? 3 : 2;
-	unsigned pa_bits = ahv_maxphyaddr();
-	if (pa_bits > 46)
-		pa_bits = 46;
-	uint64_t top = 4 * AHV_1G;
-	for (uint32_t i = 0; i < hv->handoff->n_memmap; i++)
-		if (hv->handoff->memmap[i].end > top)
-			top = hv->handoff->memmap[i].end;
-	top = (top + AHV_1G - 1) & ~(AHV_1G - 1);
-	if (s->npt.max_leaf_level == 3)
-		top = 1ull << pa_bits; /* cheap with 1 GiB pages: all of it */
-	else
-		top += 16 * AHV_1G; /* room for 64-bit PCI windows; NPF maps more */
-	s->npt_top = top;
-	if (ahv_pt_identity(&s->npt, top))
-		return -1;
-	for (uint32_t i = 0; i < hv->n_hidden; i++)
-		if (ahv_pt_unmap(&s->npt, hv->hidden[i].start, hv->hidden[i].end))
-			return -1;
-	return 0;
+	return ahv_nested_build(hv, &s->npt, &s->npt_top);
 }
 
 /* ---- event injection and RIP ---------------------------------------------- */
@@ -231,31 +175,6 @@ static void skip_insn(struct svm_vcpu *s, unsigned len)
 }
 
 /* ---- exit handlers ------------------------------------------------------------- */
-static void exit_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
-{
-	uint32_t leaf = (uint32_t)v->gprs.rax, sub = (uint32_t)v->gprs.rcx, r[4];
-	if (leaf >= 0x40000000u && leaf <= 0x400000FFu) {
-		/* Hypervisor leaves (protocol.md §2; APM Vol. 3 Appendix E,
-		 * Fn4000_00xx), answered by the core. Our own signature, not
-		 * TCG's (pitfall 11). */
-		if (!ahv_core_cpuid(hv->core, leaf, r))
-			r[0] = r[1] = r[2] = r[3] = 0;
-	} else {
-		ahv_cpuid(leaf, sub, r);
-		if (leaf == 1)
-			r[2] |= CPUID_1_ECX_HYPERVISOR;
-		else if (leaf == 0x80000001u)
-			r[2] &= ~CPUID_8000_0001_ECX_SVM; /* hide SVM */
-		else if (leaf == 0x8000000Au)
-			r[0] = r[1] = r[2] = r[3] = 0;    /* no SVM features */
-	}
-	v->gprs.rax = r[0];
-	v->gprs.rbx = r[1];
-	v->gprs.rcx = r[2];
-	v->gprs.rdx = r[3];
-	skip_insn(s, 2); /* CPUID is 0F A2 */
-}
-
 /* EFER bits a guest may write (APM Vol. 2 §3.1.7); others are reserved. */
 #define EFER_WRITABLE (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME | EFER_LMSLE | EFER_FFXSR | EFER_TCE)
 
@@ -289,89 +208,34 @@ static void exit_msr(struct ahv_vcpu *v, struct svm_vcpu *s)
 	inject_gp(s);
 }
 
-static void print_counters(struct ahv_vcpu *v);
-
 static void exit_ioio(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 {
 	/* EXITINFO1 layout and EXITINFO2 = next RIP: APM §15.10.2. */
 	uint64_t info = s->vmcb->ctl.exitinfo1;
 	unsigned size = (info >> IOIO_SZ_SHIFT) & 7; /* one-hot 1/2/4 bytes */
-	uint16_t port = (uint16_t)(info >> IOIO_PORT_SHIFT);
-	uint16_t pm = hv->handoff->pm1a_cnt_port;
-	uint64_t mask = size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
 	s->vmcb->save.rip = s->vmcb->ctl.exitinfo2;
-	if (pm && port >= pm && port < pm + 2 && !(info & IOIO_STR)) {
-		/* ACPI PM1a control: pass through, logging the counters first
-		 * when SLP_EN (bit 13) is written. */
-		if (info & IOIO_TYPE_IN) {
-			uint32_t val;
-			if (size == 1)
-				val = ahv_inb(port);
-			else if (size == 2)
-				__asm__ volatile("inw %1, %w0" : "=a"(val) : "Nd"(port));
-			else
-				__asm__ volatile("inl %1, %0" : "=a"(val) : "Nd"(port));
-			v->gprs.rax = size == 4 ? (val & mask) : ((v->gprs.rax & ~mask) | (val & mask));
-			return;
-		}
-		uint32_t val = (uint32_t)(v->gprs.rax & mask);
-		if (port == pm && size >= 2 && (val & (1u << 13))) {
-			ahv_log("AHV-HV: guest power-off/sleep (PM1a_CNT %x)\n", val);
-			print_counters(v);
-		}
-		if (size == 1)
-			ahv_outb(port, (uint8_t)val);
-		else if (size == 2)
-			__asm__ volatile("outw %w0, %1" ::"a"(val), "Nd"(port));
-		else
-			__asm__ volatile("outl %0, %1" ::"a"(val), "Nd"(port));
-		return;
-	}
-	/* The log port: the guest sees an idle 16550 that never receives
-	 * anything (IIR 0xC1: no interrupt pending; LSR 0x60: transmitter
-	 * empty, no data ready) and whose output goes nowhere. */
-	unsigned reg = (unsigned)(port - hv->handoff->log_port);
-	if (info & IOIO_STR) {
-		if (info & IOIO_REP)
-			v->gprs.rcx = 0;
-	} else if (info & IOIO_TYPE_IN) {
-		uint64_t val = reg == 2 ? 0xC1 : reg == 5 ? 0x60 : 0;
-		v->gprs.rax = (size == 4) ? val : ((v->gprs.rax & ~mask) | val);
-	}
+	ahv_vcpu_io(hv, v, (uint16_t)(info >> IOIO_PORT_SHIFT), size, !!(info & IOIO_TYPE_IN),
+		    !!(info & IOIO_STR), !!(info & IOIO_REP));
 }
 
 static void exit_npf(struct ahv_hv *hv, struct svm_vcpu *s)
 {
 	/* EXITINFO1 = #PF-style error code, EXITINFO2 = guest-physical address
 	 * (§15.25.6 "Nested versus Guest Page Faults, Fault Ordering"). */
-	uint64_t gpa = s->vmcb->ctl.exitinfo2;
-	if (ahv_hv_owns(hv, gpa & ~0xfffull, 4096)) {
-		if (s->hv_mem_faults++ < 16)
-			ahv_log("ahv: guest touched hypervisor memory at %lx (rip %lx, err %lx): #GP\n",
-				gpa, s->vmcb->save.rip, s->vmcb->ctl.exitinfo1);
+	switch (ahv_nested_fault(hv, &s->npt, &s->npt_top, s->vmcb->ctl.exitinfo2, s->vmcb->save.rip,
+				 s->vmcb->ctl.exitinfo1, &s->hv_mem_faults)) {
+	case AHV_NF_MAPPED:
+		s->vmcb->ctl.tlb_control = VMCB_TLB_FLUSH_ALL;
+		break;
+	default:
 		inject_gp(s);
-		return;
 	}
-	if (gpa >= s->npt_top && gpa < (1ull << ahv_maxphyaddr())) {
-		/* Beyond the pre-built window (CPU without 1 GiB pages): map the
-		 * 2 MiB around it, one to one. */
-		uint64_t base = gpa & ~(AHV_2M - 1);
-		if (ahv_pt_map4k(&s->npt, base, base + AHV_2M) == 0) {
-			s->vmcb->ctl.tlb_control = VMCB_TLB_FLUSH_ALL;
-			return;
-		}
-	}
-	ahv_log("ahv: unexpected nested page fault at gpa %lx (rip %lx, err %lx): #GP\n", gpa,
-		s->vmcb->save.rip, s->vmcb->ctl.exitinfo1);
-	inject_gp(s);
 }
 
 static void exit_vmmcall(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 {
 	struct vmcb_save *g = &s->vmcb->save;
 	struct ahv_vcpu_exit x = {
-		.regs = {.rax = v->gprs.rax, .rbx = v->gprs.rbx, .rcx = v->gprs.rcx,
-			 .rdx = v->gprs.rdx, .rsi = v->gprs.rsi},
 		.cr0 = g->cr0,
 		.cr3 = g->cr3,
 		.cr4 = g->cr4,
@@ -380,27 +244,9 @@ static void exit_vmmcall(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu 
 		.cs_l = (g->cs.attrib >> 9) & 1,
 		/* CPL: VMCB state-save offset 0xCB (APM Vol. 2 Appendix B). */
 		.cpl = g->cpl,
-		.apic_id = v->apic_id,
 	};
-	/* The engine may hash with SHA-NI (SSE registers): keep the guest's
-	 * x87/SSE state intact around the call. */
-	__asm__ volatile("fxsave64 %0" : "=m"(v->fxsave));
-	ahv_hypercall(hv->core, &x);
-	__asm__ volatile("fxrstor64 %0" ::"m"(v->fxsave));
-	v->gprs.rax = x.regs.rax;
-	v->gprs.rbx = x.regs.rbx;
-	v->gprs.rcx = x.regs.rcx;
-	v->gprs.rdx = x.regs.rdx;
+	ahv_vcpu_hypercall(hv, v, &x);
 	skip_insn(s, 3); /* VMMCALL is 0F 01 D9 */
-}
-
-static void print_counters(struct ahv_vcpu *v)
-{
-	ahv_log("AHV-HV-EXITS total %lu:", v->exits);
-	for (unsigned i = 0; i < AHV_EXIT_COUNTERS; i++)
-		if (v->exit_count[i])
-			ahv_log(" %s%x=%lu", i == 0x100 ? "other/" : "", i, v->exit_count[i]);
-	ahv_log("\n");
 }
 
 static void svm_dump(struct ahv_vcpu *v)
@@ -421,7 +267,7 @@ static void svm_dump(struct ahv_vcpu *v)
 	ahv_log("guest: rsi %016lx rdi %016lx rbp %016lx\n", v->gprs.rsi, v->gprs.rdi, v->gprs.rbp);
 	ahv_log("host: cr3 %016lx rsp %p nrips %d npt %lx\n", ahv_read_cr3(), (void *)&s, s->nrips,
 		s->npt.root);
-	print_counters(v);
+	ahv_vcpu_print_counters(v);
 }
 
 static void panic_dump(void) { svm_dump(&vcpu0); }
@@ -442,12 +288,11 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 		 * (APM §15.7.2 "Intercepts During IDT Interrupt Delivery"). */
 		vmcb->ctl.eventinj = (vmcb->ctl.exitintinfo & EVENTINJ_VALID) ? vmcb->ctl.exitintinfo : 0;
 		uint64_t code = vmcb->ctl.exitcode;
-		s->last_exit = code;
-		v->exits++;
-		v->exit_count[code < 0x100 ? code : 0x100]++;
+		ahv_vcpu_count_exit(v, code);
 		switch (code) {
 		case VMEXIT_CPUID:
-			exit_cpuid(hv, v, s);
+			ahv_vcpu_cpuid(hv, v);
+			skip_insn(s, 2); /* CPUID is 0F A2 */
 			break;
 		case VMEXIT_MSR:
 			exit_msr(v, s);
@@ -540,16 +385,6 @@ static int svm_prepare(struct ahv_hv *hv)
 }
 
 /* ---- accessors for the core ----------------------------------------------- */
-static uint64_t svm_get_gpr(struct ahv_vcpu *v, enum ahv_gpr r)
-{
-	return ((const uint64_t *)&v->gprs)[r & 15];
-}
-
-static void svm_set_gpr(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val)
-{
-	((uint64_t *)&v->gprs)[r & 15] = val;
-}
-
 static struct vmcb *vm(struct ahv_vcpu *v) { return ((struct svm_vcpu *)v->arch)->vmcb; }
 static uint64_t svm_guest_cr3(struct ahv_vcpu *v) { return vm(v)->save.cr3; }
 /* CPL: the VMCB's CPL field (APM Vol. 2 Appendix B, offset 0x4CB). */
@@ -559,11 +394,7 @@ static uint64_t svm_guest_efer(struct ahv_vcpu *v) { return vm(v)->save.efer & ~
 static enum ahv_paging svm_guest_paging(struct ahv_vcpu *v)
 {
 	struct vmcb_save *g = &vm(v)->save;
-	if (!(g->cr0 & CR0_PG))
-		return AHV_PAGING_NONE;
-	if (g->efer & EFER_LMA)
-		return (g->cr4 & CR4_LA57) ? AHV_PAGING_5LVL : AHV_PAGING_4LVL;
-	return (g->cr4 & CR4_PAE) ? AHV_PAGING_PAE : AHV_PAGING_32;
+	return ahv_paging_mode(g->cr0, g->cr4, g->efer);
 }
 
 static int svm_guest_long_mode(struct ahv_vcpu *v)
@@ -573,7 +404,16 @@ static int svm_guest_long_mode(struct ahv_vcpu *v)
 	return (g->efer & EFER_LMA) && (g->cs.attrib & (1u << 9));
 }
 
-static uint64_t svm_nested_root(struct ahv_vcpu *v) { return vm(v)->ctl.n_cr3; }
+static void svm_nested_info(struct ahv_vcpu *v, struct ahv_nested *n)
+{
+	struct svm_vcpu *s = v->arch;
+	n->format = AHV_NESTED_NPT;
+	/* NPT walks use the host's paging mode at VMRUN (§15.25.3). */
+	n->levels = (ahv_read_cr4() & CR4_LA57) ? 5 : 4;
+	n->page_1g = s->npt.max_leaf_level == 3;
+	n->nxe = (ahv_rdmsr(MSR_EFER) & EFER_NXE) != 0;
+	n->root = vm(v)->ctl.n_cr3;
+}
 
 const struct ahv_vmm_ops ahv_svm_ops = {
 	.name = "AMD SVM",
@@ -581,14 +421,13 @@ const struct ahv_vmm_ops ahv_svm_ops = {
 	.probe = svm_probe,
 	.prepare = svm_prepare,
 	.host_entry = svm_host_entry,
-	.get_gpr = svm_get_gpr,
-	.set_gpr = svm_set_gpr,
+	.get_gpr = ahv_vcpu_get_gpr,
+	.set_gpr = ahv_vcpu_set_gpr,
 	.guest_cr3 = svm_guest_cr3,
 	.guest_cpl = svm_guest_cpl,
 	.guest_paging = svm_guest_paging,
 	.guest_long_mode = svm_guest_long_mode,
 	.guest_efer = svm_guest_efer,
-	.nested_root = svm_nested_root,
-	.nested_format = AHV_NESTED_NPT,
+	.nested_info = svm_nested_info,
 	.dump = svm_dump,
 };

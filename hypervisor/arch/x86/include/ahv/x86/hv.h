@@ -1,8 +1,9 @@
 /*
  * ahv/x86/hv.h - what the x86 hypervisor host knows: the loader's handoff,
  * the virtual CPU, and the back-end ops table that SVM and VT-x both fill
- * (compare bhyve's struct vmm_ops). Nothing outside arch/x86/svm includes
- * svm headers; the rest of the hypervisor talks to a back end only here.
+ * (compare bhyve's struct vmm_ops), and the exit work both back ends share
+ * (vcpu.c). Nothing outside arch/x86/svm and arch/x86/vmx includes their
+ * headers; the rest of the hypervisor talks to a back end only here.
  */
 #ifndef AHV_X86_HV_H
 #define AHV_X86_HV_H
@@ -51,7 +52,15 @@ struct ahv_handoff {
 	uint16_t pm1a_cnt_port;    /* ACPI FADT PM1a_CNT_BLK (I/O), 0 if none */
 	uint16_t pad1[3];
 	char error[160];           /* why ahv_hv_main failed, for the loader */
+	/* Signing key chosen by the loader (boot/tpm_boot.c, docs/tpm.md). */
+	uint32_t key_mode;         /* AHV_HO_KEY_* */
+	uint32_t pad2;
+	uint8_t key_d[32];         /* AHV_HO_KEY_SEALED: the unsealed P-256
+	                            * scalar; wiped by ahv_hv_prepare */
 };
+#define AHV_HO_KEY_DEV 0u    /* ephemeral development key (AHV_PLAT_DEV_KEY) */
+#define AHV_HO_KEY_SEALED 1u /* key_d, unsealed from the TPM */
+#define AHV_HO_KEY_NONE 2u   /* no key: attestation answers AHV_E_NO_KEY */
 
 /* UEFI configuration table the loader installs once the hypervisor runs:
  * where hypervisor memory is (never mapped for the guest). */
@@ -64,9 +73,10 @@ struct ahv_hv_ranges_table {
 };
 
 /* ---- virtual CPU ---------------------------------------------------------- */
-/* Guest GPRs the back end saves around VMRUN/VMRESUME. RAX and RSP live in
- * the VMCB/VMCS on SVM; the fields are kept in sync by the back end's
- * accessors. Offsets are used by assembly: keep the order. */
+/* Guest GPRs the back end saves around VMRUN/VMRESUME. RSP (both) and RAX
+ * (SVM) live in the VMCB/VMCS; the back end copies them here after every
+ * exit and back before every entry, so exit handlers and the core read and
+ * write this array only. Offsets are used by assembly: keep the order. */
 struct ahv_gprs {
 	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
 	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
@@ -77,12 +87,15 @@ enum ahv_gpr { AHV_RAX, AHV_RBX, AHV_RCX, AHV_RDX, AHV_RSI, AHV_RDI, AHV_RBP, AH
 #define AHV_EXIT_COUNTERS 0x101 /* exit codes 0..0xFF, then "other" */
 
 struct ahv_vcpu {
-	struct ahv_gprs gprs; /* offset 0: used by svm_run.S */
+	struct ahv_gprs gprs; /* offset 0: used by svm_run.S / vmx_run.S */
 	void *arch;           /* back-end state (struct svm_vcpu, ...) */
 	uint64_t exits;       /* all exits */
 	uint64_t exit_count[AHV_EXIT_COUNTERS];
 	uint32_t apic_id;
-	_Alignas(16) uint8_t fxsave[512]; /* guest x87/SSE across hypercalls */
+	/* No FXSAVE area: the engine uses general registers only and the one
+	 * SSE user, SHA-NI in crypto/src/sha256.c, brackets itself with
+	 * FXSAVE/FXRSTOR (docs/crypto.md), so guest x87/SSE/AVX state is never
+	 * touched by host code. */
 };
 
 /* The arch-neutral view of a guest's paging mode at an exit. */
@@ -111,14 +124,15 @@ struct ahv_vmm_ops {
 	enum ahv_paging (*guest_paging)(struct ahv_vcpu *v);
 	int (*guest_long_mode)(struct ahv_vcpu *v); /* EFER.LMA && CS.L */
 	uint64_t (*guest_efer)(struct ahv_vcpu *v);
-	/* Nested root (host PA) and format. */
-	uint64_t (*nested_root)(struct ahv_vcpu *v);
-	uint32_t nested_format; /* enum ahv_nested_format (ahv/platform.h) */
+	/* The guest's nested paging as the core walks it: format, levels,
+	 * 1 GiB leaves, root (ahv/platform.h struct ahv_nested). */
+	void (*nested_info)(struct ahv_vcpu *v, struct ahv_nested *n);
 	/* Print guest state (panic path). */
 	void (*dump)(struct ahv_vcpu *v);
 };
 
 extern const struct ahv_vmm_ops ahv_svm_ops;
+extern const struct ahv_vmm_ops ahv_vmx_ops;
 
 
 struct ahv_hv {
@@ -170,5 +184,62 @@ int ahv_hv_mem_type(const struct ahv_hv *hv, uint64_t pa);
  * guest_rip with guest_rsp, pops them and returns 0 to the caller. */
 int ahv_x86_launch(void *arg, void (*host_entry)(void *arg, uint64_t guest_rsp, uint64_t guest_rip),
 		   uint64_t host_rsp);
+
+/* ---- shared by the back ends (vcpu.c) ------------------------------------ */
+/* Count one exit (code < 0x100 in its own slot, the rest in "other"). */
+void ahv_vcpu_count_exit(struct ahv_vcpu *v, uint64_t code);
+/* AHV-HV-EXITS line: totals per exit code. */
+void ahv_vcpu_print_counters(const struct ahv_vcpu *v);
+/* CPUID policy for both vendors: the hypervisor leaves from the core, the
+ * hypervisor-present bit set, VMX and SVM hidden. Reads leaf/subleaf from
+ * v->gprs.rax/rcx and writes EAX..EDX back; the caller advances RIP. */
+void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v);
+/* A VMCALL/VMMCALL: x carries the caller's control state (cr0, cr3, cr4,
+ * efer, cs_l, cpl) as the back end read it; the registers come from and go
+ * back to v->gprs. The caller advances RIP. */
+void ahv_vcpu_hypercall(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_exit *x);
+/* Guest paging mode from CR0/CR4/EFER (SDM Vol. 3A §4.1.1 Table 4-1; APM
+ * Vol. 2 §5.1). */
+enum ahv_paging ahv_paging_mode(uint64_t cr0, uint64_t cr4, uint64_t efer);
+/* The GPR accessors of the ops table (both back ends sync RSP/RAX into
+ * v->gprs around every exit). */
+uint64_t ahv_vcpu_get_gpr(struct ahv_vcpu *v, enum ahv_gpr r);
+void ahv_vcpu_set_gpr(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val);
+
+/* I/O ports the hypervisor intercepts: its log UART (when hidden) and the
+ * ACPI PM1a control block (power-off logs the exit counters first). Sets
+ * their bits in a one-bit-per-port bitmap (APM §15.10.1 IOPM; SDM Vol. 3C
+ * §25.6.4 I/O bitmaps A and B, contiguous). 1 if any was set. */
+int ahv_io_intercepts(const struct ahv_hv *hv, uint8_t *bitmap);
+/* One intercepted IN/OUT (string forms ignored, REP consumes RCX) on one
+ * of those ports; size 1, 2 or 4. The caller advances RIP. */
+void ahv_vcpu_io(struct ahv_hv *hv, struct ahv_vcpu *v, uint16_t port, unsigned size, int in, int str,
+		 int rep);
+
+/* MSR intercept bitmaps. Both vendors split the MSR space into ranges
+ * (0000_0000-0000_1FFF, C000_0000-C000_1FFF, and on AMD C001_0000-
+ * C001_1FFF) with a byte offset each, `stride` bits per MSR, and the write
+ * bit `write_bit` bits after the read bit: AMD MSRPM 2 bits per MSR, write
+ * next to read (APM §15.11); Intel 1 bit, write bitmaps 0x800 bytes on
+ * (SDM Vol. 3C §25.6.9). An MSR outside the ranges always exits. */
+struct ahv_msr_bitmap_layout {
+	uint32_t range_off[3]; /* byte offset per range; ~0u: range absent */
+	uint32_t stride;
+	uint32_t write_bit;
+};
+void ahv_msr_intercept(uint8_t *bm, const struct ahv_msr_bitmap_layout *l, uint32_t msr, int read, int write);
+
+/* Nested tables (NPT or EPT, one builder: pt.c, the format in pt's bits):
+ * identity map of all RAM and the MMIO holes, the hypervisor's frames
+ * absent. *top: the end of what is mapped now. 0 or -1 (pool empty). */
+int ahv_nested_build(struct ahv_hv *hv, struct ahv_pt *pt, uint64_t *top);
+enum ahv_nested_fault {
+	AHV_NF_HV_MEMORY,  /* the guest touched hypervisor memory: inject #GP */
+	AHV_NF_MAPPED,     /* beyond the pre-built window: mapped now, retry */
+	AHV_NF_UNEXPECTED, /* a hole that should not fault: logged, #GP */
+};
+/* A nested fault (NPF / EPT violation) at gpa: classify, log, map. */
+enum ahv_nested_fault ahv_nested_fault(struct ahv_hv *hv, struct ahv_pt *pt, uint64_t *top, uint64_t gpa,
+				       uint64_t rip, uint64_t info, uint64_t *faults);
 
 #endif

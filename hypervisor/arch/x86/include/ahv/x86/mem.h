@@ -39,16 +39,24 @@ static inline void *ahv_pool_ptr(struct ahv_pool *p, uint64_t n)
 #define PTE_ADDR_MASK 0x000FFFFFFFFFF000ull
 
 /* A table format: the bits set in non-leaf and leaf entries, and the largest
- * leaf level the CPU advertises (3: 1 GiB, 2: 2 MiB). */
+ * leaf level the CPU advertises (3: 1 GiB, 2: 2 MiB, 1: 4 KiB only). One
+ * builder serves the host tables, AMD NPT and Intel EPT: an EPT entry is
+ * "present" when its read bit (bit 0, like P) is set and a large leaf has
+ * bit 7 set (like PS) (SDM Vol. 3C §29.3.2 Tables 29-1..29-6), so only the
+ * bit values differ. leaf_attr, when set, gives extra leaf bits for a
+ * naturally aligned [base, base + size) (EPT memory type, §29.3.7), or
+ * AHV_PT_MIXED when the range needs smaller leaves. */
+#define AHV_PT_MIXED (~0ull)
 struct ahv_pt {
 	uint64_t root;      /* PA of the PML4 */
 	uint64_t table_bits;
 	uint64_t leaf_bits;
-	int max_leaf_level; /* 2 or 3 */
+	int max_leaf_level; /* 1, 2 or 3 */
 	struct ahv_pool *pool;
+	uint64_t (*leaf_attr)(uint64_t base, uint64_t size);
 };
 
-/* Identity-map [0, top) (top a multiple of 2 MiB). 0 or -1 (pool empty). */
+/* Identity-map [0, top) (top a multiple of 4 KiB). 0 or -1 (pool empty). */
 int ahv_pt_identity(struct ahv_pt *pt, uint64_t top);
 /* Remove [start, end) (4 KiB aligned), splitting large pages. 0 or -1. */
 int ahv_pt_unmap(struct ahv_pt *pt, uint64_t start, uint64_t end);

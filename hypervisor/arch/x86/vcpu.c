@@ -1,0 +1,236 @@
+/*
+ * vcpu.c - exit work that the VT-x and SVM back ends do the same way: exit
+ * counters, the CPUID policy, the hypercall into the engine, the intercepted
+ * I/O ports, the guest paging mode, and the nested tables (one builder in
+ * pt.c for both formats, the format being the entry bits in struct ahv_pt).
+ * A back end decodes its own exit information (VMCS fields / VMCB) and its
+ * own RIP advance, then calls these.
+ */
+#include "attest/wire.h"
+#include "ahv/x86/cpu.h"
+#include "ahv/x86/hv.h"
+#include "ahv/x86/log.h"
+
+/* CPUID bits the policy touches. */
+#define CPUID_1_ECX_VMX (1u << 5)          /* SDM Vol. 2A CPUID Table 3-10; Vol. 3C §24.6 */
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)  /* reserved for hypervisor use (APM Vol. 3 E.3.2) */
+#define CPUID_8000_0001_ECX_SVM (1u << 2)  /* APM Vol. 2 §15.4 "Enabling SVM" */
+
+void ahv_vcpu_count_exit(struct ahv_vcpu *v, uint64_t code)
+{
+	v->exits++;
+	v->exit_count[code < 0x100 ? code : 0x100]++;
+}
+
+void ahv_vcpu_print_counters(const struct ahv_vcpu *v)
+{
+	ahv_log("AHV-HV-EXITS total %lu:", v->exits);
+	for (unsigned i = 0; i < AHV_EXIT_COUNTERS; i++)
+		if (v->exit_count[i])
+			ahv_log(" %s%x=%lu", i == 0x100 ? "other/" : "", i, v->exit_count[i]);
+	ahv_log("\n");
+}
+
+void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v)
+{
+	uint32_t leaf = (uint32_t)v->gprs.rax, sub = (uint32_t)v->gprs.rcx, r[4];
+	if (leaf >= 0x40000000u && leaf <= 0x400000FFu) {
+		/* Hypervisor leaves (protocol.md §2), answered by the core: our
+		 * own signature, never the emulator's (recipe pitfall 11). */
+		if (!ahv_core_cpuid(hv->core, leaf, r))
+			r[0] = r[1] = r[2] = r[3] = 0;
+	} else {
+		ahv_cpuid(leaf, sub, r);
+		if (leaf == 1) {
+			r[2] |= CPUID_1_ECX_HYPERVISOR;
+			r[2] &= ~CPUID_1_ECX_VMX;          /* VT-x is not offered */
+		} else if (leaf == 0x80000001u) {
+			r[2] &= ~CPUID_8000_0001_ECX_SVM;  /* nor SVM */
+		} else if (leaf == 0x8000000Au) {
+			r[0] = r[1] = r[2] = r[3] = 0;     /* no SVM features (APM Vol. 3 E.4.9) */
+		}
+	}
+	v->gprs.rax = r[0];
+	v->gprs.rbx = r[1];
+	v->gprs.rcx = r[2];
+	v->gprs.rdx = r[3];
+}
+
+void ahv_vcpu_hypercall(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_exit *x)
+{
+	x->regs = (struct ahv_hc_regs){.rax = v->gprs.rax, .rbx = v->gprs.rbx, .rcx = v->gprs.rcx,
+				       .rdx = v->gprs.rdx, .rsi = v->gprs.rsi};
+	x->apic_id = v->apic_id;
+	/* No FXSAVE here: the engine is general-registers-only, and SHA-NI
+	 * saves and restores the SSE state itself (crypto/src/sha256.c). */
+	ahv_hypercall(hv->core, x);
+	v->gprs.rax = x->regs.rax;
+	v->gprs.rbx = x->regs.rbx;
+	v->gprs.rcx = x->regs.rcx;
+	v->gprs.rdx = x->regs.rdx;
+}
+
+enum ahv_paging ahv_paging_mode(uint64_t cr0, uint64_t cr4, uint64_t efer)
+{
+	if (!(cr0 & CR0_PG))
+		return AHV_PAGING_NONE;
+	if (efer & EFER_LMA)
+		return (cr4 & CR4_LA57) ? AHV_PAGING_5LVL : AHV_PAGING_4LVL;
+	return (cr4 & CR4_PAE) ? AHV_PAGING_PAE : AHV_PAGING_32;
+}
+
+uint64_t ahv_vcpu_get_gpr(struct ahv_vcpu *v, enum ahv_gpr r)
+{
+	return ((const uint64_t *)&v->gprs)[r & 15];
+}
+
+void ahv_vcpu_set_gpr(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val)
+{
+	((uint64_t *)&v->gprs)[r & 15] = val;
+}
+
+void ahv_msr_intercept(uint8_t *bm, const struct ahv_msr_bitmap_layout *l, uint32_t msr, int read, int write)
+{
+	static const uint32_t range_base[3] = {0, 0xC0000000u, 0xC0010000u};
+	for (unsigned r = 0; r < 3; r++) {
+		if (l->range_off[r] == ~0u || msr < range_base[r] || msr - range_base[r] > 0x1FFF)
+			continue;
+		uint64_t bit = (uint64_t)l->range_off[r] * 8 + (uint64_t)(msr - range_base[r]) * l->stride;
+		if (read)
+			bm[bit / 8] |= (uint8_t)(1u << (bit % 8));
+		bit += l->write_bit;
+		if (write)
+			bm[bit / 8] |= (uint8_t)(1u << (bit % 8));
+		return;
+	}
+}
+
+/* ---- intercepted I/O ports --------------------------------------------------- */
+int ahv_io_intercepts(const struct ahv_hv *hv, uint8_t *bitmap)
+{
+	int any = 0;
+	const struct ahv_handoff *h = hv->handoff;
+	if ((h->policy & AHV_HO_HIDE_LOG_PORT) && h->log_port) {
+		for (unsigned p = h->log_port; p < h->log_port + 8u; p++)
+			bitmap[p / 8] |= (uint8_t)(1u << (p % 8));
+		any = 1;
+	}
+	/* ACPI sleep control (FADT PM1a_CNT_BLK, ACPI 6.4 §4.8.3.2.1): a write
+	 * with SLP_EN is the guest powering off or sleeping; the exit counters
+	 * go to the log first. Two exits per power-off, none otherwise. */
+	if (h->pm1a_cnt_port) {
+		for (unsigned p = h->pm1a_cnt_port; p < h->pm1a_cnt_port + 2u; p++)
+			bitmap[p / 8] |= (uint8_t)(1u << (p % 8));
+		any = 1;
+	}
+	return any;
+}
+
+static uint32_t port_in(uint16_t port, unsigned size)
+{
+	uint32_t val;
+	if (size == 1)
+		val = ahv_inb(port);
+	else if (size == 2)
+		__asm__ volatile("inw %1, %w0" : "=a"(val) : "Nd"(port));
+	else
+		__asm__ volatile("inl %1, %0" : "=a"(val) : "Nd"(port));
+	return val;
+}
+
+static void port_out(uint16_t port, unsigned size, uint32_t val)
+{
+	if (size == 1)
+		ahv_outb(port, (uint8_t)val);
+	else if (size == 2)
+		__asm__ volatile("outw %w0, %1" ::"a"(val), "Nd"(port));
+	else
+		__asm__ volatile("outl %0, %1" ::"a"(val), "Nd"(port));
+}
+
+void ahv_vcpu_io(struct ahv_hv *hv, struct ahv_vcpu *v, uint16_t port, unsigned size, int in, int str,
+		 int rep)
+{
+	uint16_t pm = hv->handoff->pm1a_cnt_port;
+	uint64_t mask = size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
+	if (pm && port >= pm && port < pm + 2 && !str) {
+		/* ACPI PM1a control: pass through, logging the counters first
+		 * when SLP_EN (bit 13) is written. A 32-bit IN/OUT zero-extends
+		 * into RAX; 8/16-bit ones keep the upper bits. */
+		if (in) {
+			uint32_t val = port_in(port, size);
+			v->gprs.rax = size == 4 ? (val & mask) : ((v->gprs.rax & ~mask) | (val & mask));
+			return;
+		}
+		uint32_t val = (uint32_t)(v->gprs.rax & mask);
+		if (port == pm && size >= 2 && (val & (1u << 13))) {
+			ahv_log("AHV-HV: guest power-off/sleep (PM1a_CNT %x)\n", val);
+			ahv_vcpu_print_counters(v);
+		}
+		port_out(port, size, val);
+		return;
+	}
+	/* The log port: the guest sees an idle 16550 that never receives
+	 * anything (IIR 0xC1: no interrupt pending; LSR 0x60: transmitter
+	 * empty, no data ready) and whose output goes nowhere. */
+	unsigned reg = (unsigned)(port - hv->handoff->log_port);
+	if (str) {
+		if (rep)
+			v->gprs.rcx = 0;
+	} else if (in) {
+		uint64_t val = reg == 2 ? 0xC1 : reg == 5 ? 0x60 : 0;
+		v->gprs.rax = (size == 4) ? val : ((v->gprs.rax & ~mask) | val);
+	}
+}
+
+/* ---- nested tables ------------------------------------------------------------- */
+int ahv_nested_build(struct ahv_hv *hv, struct ahv_pt *pt, uint64_t *top_out)
+{
+	unsigned pa_bits = ahv_maxphyaddr();
+	if (pa_bits > 46)
+		pa_bits = 46;
+	uint64_t top = 4 * AHV_1G;
+	for (uint32_t i = 0; i < hv->handoff->n_memmap; i++)
+		if (hv->handoff->memmap[i].end > top)
+			top = hv->handoff->memmap[i].end;
+	top = (top + AHV_1G - 1) & ~(AHV_1G - 1);
+	if (pt->max_leaf_level == 3)
+		top = 1ull << pa_bits; /* cheap with 1 GiB pages: all of it */
+	else {
+		/* 2 MiB leaves: RAM plus room for 64-bit PCI windows, and at
+		 * least the first 512 GiB (or all of MAXPHYADDR) so that the
+		 * engine's nested walk sees the same identity map the guest
+		 * does (2 MiB of tables at most); faults map more. */
+		uint64_t floor = pa_bits < 39 ? 1ull << pa_bits : 512 * AHV_1G;
+		top += 16 * AHV_1G;
+		if (top < floor)
+			top = floor;
+	}
+	*top_out = top;
+	if (ahv_pt_identity(pt, top))
+		return -1;
+	for (uint32_t i = 0; i < hv->n_hidden; i++)
+		if (ahv_pt_unmap(pt, hv->hidden[i].start, hv->hidden[i].end))
+			return -1;
+	return 0;
+}
+
+enum ahv_nested_fault ahv_nested_fault(struct ahv_hv *hv, struct ahv_pt *pt, uint64_t *top, uint64_t gpa,
+				       uint64_t rip, uint64_t info, uint64_t *faults)
+{
+	if (ahv_hv_owns(hv, gpa & ~0xfffull, 4096)) {
+		if ((*faults)++ < 16)
+			ahv_log("ahv: guest touched hypervisor memory at gpa %lx (rip %lx, info %lx): #GP\n",
+				gpa, rip, info);
+		return AHV_NF_HV_MEMORY;
+	}
+	if (gpa >= *top && gpa < (1ull << ahv_maxphyaddr())) {
+		/* Beyond the pre-built window (CPU without 1 GiB nested pages):
+		 * map the 2 MiB around it, one to one. */
+		uint64_t base = gpa & ~(AHV_2M - 1);
+		if (ahv_pt_map4k(pt, base, base + AHV_2M) == 0)
+			return AHV_NF_MAPPED;
+	}
+	ahv_log("ahv: unexpected nested page fault at gpa %lx (rip %lx, info %lx): #GP\n", gpa, rip, info);
+	return AHV_NF_UNEXPECTED;
+}
