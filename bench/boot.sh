@@ -27,7 +27,8 @@ for v in hv bare; do
   [ "$v" = bare ] && extra=(--set 'hypervisor = off')
   "$top/scripts/mkesp.sh" --out "$work/esp-$v" --loader "$loader" --next "$guest/vmlinuz" \
     --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
-    --args "console=ttyS0 loglevel=4 panic=-1 ahv=bench" --key "$guest/guest.pub.pem" "${extra[@]}" >/dev/null
+    --args "console=ttyS0 loglevel=4 panic=-1 ahv=bench" --key "$guest/guest.pub.pem" \
+    --set 'dev_key = allow' "${extra[@]}" >/dev/null
   # A GPT disk image: the firmware reads the kernel much faster than from
   # QEMU's virtual FAT folder, which would otherwise dominate both boots.
   "$top/scripts/mkusb.sh" --esp "$work/esp-$v" --out "$work/disk-$v.img" >/dev/null

@@ -81,7 +81,7 @@ int ahv_config_parse(const char *text, size_t len, struct ahv_config *cfg, char 
 	cfg->allow_gpa = 1;
 	cfg->hide_log_port = 1;
 	cfg->hypervisor = 1;
-	cfg->dev_key = 1;
+	cfg->dev_key = 0;
 	cfg->log_port = 0x2f8;
 	cfg->pool_mib = 8;
 	for (size_t pos = 0; pos < len;) {

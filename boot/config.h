@@ -16,7 +16,7 @@
  *   pool_mib      = 4..256   (default 8) hypervisor memory
  *   hypervisor    = on|off   (default on) off: only chain-load (the
  *                   benchmark's bare reference boot uses it)
- *   dev_key       = allow|deny (default allow) without a usable TPM, sign
+ *   dev_key       = allow|deny (default deny) without a usable TPM, sign
  *                   with an ephemeral development key (every report carries
  *                   AHV_REPORT_F_DEV_KEY, which verifiers reject by
  *                   default); deny: no key, attestation answers AHV_E_NO_KEY.

@@ -36,6 +36,11 @@ int main(void)
 	/* defaults */
 	T(parse("next = \\a.efi\n", &c, err) == 0);
 	T(c.allow_cpl3 && c.allow_gpa && c.log_port == 0x2f8 && c.pool_mib == 8 && c.hypervisor);
+	/* no development key unless the config asks for one */
+	T(c.dev_key == 0);
+	T(parse("next = \\a.efi\ndev_key = allow\n", &c, err) == 0 && c.dev_key == 1);
+	T(parse("next = \\a.efi\ndev_key = deny\n", &c, err) == 0 && c.dev_key == 0);
+	T(parse("next = \\a.efi\ndev_key = maybe\n", &c, err) == -1);
 	/* fail closed */
 	T(parse("", &c, err) == -1 && strstr(err, "next"));
 	T(parse("next = a.efi\n", &c, err) == -1);                     /* not absolute */

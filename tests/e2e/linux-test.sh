@@ -24,7 +24,8 @@ work=$(mktemp -d /tmp/ahv-e2e.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$guest/vmlinuz" \
   --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
-  --args "console=ttyS0 loglevel=4 panic=-1 ${AHV_LINUX_ARGS:-}" --key "$guest/guest.pub.pem" >/dev/null
+  --args "console=ttyS0 loglevel=4 panic=-1 ${AHV_LINUX_ARGS:-}" --key "$guest/guest.pub.pem" \
+  --set 'dev_key = allow' >/dev/null
 "$top/scripts/qemu-svm-run.sh" --esp "$work/esp" --timeout 400 --log "$work/logs" \
   --pass 'AHV-LINUX: PASS' --pass 'AHV-LINUX: case cli-show ok' --pass 'AHV-LINUX: powering off' \
   --fail 'AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-LINUX: FAIL|Kernel panic'

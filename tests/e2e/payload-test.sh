@@ -24,7 +24,7 @@ openssl ec -in "$work/guest.key" -noout -text 2>/dev/null |
   awk '/^priv:/{p=1; next} /^pub:/{p=0} p' | tr -d ' :\n' | tail -c 64 > "$work/guest.hex"
 
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$payload" \
-  --next-path '\attest-hv\e2e-payload.efi' --key "$work/guest.pub.pem" \
+  --next-path '\attest-hv\e2e-payload.efi' --key "$work/guest.pub.pem" --set 'dev_key = allow' \
   --file "$work/guest.hex:\\attest-hv\\test\\guest.hex" >/dev/null
 mkdir -p "$work/logs"
 if [ "$mode" = bochs ]; then

@@ -13,7 +13,7 @@ for f in "$loader" "$payload"; do [ -f "$f" ] || { echo "triple-fault-test: miss
 work=$(mktemp -d /tmp/ahv-e2e.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$payload" \
-  --next-path '\attest-hv\e2e-payload.efi' --args 'triple-fault' >/dev/null
+  --next-path '\attest-hv\e2e-payload.efi' --args 'triple-fault' --set 'dev_key = allow' >/dev/null
 if [ "${1:-}" = bochs ]; then
   # The CPU halts for good: stop Bochs once the counters are logged, then
   # judge every marker.
