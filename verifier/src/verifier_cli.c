@@ -98,6 +98,26 @@ static int common_opt(int ch, struct common *co)
 }
 
 /* ---- enroll / revoke / keys / key-id / init / audit ----------------------- */
+/* Options of the commands that take only --config/--storage/--help: -1 to
+ * go on (optind at the first operand), else the command's exit status. */
+static int common_only(int argc, char **argv, const char *cmd, const char *help,
+		       struct common *co)
+{
+	static const struct option o[] = {COMMON_OPTS, {0, 0, 0, 0}};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:s:h", o, NULL)) != -1) {
+		if (common_opt(ch, co))
+			continue;
+		if (ch == 'h') {
+			fputs(help, stdout);
+			return 0;
+		}
+		return die_usage(cmd, "bad option");
+	}
+	return -1;
+}
+
 static int cmd_enroll(int argc, char **argv)
 {
 	struct common co = {"/etc/attest-verifier/verifier.json", NULL, false};
@@ -163,18 +183,11 @@ static int cmd_enroll(int argc, char **argv)
 static int cmd_revoke(int argc, char **argv)
 {
 	struct common co = {"/etc/attest-verifier/verifier.json", NULL, false};
-	static const struct option o[] = {COMMON_OPTS, {0, 0, 0, 0}};
-	int ch;
-	while ((ch = getopt_long(argc, argv, "c:s:h", o, NULL)) != -1) {
-		if (common_opt(ch, &co))
-			continue;
-		if (ch == 'h') {
-			printf("usage: attest-verifier revoke [--config FILE | --storage URL] KEY_ID\n"
-			       "Marks an enrolled key revoked (daemons drop it on SIGHUP).\n");
-			return 0;
-		}
-		return die_usage("revoke", "bad option");
-	}
+	int rc0 = common_only(argc, argv, "revoke",
+			      "usage: attest-verifier revoke [--config FILE | --storage URL] KEY_ID\n"
+			      "Marks an enrolled key revoked (daemons drop it on SIGHUP).\n", &co);
+	if (rc0 >= 0)
+		return rc0;
 	if (argc - optind != 1)
 		return die_usage("revoke", "expected KEY_ID (64 hex digits)");
 	uint8_t id[32];
@@ -198,18 +211,11 @@ static int cmd_revoke(int argc, char **argv)
 static int cmd_keys(int argc, char **argv)
 {
 	struct common co = {"/etc/attest-verifier/verifier.json", NULL, false};
-	static const struct option o[] = {COMMON_OPTS, {0, 0, 0, 0}};
-	int ch;
-	while ((ch = getopt_long(argc, argv, "c:s:h", o, NULL)) != -1) {
-		if (common_opt(ch, &co))
-			continue;
-		if (ch == 'h') {
-			printf("usage: attest-verifier keys [--config FILE | --storage URL]\n"
-			       "Lists enrolled keys: kind, key id, curve, name, state.\n");
-			return 0;
-		}
-		return die_usage("keys", "bad option");
-	}
+	int rc0 = common_only(argc, argv, "keys",
+			      "usage: attest-verifier keys [--config FILE | --storage URL]\n"
+			      "Lists enrolled keys: kind, key id, curve, name, state.\n", &co);
+	if (rc0 >= 0)
+		return rc0;
 	if (optind != argc)
 		return die_usage("keys", "unexpected argument");
 	struct v_config cfg;
@@ -258,18 +264,11 @@ static int cmd_key_id(int argc, char **argv)
 static int cmd_init(int argc, char **argv)
 {
 	struct common co = {"/etc/attest-verifier/verifier.json", NULL, false};
-	static const struct option o[] = {COMMON_OPTS, {0, 0, 0, 0}};
-	int ch;
-	while ((ch = getopt_long(argc, argv, "c:s:h", o, NULL)) != -1) {
-		if (common_opt(ch, &co))
-			continue;
-		if (ch == 'h') {
-			printf("usage: attest-verifier init [--config FILE | --storage URL]\n"
-			       "Creates tables, append-only triggers and indexes (idempotent).\n");
-			return 0;
-		}
-		return die_usage("init", "bad option");
-	}
+	int rc0 = common_only(argc, argv, "init",
+			      "usage: attest-verifier init [--config FILE | --storage URL]\n"
+			      "Creates tables, append-only triggers and indexes (idempotent).\n", &co);
+	if (rc0 >= 0)
+		return rc0;
 	if (optind != argc)
 		return die_usage("init", "unexpected argument");
 	struct v_config cfg;
