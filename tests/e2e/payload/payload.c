@@ -23,6 +23,7 @@
 #include <string.h>
 #include "ahv/crypto.h"
 #include "attest/wire.h"
+#include "guest_call.h"
 
 static uint8_t crypto_pool[192 * 1024] __attribute__((aligned(16)));
 static int checks, fails;
@@ -45,25 +46,12 @@ void ahv_crypto_fatal(int status)
 		__asm__ volatile("hlt");
 }
 
-struct hc {
-	uint64_t rax, rbx, rcx, rdx, rsi;
-};
-
 static int intel; /* GenuineIntel: VT-x back end, VMCALL */
 static uint32_t want_backend;
 
 static void vmmcall(struct hc *h)
 {
-	if (intel)
-		__asm__ volatile("vmcall"
-				 : "+a"(h->rax), "+b"(h->rbx), "+c"(h->rcx), "+d"(h->rdx), "+S"(h->rsi)
-				 :
-				 : "memory");
-	else
-		__asm__ volatile("vmmcall"
-				 : "+a"(h->rax), "+b"(h->rbx), "+c"(h->rcx), "+d"(h->rdx), "+S"(h->rsi)
-				 :
-				 : "memory");
+	guest_hypercall(h, intel);
 }
 
 static void cpuid(uint32_t leaf, uint32_t r[4])
@@ -98,20 +86,6 @@ static void check(int ok, const char *what, uint64_t got, uint64_t want)
 	Print(L"AHV-E2E: case %a %a status=0x%lx want=0x%lx\r\n", what, ok ? "ok" : "FAIL", got, want);
 }
 
-static void print_hex(const char *tag, const uint8_t *b, size_t n)
-{
-	static const char hx[] = "0123456789abcdef";
-	char line[160];
-	for (size_t off = 0; off < n; off += 64) {
-		size_t k = 0;
-		for (size_t i = off; i < n && i < off + 64; i++) {
-			line[k++] = hx[b[i] >> 4];
-			line[k++] = hx[b[i] & 15];
-		}
-		line[k] = 0;
-		Print(L"%a %a\r\n", tag, line);
-	}
-}
 
 /* ---- requests -------------------------------------------------------------- */
 static const uint8_t nonce[32] = {0x4e, 0x4f, 0x4e, 0x43, 0x45, 0x2d, 0x65, 0x32, 0x65, 0x2d,

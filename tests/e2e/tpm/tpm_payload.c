@@ -23,6 +23,7 @@
 #include "ahv/tpm_seal.h"
 #include "attest/wire.h"
 #include "tcg2_efi.h"
+#include "../payload/guest_call.h"
 
 static uint8_t crypto_pool[192 * 1024] __attribute__((aligned(16)));
 static ahv_drbg rng;
@@ -43,32 +44,12 @@ void ahv_crypto_fatal(int status)
 		__asm__ volatile("hlt");
 }
 
-struct hc {
-	uint64_t rax, rbx, rcx, rdx, rsi;
-};
-
+/* e2e-tpm runs under QEMU with AMD SVM: VMMCALL. */
 static void vmmcall(struct hc *h)
 {
-	__asm__ volatile("vmmcall"
-			 : "+a"(h->rax), "+b"(h->rbx), "+c"(h->rcx), "+d"(h->rdx), "+S"(h->rsi)
-			 :
-			 : "memory");
+	guest_hypercall(h, 0);
 }
 
-static void print_hex(const char *tag, const uint8_t *b, size_t n)
-{
-	static const char hx[] = "0123456789abcdef";
-	char line[160];
-	for (size_t off = 0; off < n; off += 64) {
-		size_t k = 0;
-		for (size_t i = off; i < n && i < off + 64; i++) {
-			line[k++] = hx[b[i] >> 4];
-			line[k++] = hx[b[i] & 15];
-		}
-		line[k] = 0;
-		Print(L"%a %a\r\n", tag, line);
-	}
-}
 
 static EFI_STATUS read_esp(EFI_HANDLE image, CHAR16 *path, void *buf, UINTN *n)
 {
