@@ -269,14 +269,8 @@ static int load_key(EFI_HANDLE image)
 		return -1;
 	uefi_call_wrapper(fh->Read, 3, fh, &n, hex);
 	uefi_call_wrapper(fh->Close, 1, fh);
-	for (int i = 0; i < 32; i++) {
-		int v = 0;
-		for (int k = 0; k < 2; k++) {
-			char c = hex[2 * i + k];
-			v = v * 16 + (c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
-		}
-		d[i] = (uint8_t)v;
-	}
+	if (ahv_hex_decode(hex, 64, d, 32) != 32)
+		return -1;
 	if (ahv_ec_key_from_private(AHV_CURVE_P256, d, 32, &rng, &gkey))
 		return -1;
 	return ahv_spki_key_id(&gkey.pub, gkey_id);
