@@ -74,7 +74,7 @@ int ahv_config_parse(const char *text, size_t len, struct ahv_config *cfg, char 
 {
 	char line[AHV_CFG_MAX_ARGS + 64];
 	unsigned seen = 0, lineno = 0;
-	enum { S_NEXT = 1, S_ARGS = 2, S_INITRD = 4, S_CPL3 = 8, S_GPA = 16, S_PORT = 32, S_HIDE = 64, S_POOL = 128, S_HV = 256, S_DEVKEY = 512 };
+	enum { S_NEXT = 1, S_ARGS = 2, S_INITRD = 4, S_CPL3 = 8, S_GPA = 16, S_PORT = 32, S_HIDE = 64, S_POOL = 128, S_HV = 256, S_DEVKEY = 512, S_SMP = 1024 };
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->allow_cpl3 = 1;
@@ -82,6 +82,7 @@ int ahv_config_parse(const char *text, size_t len, struct ahv_config *cfg, char 
 	cfg->hide_log_port = 1;
 	cfg->hypervisor = 1;
 	cfg->dev_key = 0;
+	cfg->smp = 0; /* boot CPU only unless asked (docs/smp.md) */
 	cfg->log_port = 0x2f8;
 	cfg->pool_mib = 8;
 	for (size_t pos = 0; pos < len;) {
@@ -147,6 +148,14 @@ int ahv_config_parse(const char *text, size_t len, struct ahv_config *cfg, char 
 				cfg->hypervisor = 1;
 			else if (!strcmp(v, "off"))
 				cfg->hypervisor = 0;
+			else
+				bad = 1;
+		} else if (!strcmp(k, "smp")) {
+			bit = S_SMP;
+			if (!strcmp(v, "on"))
+				cfg->smp = 1;
+			else if (!strcmp(v, "off"))
+				cfg->smp = 0;
 			else
 				bad = 1;
 		} else if (!strcmp(k, "dev_key")) {

@@ -16,6 +16,14 @@
  *   pool_mib      = 4..256   (default 8) hypervisor memory
  *   hypervisor    = on|off   (default on) off: only chain-load (the
  *                   benchmark's bare reference boot uses it)
+ *   smp           = on|off   (default off) on: every CPU under the
+ *                   hypervisor (docs/smp.md): the loader starts it on each
+ *                   application processor through EFI MP services, INIT/SIPI
+ *                   are emulated (xAPIC ICR writes trapped), attestations
+ *                   stop the other CPUs while they hash. AMD SVM only for
+ *                   now: on VT-x the hypervisor refuses to start (fails
+ *                   closed). off: the boot CPU only, with a warning when the
+ *                   firmware reports more CPUs.
  *   dev_key       = allow|deny (default deny) without a usable TPM, sign
  *                   with an ephemeral development key (every report carries
  *                   AHV_REPORT_F_DEV_KEY, which verifiers reject by
@@ -45,6 +53,7 @@ struct ahv_config {
 	char key_path[AHV_CFG_MAX_KEYS][AHV_CFG_MAX_PATH];
 	uint8_t key_id[AHV_CFG_MAX_KEYS][32];
 	int allow_cpl3, allow_gpa, hide_log_port, hypervisor, dev_key;
+	int smp; /* smp = on|off, default off (docs/smp.md) */
 	uint16_t log_port;
 	unsigned pool_mib;
 };

@@ -26,6 +26,7 @@
 #include "ahv/x86/log.h"
 #include "attest/wire.h"
 #include "config.h"
+#include "mp_services.h"
 #include "tpm_boot.h"
 
 static uint8_t loader_crypto_pool[128 * 1024] __attribute__((aligned(16)));
@@ -297,21 +298,29 @@ static uint16_t find_pm1a_cnt(void)
 	return 0;
 }
 
-/* ---- CPUs: version 1 virtualizes the boot CPU only (recipe pitfall 10) ---- */
-/* EFI_MP_SERVICES_PROTOCOL (UEFI PI 1.7 Vol. 2 §13.4); only its first member. */
-typedef struct ahv_mp_services {
-	EFI_STATUS(EFIAPI *GetNumberOfProcessors)(struct ahv_mp_services *self, UINTN *n, UINTN *enabled);
-} ahv_mp_services;
-
-static UINTN count_cpus(void)
+/* ---- CPUs: smp = on starts the hypervisor on every one (docs/smp.md) ------ */
+/* smp = on (docs/smp.md): each application processor prepares its vCPU in
+ * the resident copy and enters the guest from here; back in MP services as
+ * a guest, it checks the hypervisor's CPUID signature. No UEFI calls. */
+struct ap_ctx {
+	int (*prepare_ap)(struct ahv_launch *out);
+	uint32_t ok, failed;
+};
+static void __attribute__((ms_abi)) ap_proc(void *arg)
 {
-	EFI_GUID mp_guid = {0x3fdda605, 0xa76e, 0x4f46, {0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08}};
-	ahv_mp_services *mp;
-	UINTN n = 0, en = 0;
-	if (EFI_ERROR(uefi_call_wrapper(BS->LocateProtocol, 3, &mp_guid, NULL, (void **)&mp)) ||
-	    EFI_ERROR(uefi_call_wrapper(mp->GetNumberOfProcessors, 3, mp, &n, &en)))
-		return 1;
-	return en;
+	struct ap_ctx *c = arg;
+	struct ahv_launch l;
+	if (c->prepare_ap(&l)) {
+		__atomic_add_fetch(&c->failed, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	ahv_x86_launch(l.arg, l.entry, l.host_rsp);
+	uint32_t r[4];
+	ahv_cpuid(AHV_CPUID_LEAF_SIGNATURE, 0, r);
+	if (!memcmp(&r[1], "Atte", 4))
+		__atomic_add_fetch(&c->ok, 1, __ATOMIC_SEQ_CST);
+	else
+		__atomic_add_fetch(&c->failed, 1, __ATOMIC_SEQ_CST);
 }
 
 /* ---- main ------------------------------------------------------------------- */
@@ -451,11 +460,18 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		return st;
 	}
 
-	UINTN cpus = count_cpus();
-	if (cpus > 1)
+	UINTN cpus;
+	ahv_mp_services *mp = ahv_mp_locate(&cpus);
+	if (!cfg->smp || cpus < 2)
+		mp = NULL;
+	if (cfg->smp && cpus > 1 && !mp) {
+		uefi_call_wrapper(BS->UnloadImage, 1, child);
+		return fail(EFI_UNSUPPORTED, "smp = on, but the firmware offers no MP services to start the other CPUs");
+	}
+	if (cpus > 1 && !cfg->smp)
 		say("AHV-BOOT: WARNING: %lu CPUs enabled, but this version virtualizes only the boot CPU: "
 		    "the others would run outside the hypervisor and could reach its memory. Boot the guest "
-		    "with one CPU (e.g. Linux 'nosmp' or 'maxcpus=1') until SMP bring-up lands.", (uint64_t)cpus);
+		    "with one CPU (e.g. Linux 'nosmp' or 'maxcpus=1'), or set smp = on (docs/smp.md).", (uint64_t)cpus);
 
 	/* 3. hypervisor memory: runtime services code/data (pitfall 6) */
 	uint64_t old_base = (uint64_t)(uintptr_t)self_li->ImageBase;
@@ -486,7 +502,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	if (key_mode == AHV_TPMB_KEY_SEALED)
 		ahv_tpmb_take_key(h->key_d); /* hypervisor memory; wiped here */
 	h->policy = (cfg->allow_cpl3 ? AHV_HO_ALLOW_CPL3 : 0) | (cfg->allow_gpa ? AHV_HO_ALLOW_GPA : 0) |
-		    (cfg->hide_log_port ? AHV_HO_HIDE_LOG_PORT : 0);
+		    (cfg->hide_log_port ? AHV_HO_HIDE_LOG_PORT : 0) | (cfg->smp ? AHV_HO_SMP : 0);
 	memcpy(h->image_digest, image_digest, 32);
 	memcpy(h->config_digest, config_digest, 32);
 	read_time(h);
@@ -511,6 +527,26 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	rc = prepare(h, &launch);
 	if (rc)
 		goto failed;
+	if (mp) {
+		struct ap_ctx c = {.prepare_ap = in_copy(old_base, new_base, (void *)ahv_hv_prepare_ap)};
+		say("AHV-BOOT: smp = on: starting the hypervisor on %lu application processors", (uint64_t)(cpus - 1));
+		st = uefi_call_wrapper(mp->StartupAllAPs, 7, mp, ap_proc, FALSE, NULL, (UINTN)20000000, &c, NULL);
+		uint32_t ok = __atomic_load_n(&c.ok, __ATOMIC_SEQ_CST);
+		if (EFI_ERROR(st) || ok != cpus - 1) {
+			if (ok == 0 && !__atomic_load_n(&c.failed, __ATOMIC_SEQ_CST)) {
+				rc = -1;
+				ahv_snprintf(h->error, sizeof(h->error), "smp = on: MP services could not run the application processors (status %lx)", (uint64_t)st);
+				goto failed;
+			}
+			/* Some CPUs may already run under the hypervisor in its
+			 * memory: nothing can be released or booted safely. */
+			say("AHV-BOOT: ERROR: smp = on: only %u of %lu application processors are under the hypervisor; system halted",
+			    ok, (uint64_t)(cpus - 1));
+			for (;;)
+				__asm__ volatile("cli; hlt");
+		}
+		say("AHV-BOOT: smp = on: %u application processors under the hypervisor", ok);
+	}
 	rc = ahv_x86_launch(launch.arg, launch.entry, launch.host_rsp);
 	/* From here on this CPU is a guest of the hypervisor. */
 	uint32_t r[4];
@@ -521,6 +557,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	memcpy(sig + 8, &r[3], 4);
 	sig[12] = 0;
 	say("AHV-BOOT: hypervisor running (CPUID 0x40000000: '%s'); starting %s as its guest", sig, cfg->next);
+	if (cfg->smp)
+		say("AHV-BOOT: smp = on: all %lu CPUs under the hypervisor", (uint64_t)cpus);
 	/* Publish where the hypervisor lives (addresses only; the guest cannot
 	 * map them): diagnostics and the hostile-guest tests use it. */
 	struct ahv_hv_ranges_table *tbl = AllocateZeroPool(sizeof(*tbl));

@@ -21,7 +21,7 @@ cat > "$work/bochsrc" <<RC
 display_library: rfb, options="timeout=0"
 romimage: file=$work/ovmf.fd, address=0
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
-cpu: model=$cpu, count=1, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
+cpu: model=$cpu, count=$smp, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
 memory: guest=512, host=512
 pci: enabled=1, chipset=i440fx
 vga: extension=vbe
@@ -39,7 +39,7 @@ clock: sync=none, time0=local
 RC
 printf 'c\n' > "$work/dbgcmds"
 rm -f "$work/fat.img.lock"
-echo "bochs-efi-run: booting $(basename "${app:-$esp_dir}") (cpu $cpu, timeout ${timeout}s)"
+echo "bochs-efi-run: booting $(basename "${app:-$esp_dir}") (cpu $cpu x $smp, timeout ${timeout}s)"
 # Bochs has no way to stop on a marker: it runs until the app powers off
 # (ACPI soft-off ends Bochs with status 1) or the timeout; a failure marker
 # seen on the way stops it early.
@@ -56,4 +56,7 @@ set +e
 wait "$bpid"
 rc=$?
 set -e
+# AHV_BOCHS_LOG=FILE keeps Bochs's own log (it names the check a failed VM
+# entry broke, for instance).
+if [ -n "${AHV_BOCHS_LOG:-}" ]; then cp "$work/bochs.log" "$AHV_BOCHS_LOG" 2>/dev/null || true; fi
 efi_run_judge "$rc" "$work/emu.out"

@@ -72,6 +72,11 @@ grep -q '^AHV_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null && san=(-fsa
 gcc -O2 -Wall -Wextra -Werror "${san[@]}" -I"$top/include" -I"$top/guest-lib/include" \
   -o "$out/ahv-guest-attest.new" "$top/tests/e2e/linux/ahv-guest-attest.c" "$lib" \
   $(pkg-config --libs libcrypto libcurl jansson) -lpthread
+# e2e-smp's checker (docs/smp.md): per-CPU signature, concurrent
+# attestations, the rewrite race.
+gcc -O2 -Wall -Wextra -Werror "${san[@]}" -I"$top/include" -I"$top/guest-lib/include" \
+  -o "$out/ahv-smp-check" "$top/tests/e2e/linux/ahv-smp-check.c" "$lib" \
+  $(pkg-config --libs libcrypto libcurl jansson) -lpthread
 cp "$cli" "$out/attest-hv.new"
 for b in ahv-guest-attest attest-hv; do
   if readelf -d "$out/$b.new" | grep -q 'TEXTREL'; then
@@ -92,7 +97,7 @@ cp "$root/bin/busybox" "$ird/bin/busybox"
 for a in sh mount umount echo cat poweroff sleep ls insmod ip udhcpc wget uname dmesg grep sed tr seq cut xz od; do
   ln -sf busybox "$ird/bin/$a"
 done
-cp "$out/ahv-guest-attest" "$out/attest-hv" "$ird/bin/"
+cp "$out/ahv-guest-attest" "$out/attest-hv" "$out/ahv-smp-check" "$ird/bin/"
 # Their shared libraries and the dynamic loader, at the paths ldd names.
 for l in $( (ldd "$out/ahv-guest-attest"; ldd "$out/attest-hv") |
            awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
@@ -121,6 +126,9 @@ arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^\$1=//p"; }
 mode=\$(arg ahv)
 if [ "\$mode" = bench ]; then
   echo "AHV-LINUX: shell reached"
+elif [ "\$mode" = smp ]; then
+  # e2e-smp (docs/smp.md); ahv_smp=race adds the rewrite race.
+  if [ "\$(arg ahv_smp)" = race ]; then /bin/ahv-smp-check /etc/guest.key --race; else /bin/ahv-smp-check /etc/guest.key; fi
 elif [ "\$mode" = demo ]; then
   # QEMU user networking: the host is 10.0.2.2; the verifier's port is on
   # the command line. The program takes the verifier's challenge, attests,

@@ -11,7 +11,7 @@ cp "$vars" "$work/vars.fd"
 
 echo "qemu-efi-run: booting $(basename "$app") (cpu $cpu, timeout ${timeout}s)"
 set +e
-timeout "$timeout" qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -m 512 -smp 1 \
+timeout "$timeout" qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -m 512 -smp "$smp" \
   -drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
   -drive if=pflash,format=raw,unit=1,file="$work/vars.fd" \
   -drive format=raw,file=fat:rw:"$work/esp" -net none -display none \

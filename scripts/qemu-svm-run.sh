@@ -10,6 +10,7 @@
 #     --timeout SEC    wall-clock limit (default 180)
 #     --cpu MODEL      default EPYC,+svm,+npt
 #     --mem MIB        default 1024
+#     --smp N          number of CPUs (default 1)
 #     --log DIR        keep console.log and hv.log here (default: temp dir)
 #     --net            QEMU user networking (virtio-net)
 #     --usb            attach --disk as a USB mass-storage stick (qemu-xhci)
@@ -20,9 +21,9 @@
 # every pass marker was seen (then QEMU is stopped), or at the timeout.
 # Exit status: 0 pass; 1 fail or timeout (the log tails are printed); 2 usage.
 set -euo pipefail
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 passes=() fail='AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-E2E: FAIL|AHV-LINUX: FAIL'
-timeout=180 cpu='EPYC,+svm,+npt' mem=1024 logdir='' esp='' disk='' usb=0 net=0 quiet=0 until_exit=0
+timeout=180 cpu='EPYC,+svm,+npt' mem=1024 smp=1 logdir='' esp='' disk='' usb=0 net=0 quiet=0 until_exit=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --pass) passes+=("$2"); shift 2 ;;
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
     --timeout) timeout=$2; shift 2 ;;
     --cpu) cpu=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
+    --smp) smp=$2; shift 2 ;;
     --log) logdir=$2; shift 2 ;;
     --esp) esp=$2; shift 2 ;;
     --disk) disk=$2; shift 2 ;;
@@ -68,7 +70,7 @@ netargs=(-net none)
 clean() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1" 2>/dev/null; }
 [ "$quiet" = 1 ] || echo "qemu-svm-run: cpu $cpu, ${mem} MiB, timeout ${timeout}s, logs in $logdir"
 start=$(date +%s.%N)
-qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -m "$mem" -smp 1 \
+qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -m "$mem" -smp "$smp" \
   -drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
   -drive if=pflash,format=raw,unit=1,file="$work/vars.fd" \
   "${drive[@]}" "${netargs[@]}" -display none -monitor none -no-reboot \

@@ -6,6 +6,7 @@
 #   --fail REGEX     marker that means failure (default: "AHV-SELFTEST: FAIL")
 #   --timeout SEC    wall-clock limit (default 120)
 #   --cpu MODEL      CPU model (runner-specific default)
+#   --smp N          number of CPUs (default 1)
 #   --log FILE       keep the serial log here (default: a temporary file)
 #   --esp-extra DIR  copy DIR's contents onto the ESP as well
 #   --esp DIR        boot this whole ESP tree (e.g. from scripts/mkesp.sh)
@@ -20,19 +21,20 @@
 
 efi_run_parse() {
   pass='AHV-SELFTEST: PASS' fail='AHV-SELFTEST: FAIL' timeout=120
-  log='' extra='' app='' esp_dir='' hvlog='' stop_on_pass=0
+  log='' extra='' app='' esp_dir='' hvlog='' stop_on_pass=0 smp=1
   while [ $# -gt 0 ]; do
     case "$1" in
       --pass) pass=$2; shift 2 ;;
       --fail) fail=$2; shift 2 ;;
       --timeout) timeout=$2; shift 2 ;;
       --cpu) cpu=$2; shift 2 ;;
+      --smp) smp=$2; shift 2 ;;
       --log) log=$2; shift 2 ;;
       --esp-extra) extra=$2; shift 2 ;;
       --esp) esp_dir=$2; shift 2 ;;
       --hv-log) hvlog=$2; shift 2 ;;
       --stop-on-pass) stop_on_pass=1; shift ;;
-      -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; sed -n '4,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; sed -n '4,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
       -*) echo "$(basename "$0"): unknown option $1 (see --help)" >&2; exit 2 ;;
       *) app=$1; shift ;;
     esac

@@ -11,6 +11,7 @@
 #include <string.h>
 
 extern const uint64_t ahv_isr_table[32]; /* isr.S */
+extern const char ahv_nmi_absorb[];        /* isr.S: IRETQ */
 
 void ahv_desc_build(struct ahv_host_desc *d, uint64_t ist1_top)
 {
@@ -27,7 +28,7 @@ void ahv_desc_build(struct ahv_host_desc *d, uint64_t ist1_top)
 	uint16_t iomap = sizeof(d->tss);
 	memcpy(d->tss + 0x66, &iomap, 2);
 	for (int v = 0; v < 32; v++) {
-		uint64_t h = ahv_isr_table[v];
+		uint64_t h = v == 2 ? (uint64_t)(uintptr_t)ahv_nmi_absorb : ahv_isr_table[v];
 		uint8_t *g = d->idt + 16 * v;
 		uint8_t ist = (v == 2 || v == 8 || v == 18) ? 1 : 0; /* NMI, #DF, #MC */
 		uint64_t lo = (h & 0xffff) | (uint64_t)AHV_HOST_CS << 16 | (uint64_t)ist << 32 |

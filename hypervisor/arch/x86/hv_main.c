@@ -280,8 +280,15 @@ int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 	hv->host_stack_top = stack + HOST_STACK_PAGES * 4096 - 16;
 	ahv_desc_build(hv->desc, ist + IST_STACK_PAGES * 4096 - 16);
 
+	if ((h->policy & AHV_HO_SMP) && !hv->ops->prepare_ap)
+		return fail(h, "smp = on, but this back end cannot start the other CPUs yet (docs/smp.md)");
 	if (hv->ops->prepare(hv))
 		return fail(h, h->error[0] ? h->error : "the back end could not start");
+	hv->vcpu->desc = hv->desc;
+	hv->vcpu->host_stack_top = hv->host_stack_top;
+	hv->vcpu->ist_top = ist + IST_STACK_PAGES * 4096 - 16;
+	hv->vcpus[0] = hv->vcpu;
+	hv->n_vcpus = 1;
 	if (setup_core(hv))
 		return fail(h, "the attestation engine refused the platform description");
 	ahv_log("AHV-HV: engine ready: %u RAM ranges, %u guest keys, policy%s%s, features %x\n",
@@ -291,5 +298,57 @@ int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 	out->arg = hv;
 	out->entry = hv->ops->host_entry;
 	out->host_rsp = hv->host_stack_top;
+	return 0;
+}
+
+struct ahv_vcpu *ahv_vcpu_by_apic_id(struct ahv_hv *hv, uint32_t apic_id)
+{
+	uint32_t n = __atomic_load_n(&hv->n_vcpus, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < n && i < AHV_MAX_CPUS; i++)
+		if (hv->vcpus[i] && hv->vcpus[i]->apic_id == apic_id)
+			return hv->vcpus[i];
+	return NULL;
+}
+
+/* smp = on: one application processor, called by the loader's MP-services
+ * procedure on that AP (no UEFI calls here: MP services forbid them on APs). */
+int ahv_hv_prepare_ap(struct ahv_launch *out)
+{
+	struct ahv_hv *hv = &ahv_hv_g;
+	if (!hv->ops || !hv->ops->prepare_ap || !(hv->handoff->policy & AHV_HO_SMP))
+		return -1;
+	struct ahv_vcpu *v = ahv_pool_ptr(&hv->pool, (sizeof(*v) + 4095) / 4096);
+	uint64_t stack = ahv_pool_pages(&hv->pool, HOST_STACK_PAGES);
+	uint64_t ist = ahv_pool_pages(&hv->pool, IST_STACK_PAGES);
+	struct ahv_host_desc *desc = ahv_pool_ptr(&hv->pool, (sizeof(struct ahv_host_desc) + 4095) / 4096);
+	if (!v || !stack || !ist || !desc) {
+		ahv_log("AHV-HV: ERROR: pool too small for an application processor\n");
+		return -1;
+	}
+	v->desc = desc;
+	v->host_stack_top = stack + HOST_STACK_PAGES * 4096 - 16;
+	v->ist_top = ist + IST_STACK_PAGES * 4096 - 16;
+	ahv_desc_build(desc, v->ist_top);
+	if (hv->ops->prepare_ap(hv, v))
+		return -1;
+	uint32_t i;
+	/* Claim a slot: n_vcpus only grows after the slot is written. */
+	static uint32_t slot_lock;
+	while (__atomic_exchange_n(&slot_lock, 1, __ATOMIC_ACQUIRE))
+		ahv_pause();
+	i = hv->n_vcpus;
+	if (i >= AHV_MAX_CPUS) {
+		__atomic_store_n(&slot_lock, 0, __ATOMIC_RELEASE);
+		ahv_log("AHV-HV: ERROR: more than %u CPUs\n", AHV_MAX_CPUS);
+		return -1;
+	}
+	v->index = i;
+	hv->vcpus[i] = v;
+	__atomic_store_n(&hv->n_vcpus, i + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&slot_lock, 0, __ATOMIC_RELEASE);
+	ahv_log("AHV-HV-CPU %u: APIC id %u prepared\n", i, v->apic_id);
+	out->arg = v;
+	out->entry = hv->ops->host_entry_ap;
+	out->host_rsp = v->host_stack_top;
 	return 0;
 }

@@ -17,6 +17,78 @@ isr_\vec:
 	ISR \v
 	.endr
 
+/* NMI in the host (smp = on, docs/smp.md). SVM: taken only on purpose - a
+ * vCPU's intercepted NMI, absorbed between STGI and CLGI (svm.c). VT-x: any
+ * NMI that reaches a CPU while it runs the hypervisor. Either is a stop's
+ * kick (ahv_smp_stop_active set: nothing to do, the vCPU checks in before
+ * its next entry) or an NMI for the guest: then the CPU's slot at the top of
+ * its IST stack (48(%rsp) here: above the saved RAX and the 5-word frame),
+ * if the back end set one (VT-x: &vcpu->host_nmi), records it for
+ * injection. Two places must not lose the NMI:
+ *  - between ahv_park_wait's checks and its HLT: skip the HLT;
+ *  - in vmx_run.S's entry window (checks, then VMLAUNCH/VMRESUME): go
+ *    back to its start, so the checks see the stop or the recorded NMI. */
+	.globl ahv_nmi_absorb
+	.align 16
+ahv_nmi_absorb:
+	pushq %rax
+	cmpl $0, ahv_smp_stop_active(%rip)
+	jne 1f
+	movq 48(%rsp), %rax
+	testq %rax, %rax
+	jz 1f
+	movl $1, (%rax)
+1:	leaq ahv_park_hlt(%rip), %rax
+	cmpq %rax, 8(%rsp)
+	jne 2f
+	incq 8(%rsp)
+	jmp 3f
+2:	leaq ahv_vmx_window(%rip), %rax
+	cmpq %rax, 8(%rsp)
+	jb 3f
+	leaq ahv_vmx_window_end(%rip), %rax
+	cmpq %rax, 8(%rsp)
+	jae 3f
+	leaq ahv_vmx_window(%rip), %rax
+	movq %rax, 8(%rsp)
+3:	popq %rax
+	iretq
+
+/* void ahv_iret_to_self(void): an IRETQ to the next instruction. An NMI
+ * that causes a VM exit blocks later NMIs (SDM Vol. 3C "VM Exits", event
+ * blocking: "an NMI causes subsequent NMIs to be blocked"), and only an
+ * IRET is sure to lift that: VM entry with blocking by NMI clear does not
+ * on Bochs (the kicks after the first one never arrived), and KVM, too,
+ * ends its NMI exits with an IRET in the host. vmx.c exit_nmi calls it. */
+	.globl ahv_iret_to_self
+	.align 16
+ahv_iret_to_self:
+	movq %rsp, %rax
+	movl %ss, %ecx
+	pushq %rcx
+	pushq %rax
+	pushfq
+	movl %cs, %ecx
+	pushq %rcx
+	leaq 1f(%rip), %rcx
+	pushq %rcx
+	iretq
+1:	ret
+
+/* void ahv_park_wait(const uint32_t *a, const uint32_t *b): return at once
+ * if *a or *b is non-zero, else HLT until an NMI (GIF=1, IF=0: only an NMI
+ * wakes it; svm.c exit_hlt). */
+	.globl ahv_park_wait
+	.align 16
+ahv_park_wait:
+	cmpl $0, (%rdi)
+	jne 2f
+	cmpl $0, (%rsi)
+	jne 2f
+ahv_park_hlt:
+	hlt
+2:	ret
+
 isr_common:
 	pushq %rax
 	pushq %rbx

@@ -174,7 +174,14 @@ void ahv_vlog(const char *fmt, va_list ap)
 {
 	char buf[256];
 	int n = ahv_vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* One line at a time when several CPUs log (smp = on, docs/smp.md).
+	 * Bounded: a CPU that died holding it (panic) cannot silence the rest. */
+	static uint32_t lock;
+	unsigned spins = 0;
+	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE) && ++spins < 10000000u)
+		__asm__ volatile("pause" ::: "memory");
 	uart_puts(buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
 }
 
 void ahv_log(const char *fmt, ...)

@@ -9,11 +9,19 @@
 uint64_t ahv_pool_pages(struct ahv_pool *p, uint64_t n)
 {
 	uint64_t bytes = n * AHV_PAGE_SIZE;
+	/* Application processors allocate their per-CPU state concurrently
+	 * (smp = on, docs/smp.md). */
+	static uint32_t lock;
+	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+		__asm__ volatile("pause" ::: "memory");
 	if (n == 0 || bytes / AHV_PAGE_SIZE != n || p->used > p->size ||
-	    bytes > p->size - p->used)
+	    bytes > p->size - p->used) {
+		__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
 		return 0;
+	}
 	uint64_t pa = p->base + p->used;
 	p->used += bytes;
+	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
 	memset((void *)(uintptr_t)pa, 0, bytes);
 	return pa;
 }
@@ -113,5 +121,16 @@ uint64_t ahv_pt_lookup(const struct ahv_pt *pt, uint64_t va, int *level)
 		}
 		t = tab(e & PTE_ADDR_MASK);
 	}
+	return 0;
+}
+
+int ahv_pt_protect4k(struct ahv_pt *pt, uint64_t pa, uint64_t clear_bits)
+{
+	if (ahv_pt_map4k(pt, pa, pa + AHV_PAGE_SIZE))
+		return -1;
+	uint64_t *e = walk_create(pt, pa & ~(AHV_PAGE_SIZE - 1), 1);
+	if (!e)
+		return -1;
+	*e &= ~clear_bits;
 	return 0;
 }

@@ -44,6 +44,13 @@ void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v)
 		if (leaf == 1) {
 			r[2] |= CPUID_1_ECX_HYPERVISOR;
 			r[2] &= ~CPUID_1_ECX_VMX;          /* VT-x is not offered */
+			/* smp = on under SVM (docs/smp.md): no x2APIC, whose ICR
+			 * is an MSR the INIT/SIPI emulation does not trap, nor
+			 * MONITOR/MWAIT: parked CPUs then wait with HLT, which the
+			 * hypervisor sees (EDK2's AP loop picks MWAIT when
+			 * offered). VT-x sees INIT and SIPI itself: nothing hidden. */
+			if ((hv->handoff->policy & AHV_HO_SMP) && hv->ops->backend == AHV_BACKEND_SVM)
+				r[2] &= ~((1u << 21) | (1u << 3));
 		} else if (leaf == 0x80000001u) {
 			r[2] &= ~CPUID_8000_0001_ECX_SVM;  /* nor SVM */
 		} else if (leaf == 0x8000000Au) {
@@ -56,18 +63,127 @@ void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v)
 	v->gprs.rdx = r[3];
 }
 
-void ahv_vcpu_hypercall(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_exit *x)
+/* ---- smp = on: stop the other vCPUs while the engine hashes ------------------ */
+/* Snapshot consistency (docs/smp.md): an attestation runs while every other
+ * vCPU waits in its host, so no guest write lands in a region while it is
+ * hashed. The caller sends an NMI to each other CPU that runs guest code
+ * (SVM: intercepted, #VMEXIT, absorbed in the host; VT-x: NMI exiting, or
+ * taken in the host, whose next VM entry then turns back: vmx_run.S) and
+ * waits until each of them checked in; vCPUs already in their host (parked
+ * for SIPI, waiting for this lock) check in from their wait loops. A VT-x
+ * CPU in wait-for-SIPI runs nothing and is not kicked: it checks in on its
+ * way out of that state if the stop is still on (Dekker pair: its
+ * in_wait_for_sipi store then the stop flag load, against the owner's stop
+ * flag store then in_wait_for_sipi load). */
+uint32_t ahv_smp_stop_active;
+static uint32_t stop_lock, stop_arrived;
+
+const uint32_t *ahv_smp_stop_word(void)
+{
+	return &ahv_smp_stop_active;
+}
+
+int ahv_smp_stop_pending(void)
+{
+	return __atomic_load_n(&ahv_smp_stop_active, __ATOMIC_SEQ_CST) != 0;
+}
+
+void ahv_smp_check_in(struct ahv_vcpu *v)
+{
+	if (!ahv_smp_stop_pending())
+		return;
+	__atomic_add_fetch(&stop_arrived, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&v->checked_in, 1, __ATOMIC_SEQ_CST);
+	while (ahv_smp_stop_pending())
+		ahv_pause();
+	__atomic_store_n(&v->checked_in, 0, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&stop_arrived, 1, __ATOMIC_SEQ_CST);
+}
+
+static void stop_release(void)
+{
+	__atomic_store_n(&ahv_smp_stop_active, 0, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&stop_arrived, __ATOMIC_SEQ_CST))
+		ahv_pause();
+	__atomic_store_n(&stop_lock, 0, __ATOMIC_RELEASE);
+}
+
+static int stop_others(struct ahv_hv *hv, struct ahv_vcpu *self)
+{
+	while (__atomic_exchange_n(&stop_lock, 1, __ATOMIC_ACQUIRE)) {
+		if (ahv_smp_stop_pending()) {
+			/* Someone else stops us while we are in the host. SVM: the
+			 * kick NMI stays pending (GIF=0) until our next entry:
+			 * absorb it then. VT-x: the host took it already. */
+			self->nmi_owed = 1;
+			ahv_smp_check_in(self);
+		}
+		ahv_pause();
+	}
+	__atomic_store_n(&ahv_smp_stop_active, 1, __ATOMIC_SEQ_CST);
+	uint32_t n = __atomic_load_n(&hv->n_vcpus, __ATOMIC_ACQUIRE);
+	uint64_t kicked = 0; /* bit i: vcpus[i] must check in */
+	uint32_t n_kicked = 0;
+	for (uint32_t i = 0; i < n && i < AHV_MAX_CPUS; i++) {
+		struct ahv_vcpu *t = hv->vcpus[i];
+		if (t == self || __atomic_load_n(&t->in_wait_for_sipi, __ATOMIC_SEQ_CST))
+			continue;
+		ahv_apic_send_nmi(t->apic_id);
+		kicked |= 1ull << i;
+		n_kicked++;
+	}
+	uint64_t hz = hv->handoff->tsc_hz ? hv->handoff->tsc_hz : 1000000000ull, t0 = ahv_rdtsc();
+	for (uint64_t left = kicked; left;) {
+		for (uint32_t i = 0; i < n; i++)
+			if ((left >> i & 1) && __atomic_load_n(&hv->vcpus[i]->checked_in, __ATOMIC_SEQ_CST))
+				left &= ~(1ull << i);
+		if (left && ahv_rdtsc() - t0 > hz) { /* 1 s: give up, the caller retries */
+			static uint32_t warned;
+			if (warned++ < 8)
+				ahv_log("AHV-HV-SMP: stop timed out (CPUs %lx of %lx did not check in)\n", left,
+					kicked);
+
+			stop_release();
+			return -1;
+		}
+		ahv_pause();
+	}
+	static uint32_t logged;
+	if (logged++ < 3)
+		ahv_log("AHV-HV-SMP: stop by cpu %u: %u other CPUs stopped in %lu us\n", self->index,
+			n_kicked, (ahv_rdtsc() - t0) * 1000000 / hz);
+	return 0;
+}
+
+/* The engine, on this vCPU's hypercall registers. No FXSAVE here: the
+ * engine is general-registers-only, and SHA-NI saves and restores the SSE
+ * state itself (crypto/src/sha256.c). */
+static void run_core(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_exit *x)
 {
 	x->regs = (struct ahv_hc_regs){.rax = v->gprs.rax, .rbx = v->gprs.rbx, .rcx = v->gprs.rcx,
 				       .rdx = v->gprs.rdx, .rsi = v->gprs.rsi};
 	x->apic_id = v->apic_id;
-	/* No FXSAVE here: the engine is general-registers-only, and SHA-NI
-	 * saves and restores the SSE state itself (crypto/src/sha256.c). */
 	ahv_hypercall(hv->core, x);
 	v->gprs.rax = x->regs.rax;
 	v->gprs.rbx = x->regs.rbx;
 	v->gprs.rcx = x->regs.rcx;
 	v->gprs.rdx = x->regs.rdx;
+}
+
+void ahv_vcpu_hypercall(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_exit *x)
+{
+	if ((uint32_t)v->gprs.rax != AHV_HC_ATTEST_GUEST_MEMORY || !(hv->handoff->policy & AHV_HO_SMP) ||
+	    __atomic_load_n(&hv->n_vcpus, __ATOMIC_ACQUIRE) < 2) {
+		run_core(hv, v, x);
+		return;
+	}
+	if (stop_others(hv, v)) {
+		v->gprs.rax = AHV_E_BUSY;
+		v->gprs.rbx = v->gprs.rdx = 0;
+		return;
+	}
+	run_core(hv, v, x);
+	stop_release();
 }
 
 enum ahv_paging ahv_paging_mode(uint64_t cr0, uint64_t cr4, uint64_t efer)
@@ -166,6 +282,13 @@ void ahv_vcpu_io(struct ahv_hv *hv, struct ahv_vcpu *v, uint16_t port, unsigned 
 		if (port == pm && size >= 2 && (val & (1u << 13))) {
 			ahv_log("AHV-HV: guest power-off/sleep (PM1a_CNT %x)\n", val);
 			ahv_vcpu_print_counters(v);
+			/* smp = on: what each CPU did (its NMI exits are mostly the
+			 * kicks of attestation stops, docs/smp.md). */
+			for (uint32_t i = 0; i < hv->n_vcpus && hv->n_vcpus > 1; i++)
+				ahv_log("AHV-HV-CPU %u: APIC id %u, %lu exits, %lu NMI exits, %u guest NMIs re-injected\n", i,
+					hv->vcpus[i]->apic_id, hv->vcpus[i]->exits,
+					hv->vcpus[i]->exit_count[hv->ops->backend == AHV_BACKEND_VMX ? 0 : 0x61],
+					hv->vcpus[i]->nmis_injected);
 		}
 		port_out(port, size, val);
 		return;

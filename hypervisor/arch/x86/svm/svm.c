@@ -33,6 +33,7 @@ struct svm_vcpu {
 	uint64_t npt_top;
 	int nrips;
 	uint64_t hv_mem_faults;
+	struct ahv_pt *npt_shared; /* the boot CPU's npt: one set for all CPUs */
 };
 
 static struct svm_vcpu svm_cpu0;
@@ -218,12 +219,263 @@ static void exit_ioio(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 		    !!(info & IOIO_STR), !!(info & IOIO_REP));
 }
 
+/* ---- smp = on: emulated INIT/SIPI (docs/smp.md) --------------------------------- */
+/* x86 register encoding (ModRM.reg + REX.R) -> struct ahv_gprs slot. */
+static const uint8_t enc_to_gpr[16] = {AHV_RAX, AHV_RCX, AHV_RDX, AHV_RBX, AHV_RSP, AHV_RBP, AHV_RSI,
+				       AHV_RDI, AHV_R8, AHV_R9, AHV_R10, AHV_R11, AHV_R12, AHV_R13,
+				       AHV_R14, AHV_R15};
+
+/* Guest linear -> guest physical (= host physical) for an instruction
+ * fetch: no paging, or 4-level long-mode paging. -1 when not mapped or
+ * when a table lies in hypervisor memory. */
+static int guest_linear_to_pa(struct ahv_hv *hv, const struct vmcb_save *g, uint64_t va, uint64_t *pa)
+{
+	if (!(g->cr0 & CR0_PG)) {
+		*pa = va & 0xffffffffu;
+		return 0;
+	}
+	if (!(g->efer & EFER_LMA) || (g->cr4 & CR4_LA57))
+		return -1;
+	uint64_t t = g->cr3 & PTE_ADDR_MASK;
+	for (int l = 4; l >= 1; l--) {
+		if (ahv_hv_owns(hv, t, 4096))
+			return -1;
+		uint64_t e = ((const uint64_t *)(uintptr_t)t)[(va >> (12 + 9 * (l - 1))) & 511];
+		if (!(e & PTE_P))
+			return -1;
+		if (l == 1 || (l <= 3 && (e & PTE_PS))) {
+			uint64_t size = 1ull << (12 + 9 * (l - 1));
+			*pa = ((e & PTE_ADDR_MASK) & ~(size - 1)) | (va & (size - 1));
+			return ahv_hv_owns(hv, *pa, 1) ? -1 : 0;
+		}
+		t = e & PTE_ADDR_MASK;
+	}
+	return -1;
+}
+
+/* Decode the guest's 32-bit store: MOV r/m32,r32 (89 /r), MOV r/m32,imm32
+ * (C7 /0), XCHG r/m32,r32 (87 /r) - what Linux (native_apic_mem_write) and
+ * EDK2 (MmioWrite32) emit. *len, *val; *xreg = register of an XCHG or -1. */
+static int decode_store(const uint8_t *b, unsigned n, int long_mode, const struct ahv_gprs *gp,
+			unsigned *len, uint32_t *val, int *xreg)
+{
+	unsigned i = 0, rex = 0;
+	while (i < n && (b[i] == 0x2e || b[i] == 0x3e || b[i] == 0x26 || b[i] == 0x36 || b[i] == 0x64 ||
+			 b[i] == 0x65 || b[i] == 0x67 || b[i] == 0xf0))
+		i++;
+	if (long_mode && i < n && (b[i] & 0xf0) == 0x40)
+		rex = b[i++];
+	if (i + 2 > n || (rex & 8))
+		return -1;
+	uint8_t op = b[i++], modrm = b[i++];
+	unsigned mod = modrm >> 6, rm = modrm & 7, reg = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0);
+	if (mod == 3)
+		return -1;
+	if (rm == 4) {
+		if (i >= n)
+			return -1;
+		uint8_t sib = b[i++];
+		if (mod == 0 && (sib & 7) == 5)
+			i += 4;
+	} else if (mod == 0 && rm == 5) {
+		i += 4;
+	}
+	i += mod == 1 ? 1 : mod == 2 ? 4 : 0;
+	*xreg = -1;
+	if (op == 0x89 || op == 0x87) {
+		*val = (uint32_t)((const uint64_t *)gp)[enc_to_gpr[reg]];
+		if (op == 0x87)
+			*xreg = enc_to_gpr[reg];
+	} else if (op == 0xc7 && ((modrm >> 3) & 7) == 0) {
+		if (i + 4 > n)
+			return -1;
+		*val = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
+		i += 4;
+	} else {
+		return -1;
+	}
+	if (i > n)
+		return -1;
+	*len = i;
+	return 0;
+}
+
+static volatile uint32_t *xapic_reg(unsigned off)
+{
+	return (volatile uint32_t *)(uintptr_t)(AHV_XAPIC_BASE + off);
+}
+
+/* A write to the ICR's low half (xAPIC offset 0x300, SDM Vol. 3A §11.6.1).
+ * INIT and SIPI never reach a CPU under the hypervisor: QEMU 7.2 resets a
+ * CPU whose INIT was intercepted once the host runs (the INIT stays
+ * pending), and a real INIT would take the CPU out of the guest. They are
+ * emulated instead: INIT arms the target's wait-for-SIPI, the first SIPI
+ * after it releases the target (parked in its host) at vector << 12. */
+static void icr_write(struct ahv_hv *hv, struct ahv_vcpu *self, uint32_t lo)
+{
+	unsigned mode = (lo >> 8) & 7, sh = (lo >> 18) & 3;
+	if (mode != 5 && mode != 6) {
+		*xapic_reg(0x300) = lo;
+		return;
+	}
+	if (mode == 5 && !(lo & (1u << 14)) && (lo & (1u << 15)))
+		return; /* INIT level de-assert: no effect (SDM Vol. 3A §11.6.1) */
+	uint32_t dest = *xapic_reg(0x310) >> 24;
+	unsigned hits = 0;
+	static uint32_t logged;
+	if (logged++ < 64)
+		ahv_log("AHV-HV-SMP: cpu %u sends %s (ICR %x, dest %u)\n", self->index, mode == 5 ? "INIT" : "SIPI",
+			lo, dest);
+	uint32_t n = __atomic_load_n(&hv->n_vcpus, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < n; i++) {
+		struct ahv_vcpu *t = hv->vcpus[i];
+		int hit = sh == 0 ? (!(lo & (1u << 11)) && t->apic_id == dest) : sh == 1 ? t == self :
+			  sh == 2 ? 1 : t != self;
+		if (!hit)
+			continue;
+		hits++;
+		if (t->index == 0)
+			continue; /* INIT/SIPI to the boot CPU: ignored */
+		if (mode == 5) {
+			__atomic_store_n(&t->wait_sipi, 1, __ATOMIC_RELEASE);
+		} else if (__atomic_exchange_n(&t->wait_sipi, 0, __ATOMIC_ACQ_REL)) {
+			t->sipi_vector = lo & 0xff;
+			__atomic_store_n(&t->sipi_go, 1, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&t->parked, __ATOMIC_SEQ_CST)) {
+				/* Wake it from its host HLT: an NMI to its APIC id. */
+				ahv_apic_send_nmi(t->apic_id);
+			}
+			if (logged < 64) {
+				struct svm_vcpu *ts = t->arch;
+				ahv_log("AHV-HV-SMP: cpu %u: %lu exits, last %lx at %04x:%lx cr0 %lx efer %lx rflags %lx\n",
+					t->index, t->exits, ts->vmcb->ctl.exitcode, ts->vmcb->save.cs.selector,
+					ts->vmcb->save.rip, ts->vmcb->save.cr0, ts->vmcb->save.efer, ts->vmcb->save.rflags);
+			}
+		}
+	}
+	static uint32_t warned;
+	if (!hits && sh == 0 && warned++ < 8)
+		ahv_log("ahv: %s to APIC id %u (ICR %x): no such CPU under the hypervisor, dropped\n",
+			mode == 5 ? "INIT" : "SIPI", dest, lo);
+}
+
+/* The guest wrote to its xAPIC page (write-protected in the shared NPT
+ * when smp = on): decode the store, do it (or emulate it, for the ICR),
+ * step over it. */
+static void exit_apic_write(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s, uint64_t gpa)
+{
+	struct vmcb_save *g = &s->vmcb->save;
+	int lm = (g->efer & EFER_LMA) && (g->cs.attrib & (1u << 9));
+	uint64_t lin = (lm ? 0 : g->cs.base) + g->rip;
+	uint8_t insn[15];
+	unsigned n = 0, len;
+	uint32_t val;
+	int xreg;
+	for (; n < sizeof(insn); n++) {
+		uint64_t pa;
+		if (guest_linear_to_pa(hv, g, lin + n, &pa))
+			break;
+		insn[n] = *(const volatile uint8_t *)(uintptr_t)pa;
+	}
+	if (decode_store(insn, n, lm, &v->gprs, &len, &val, &xreg)) {
+		ahv_log("ahv: cannot decode the xAPIC write at rip %lx (gpa %lx, bytes %02x %02x %02x %02x): #GP\n",
+			g->rip, gpa, insn[0], insn[1], insn[2], insn[3]);
+		inject_gp(s);
+		return;
+	}
+	unsigned off = (unsigned)(gpa & 0xffc);
+	uint32_t old = xreg >= 0 ? *xapic_reg(off) : 0;
+	if (off == 0x300)
+		icr_write(hv, v, val);
+	else
+		*xapic_reg(off) = val;
+	if (xreg >= 0)
+		((uint64_t *)&v->gprs)[xreg] = old;
+	g->rip += len;
+}
+
+/* Architectural state after INIT then SIPI (SDM Vol. 3A §9.1.1 Table 9-1,
+ * APM Vol. 2 §14.1.3): real mode at vector << 12. */
+static void sipi_reset(struct ahv_vcpu *v, struct svm_vcpu *s, uint32_t vec)
+{
+	struct vmcb_save *g = &s->vmcb->save;
+	struct vmcb_seg data = {.selector = 0, .attrib = 0x93, .limit = 0xffff, .base = 0};
+	g->es = g->ss = g->ds = g->fs = g->gs = data;
+	g->cs = (struct vmcb_seg){.selector = (uint16_t)(vec << 8), .attrib = 0x9b, .limit = 0xffff,
+				  .base = (uint64_t)vec << 12};
+	g->gdtr = (struct vmcb_seg){.limit = 0xffff};
+	g->idtr = (struct vmcb_seg){.limit = 0xffff};
+	g->ldtr = (struct vmcb_seg){.attrib = 0x82, .limit = 0xffff};
+	g->tr = (struct vmcb_seg){.attrib = 0x8b, .limit = 0xffff};
+	g->cpl = 0;
+	g->efer = EFER_SVME; /* SVME stays on for VMRUN, hidden from the guest */
+	g->cr0 = 0x60000010;
+	g->cr2 = g->cr3 = g->cr4 = 0;
+	g->dr7 = 0x400;
+	g->dr6 = 0xFFFF0FF0;
+	g->rflags = 2;
+	g->rip = 0;
+	g->g_pat = 0x0007040600070406ull;
+	g->star = g->lstar = g->cstar = g->sfmask = g->kernel_gs_base = 0;
+	g->sysenter_cs = g->sysenter_esp = g->sysenter_eip = 0;
+	memset(&v->gprs, 0, sizeof(v->gprs));
+	uint32_t r[4];
+	ahv_cpuid(1, 0, r);
+	v->gprs.rdx = r[0]; /* EDX: family/model/stepping */
+	s->vmcb->ctl.eventinj = 0;
+	s->vmcb->ctl.interrupt_shadow = 0;
+	s->vmcb->ctl.tlb_control = VMCB_TLB_FLUSH_ALL;
+	s->vmcb->ctl.intercept_misc1 |= VMCB_I1_HLT;
+	s->vmcb->ctl.intercept_misc2 |= VMCB_I2_MWAIT;
+}
+
+/* HLT on an application processor. With IF=0 nothing but INIT (or NMI/SMI)
+ * wakes it - firmware AP loops and an OS's parked CPUs: wait in the host for
+ * an emulated INIT-SIPI. With IF=1 it is the OS's idle loop: stop
+ * intercepting HLT for this CPU and let it halt natively. */
+static void exit_hlt(struct ahv_vcpu *v, struct svm_vcpu *s)
+{
+	if (s->vmcb->save.rflags & RFLAGS_IF) {
+		s->vmcb->ctl.intercept_misc1 &= ~VMCB_I1_HLT;
+		s->vmcb->ctl.intercept_misc2 &= ~VMCB_I2_MWAIT;
+		ahv_log("AHV-HV-SMP: cpu %u idles with IF=1: HLT no longer intercepted\n", v->index);
+		return; /* RIP still at the HLT: the guest executes it */
+	}
+	if (v->hlt_parks++ < 8)
+		ahv_log("AHV-HV-SMP: cpu %u halted with IF=0 at rip %lx: waiting for INIT-SIPI\n", v->index,
+			s->vmcb->save.rip);
+	/* Halt in the host with GIF=1 (IF=0): an NMI - the sender's wake-up
+	 * after a SIPI, or a stop's kick - is taken by the host's IRETQ handler
+	 * and ends the HLT; nothing spins while the CPU waits. */
+	__atomic_store_n(&v->parked, 1, __ATOMIC_SEQ_CST);
+	__asm__ volatile("stgi" ::: "memory");
+	while (!__atomic_load_n(&v->sipi_go, __ATOMIC_SEQ_CST)) {
+		if (ahv_smp_stop_pending()) {
+			ahv_smp_check_in(v);
+			continue;
+		}
+		ahv_park_wait(&v->sipi_go, ahv_smp_stop_word());
+	}
+	__asm__ volatile("clgi" ::: "memory");
+	__atomic_store_n(&v->parked, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&v->sipi_go, 0, __ATOMIC_RELEASE);
+	if (v->hlt_parks < 8)
+		ahv_log("AHV-HV-SMP: cpu %u starts at %x:0000 (SIPI)\n", v->index, v->sipi_vector << 8);
+	sipi_reset(v, s, v->sipi_vector);
+}
+
 static void exit_npf(struct ahv_hv *hv, struct svm_vcpu *s)
 {
 	/* EXITINFO1 = #PF-style error code, EXITINFO2 = guest-physical address
 	 * (§15.25.6 "Nested versus Guest Page Faults, Fault Ordering"). */
-	switch (ahv_nested_fault(hv, &s->npt, &s->npt_top, s->vmcb->ctl.exitinfo2, s->vmcb->save.rip,
-				 s->vmcb->ctl.exitinfo1, &s->hv_mem_faults)) {
+	/* The nested tables are shared by all CPUs (smp = on): one mapper. */
+	static uint32_t lock;
+	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+		ahv_pause();
+	enum ahv_nested_fault f = ahv_nested_fault(hv, s->npt_shared, &svm_cpu0.npt_top, s->vmcb->ctl.exitinfo2,
+						   s->vmcb->save.rip, s->vmcb->ctl.exitinfo1, &s->hv_mem_faults);
+	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+	switch (f) {
 	case AHV_NF_MAPPED:
 		s->vmcb->ctl.tlb_control = VMCB_TLB_FLUSH_ALL;
 		break;
@@ -310,7 +562,30 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 			inject_ud(s);
 			break;
 		case VMEXIT_NPF:
-			exit_npf(hv, s);
+			/* EXITINFO1 bit 1: a write (§15.25.6). */
+			if ((hv->handoff->policy & AHV_HO_SMP) && (vmcb->ctl.exitinfo1 & 2) &&
+			    (vmcb->ctl.exitinfo2 & ~0xfffull) == AHV_XAPIC_BASE)
+				exit_apic_write(hv, v, s, vmcb->ctl.exitinfo2);
+			else
+				exit_npf(hv, s);
+			break;
+		case VMEXIT_NMI:
+			/* Take the pending NMI in the host (an IRET): STGI opens
+			 * the window, the jump ends QEMU's translation block so
+			 * the NMI is taken before CLGI (APM §15.17). */
+			__asm__ volatile("stgi\n\tjmp 1f\n1:\tnop\n\tclgi" ::: "memory");
+			if (ahv_smp_stop_pending())
+				ahv_smp_check_in(v); /* a stop: wait it out */
+			else if (v->nmi_owed)
+				v->nmi_owed = 0; /* the kick of a stop we joined from the host */
+			else if (!(vmcb->save.cr0 & 1))
+				; /* a late wake-up NMI for a CPU restarted in real mode: dropped */
+			else if (!(vmcb->ctl.eventinj & EVENTINJ_VALID))
+				vmcb->ctl.eventinj = EVENTINJ_VALID | (2ull << 8) | 2; /* the guest's own NMI */
+			break;
+		case VMEXIT_HLT:
+		case VMEXIT_MWAIT: /* MWAIT with IF=0 waits like HLT here (EDK2's AP loop) */
+			exit_hlt(v, s);
 			break;
 		case VMEXIT_SHUTDOWN:
 			/* Triple fault or shutdown condition in the guest
@@ -327,10 +602,9 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 }
 
 /* Runs on the host stack, still on the firmware's CR3/GDT/IDT. */
-static void svm_host_entry(void *arg, uint64_t guest_rsp, uint64_t guest_rip)
+static __attribute__((noreturn)) void enter(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t guest_rsp,
+					   uint64_t guest_rip)
 {
-	struct ahv_hv *hv = arg;
-	struct ahv_vcpu *v = hv->vcpu;
 	struct svm_vcpu *s = v->arch;
 	uint64_t rflags = ahv_read_rflags();
 	capture_guest(s, guest_rsp, guest_rip, rflags);
@@ -342,11 +616,23 @@ static void svm_host_entry(void *arg, uint64_t guest_rsp, uint64_t guest_rip)
 	ahv_cli();
 	/* Our own page tables, GDT, IDT, TSS in runtime memory (pitfall 5). */
 	ahv_write_cr3(hv->host_pt.root);
-	ahv_desc_load(hv->desc);
-	ahv_panic_hook = panic_dump;
-	ahv_log("ahv: entering the guest at rip %lx rsp %lx (cr3 %lx)\n", guest_rip, guest_rsp,
-		s->vmcb->save.cr3);
+	ahv_desc_load(v->desc ? v->desc : hv->desc);
+	if (v->index == 0)
+		ahv_panic_hook = panic_dump;
+	ahv_log("ahv: cpu %u: entering the guest at rip %lx rsp %lx (cr3 %lx)\n", v->index, guest_rip,
+		guest_rsp, s->vmcb->save.cr3);
 	svm_loop(hv, v);
+}
+
+static void svm_host_entry(void *arg, uint64_t guest_rsp, uint64_t guest_rip)
+{
+	struct ahv_hv *hv = arg;
+	enter(hv, hv->vcpu, guest_rsp, guest_rip);
+}
+
+static void svm_host_entry_ap(void *arg, uint64_t guest_rsp, uint64_t guest_rip)
+{
+	enter(&ahv_hv_g, arg, guest_rsp, guest_rip);
 }
 
 static int svm_prepare(struct ahv_hv *hv)
@@ -375,10 +661,63 @@ static int svm_prepare(struct ahv_hv *hv)
 		ahv_snprintf(err, sizeof(hv->handoff->error), "hypervisor memory pool too small for the nested page tables");
 		return -1;
 	}
+	s->npt_shared = &s->npt;
+	if (hv->handoff->policy & AHV_HO_SMP) {
+		/* x2APIC mode would send INIT/SIPI by WRMSR, past the trap. */
+		if (ahv_rdmsr(0x1B) & (1u << 10)) {
+			ahv_snprintf(err, sizeof(hv->handoff->error), "smp = on needs the local APIC in xAPIC mode (x2APIC is enabled)");
+			return -1;
+		}
+		if ((ahv_rdmsr(0x1B) & ~0xfffull & ((1ull << ahv_maxphyaddr()) - 1)) != AHV_XAPIC_BASE) {
+			ahv_snprintf(err, sizeof(hv->handoff->error), "smp = on needs the xAPIC at its default address");
+			return -1;
+		}
+		/* Writes to the xAPIC page exit: INIT/SIPI are emulated (docs/smp.md). */
+		if (ahv_pt_protect4k(&s->npt, AHV_XAPIC_BASE, PTE_RW)) {
+			ahv_snprintf(err, sizeof(hv->handoff->error), "hypervisor memory pool too small for the nested page tables");
+			return -1;
+		}
+	}
 	setup_control(hv, s);
+	/* smp = on: stops for snapshot consistency kick with an NMI (docs/smp.md). */
+	if (hv->handoff->policy & AHV_HO_SMP)
+		s->vmcb->ctl.intercept_misc1 |= VMCB_I1_NMI;
 	ahv_log("ahv: svm: nrips %d, npt %s pages up to %lx, %lu KiB of pool used\n", s->nrips,
 		s->npt.max_leaf_level == 3 ? "1G" : "2M", s->npt_top, hv->pool.used / 1024);
 	/* Enable SVM (§15.4) and name the host save area (§15.30.4). */
+	ahv_wrmsr(MSR_EFER, ahv_rdmsr(MSR_EFER) | EFER_SVME);
+	ahv_wrmsr(MSR_VM_HSAVE_PA, s->hsave_pa);
+	return 0;
+}
+
+/* smp = on: an application processor, on that processor. It shares the
+ * boot CPU's NPT, MSR and I/O permission maps; it has its own VMCBs and
+ * host save area. HLT is intercepted (exit_hlt). */
+static int svm_prepare_ap(struct ahv_hv *hv, struct ahv_vcpu *v)
+{
+	char why[160];
+	if (svm_probe(why, sizeof(why))) {
+		ahv_log("AHV-HV: ERROR: application processor: %s\n", why);
+		return -1;
+	}
+	struct svm_vcpu *s = ahv_pool_ptr(&hv->pool, (sizeof(*s) + 4095) / 4096);
+	if (!s)
+		return -1;
+	*s = svm_cpu0;
+	s->hv_mem_faults = 0;
+	s->vmcb = ahv_pool_ptr(&hv->pool, 1);
+	s->host_vmcb = ahv_pool_ptr(&hv->pool, 1);
+	s->hsave_pa = ahv_pool_pages(&hv->pool, 1);
+	if (!s->vmcb || !s->host_vmcb || !s->hsave_pa)
+		return -1;
+	v->arch = s;
+	uint32_t r[4];
+	ahv_cpuid(1, 0, r);
+	v->apic_id = r[1] >> 24;
+	setup_control(hv, s);
+	s->vmcb->ctl.n_cr3 = svm_cpu0.npt.root;
+	s->vmcb->ctl.intercept_misc1 |= VMCB_I1_HLT | VMCB_I1_NMI;
+	s->vmcb->ctl.intercept_misc2 |= VMCB_I2_MWAIT;
 	ahv_wrmsr(MSR_EFER, ahv_rdmsr(MSR_EFER) | EFER_SVME);
 	ahv_wrmsr(MSR_VM_HSAVE_PA, s->hsave_pa);
 	return 0;
@@ -430,4 +769,6 @@ const struct ahv_vmm_ops ahv_svm_ops = {
 	.guest_efer = svm_guest_efer,
 	.nested_info = svm_nested_info,
 	.dump = svm_dump,
+	.prepare_ap = svm_prepare_ap,
+	.host_entry_ap = svm_host_entry_ap,
 };

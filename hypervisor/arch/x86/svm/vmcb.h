@@ -135,6 +135,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "vmcb is one page");
 #define VMCB_I2_STGI (1u << 4)
 #define VMCB_I2_CLGI (1u << 5)
 #define VMCB_I2_SKINIT (1u << 6)
+#define VMCB_I2_MWAIT (1u << 11) /* MWAIT, unconditionally (APM Vol. 2 Table B-1) */
 
 /* TLB_CONTROL (APM §15.16.1 "TLB Flush"). */
 #define VMCB_TLB_FLUSH_ALL 1u
@@ -146,8 +147,10 @@ _Static_assert(sizeof(struct vmcb) == 4096, "vmcb is one page");
 
 /* Exit codes (APM Appendix C, Table C-1). */
 #define VMEXIT_EXCP_BASE 0x040
+#define VMEXIT_NMI 0x061
 #define VMEXIT_CPUID 0x072
 #define VMEXIT_HLT 0x078
+#define VMEXIT_MWAIT 0x08B
 #define VMEXIT_INVLPGA 0x07A
 #define VMEXIT_IOIO 0x07B
 #define VMEXIT_MSR 0x07C

@@ -39,7 +39,8 @@ static struct vmx_caps caps;
 static struct vmx_vcpu vmx_cpu0;
 static struct ahv_vcpu vcpu0;
 
-int ahv_vmx_run(struct ahv_gprs *g, int launched);
+int ahv_vmx_run(struct ahv_gprs *g, int launched, const uint32_t *nmi);
+void ahv_iret_to_self(void);
 void ahv_vmx_exit(void);
 
 static inline uint64_t pa_of(const void *p) { return (uint64_t)(uintptr_t)p; }
@@ -191,9 +192,9 @@ static void capture_guest(uint64_t cr0, uint64_t cr4, uint64_t rsp, uint64_t rip
 }
 
 /* ---- host state (§25.5): the hypervisor's own tables and stack ----------- */
-static void host_state(struct ahv_hv *hv)
+static void host_state(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
-	struct ahv_host_desc *d = hv->desc;
+	struct ahv_host_desc *d = v->desc ? v->desc : hv->desc;
 	vmwrite(VMCS_HOST_CR0, ahv_read_cr0());
 	vmwrite(VMCS_HOST_CR3, hv->host_pt.root);
 	vmwrite(VMCS_HOST_CR4, ahv_read_cr4());
@@ -214,7 +215,7 @@ static void host_state(struct ahv_hv *hv)
 	vmwrite(VMCS_HOST_SYSENTER_EIP, 0);
 	vmwrite(VMCS_HOST_EFER, ahv_rdmsr(MSR_EFER));
 	vmwrite(VMCS_HOST_PAT, ahv_rdmsr(MSR_IA32_PAT));
-	vmwrite(VMCS_HOST_RSP, hv->host_stack_top); /* vmx_run.S rewrites it */
+	vmwrite(VMCS_HOST_RSP, v->host_stack_top); /* vmx_run.S rewrites it */
 	vmwrite(VMCS_HOST_RIP, (uint64_t)(uintptr_t)ahv_vmx_exit);
 }
 
@@ -226,9 +227,11 @@ static const struct ahv_msr_bitmap_layout msr_bitmap_layout = {{0, 0x400, ~0u}, 
 
 static void setup_controls(struct ahv_hv *hv, struct vmx_vcpu *x)
 {
-	/* Pin-based: no external-interrupt or NMI exiting: interrupts and NMIs
-	 * go straight to the guest (§26.2; the host runs with IF=0). */
-	vmwrite(VMCS_PIN_CTLS, adjust(caps.pin, 0));
+	/* Pin-based: no external-interrupt exiting: interrupts go straight to
+	 * the guest (§26.2; the host runs with IF=0). NMI exiting only with
+	 * smp = on: a stop kicks the other CPUs with an NMI (docs/smp.md);
+	 * exit_nmi hands the guest's own NMIs back. */
+	vmwrite(VMCS_PIN_CTLS, adjust(caps.pin, (hv->handoff->policy & AHV_HO_SMP) ? PIN_NMI_EXITING : 0));
 	/* Primary: MSR bitmaps, secondary controls, I/O bitmaps when a port
 	 * is intercepted. CR3 exiting off (EPT needs none); a CPU without TRUE
 	 * controls may force them on: exit_cr handles CR3 too. */
@@ -489,8 +492,16 @@ static void exit_ept_violation(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx
 	/* Guest-physical address (§28.2.1, §25.9.1) and the exit qualification
 	 * for EPT violations (§28.2.1 Table 28-7). */
 	uint64_t gpa = vmread(VMCS_GUEST_PHYS_ADDR);
-	switch (ahv_nested_fault(hv, &x->ept, &x->ept_top, gpa, vmread(VMCS_GUEST_RIP),
-				 vmread(VMCS_EXIT_QUALIFICATION), &x->hv_mem_faults)) {
+	/* One EPT for all CPUs (smp = on), one mapper at a time. A mapping
+	 * only ever appears here, and not-present entries are not cached
+	 * (§29.4.2), so the other CPUs need no invalidation. */
+	static uint32_t lock;
+	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+		ahv_pause();
+	enum ahv_nested_fault f = ahv_nested_fault(hv, &vmx_cpu0.ept, &vmx_cpu0.ept_top, gpa, vmread(VMCS_GUEST_RIP),
+						   vmread(VMCS_EXIT_QUALIFICATION), &x->hv_mem_faults);
+	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+	switch (f) {
 	case AHV_NF_MAPPED:
 		flush_ept(x);
 		break;
@@ -568,23 +579,71 @@ static void exit_init(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 	vmwrite(VMCS_GUEST_DR7, 0x400);
 	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
 	vmwrite(VMCS_GUEST_ACTIVITY, VMX_ACTIVITY_WAIT_SIPI);
+	v->host_nmi = 0; /* an NMI for the old context has no one to go to */
+	/* From now on a stop does not kick this CPU (vcpu.c; the store is
+	 * ordered before vmx_run.S's look at the stop flag). */
+	__atomic_store_n(&v->in_wait_for_sipi, 1, __ATOMIC_SEQ_CST);
+	/* No log line here: a SIPI that arrives while this CPU is still in VMX
+	 * root operation is lost (SIPIs are blocked there, §33.2), and senders
+	 * leave as little as 10 ms (EDK2) or less (Linux) after the INIT. */
+	v->hlt_parks++;
 }
 
 /* SIPI in wait-for-SIPI (§26.2): start in real mode at vector << 12
  * (Vol. 3A §9.4.4.1 "MP initialization": CS = vector << 8, IP = 0). */
 static void exit_sipi(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 {
-	(void)hv, (void)v, (void)x;
+	(void)hv, (void)x;
 	uint64_t vec = vmread(VMCS_EXIT_QUALIFICATION) & 0xff;
 	vmwrite(VMCS_GUEST_ES_SEL + 2 * VSEG_CS, vec << 8);
 	vmwrite(VMCS_GUEST_ES_BASE + 2 * VSEG_CS, vec << 12);
 	vmwrite(VMCS_GUEST_RIP, 0);
 	vmwrite(VMCS_GUEST_ACTIVITY, VMX_ACTIVITY_ACTIVE);
+	/* No blocking at the start (Bochs saves wait-for-SIPI's SMI masking as
+	 * blocking by SMI, which VM entry outside SMM refuses, §26.3.1.5). */
+	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	/* Runs guest code again: kicked by the next stop; if one is on now,
+	 * vmx_run.S sees it before the entry and this CPU checks in. */
+	__atomic_store_n(&v->in_wait_for_sipi, 0, __ATOMIC_SEQ_CST);
+	if (v->hlt_parks <= 8)
+		ahv_log("AHV-HV-SMP: cpu %u: INIT, then SIPI: starts at %lx:0000\n", v->index, vec << 8);
+}
+
+/* NMI exit (smp = on: NMI exiting, §26.2; the exit interruption
+ * information says NMI, type 2, §25.9.2). While a stop is on it is the
+ * stop's kick: wait it out. Otherwise it was the guest's own: the loop
+ * injects it (v->host_nmi). */
+static void exit_nmi(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+{
+	(void)hv, (void)x;
+	uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
+	if ((info & INTR_TYPE_MASK) != INTR_TYPE_NMI)
+		ahv_panic("exception exit (interruption information %x) without an exception bitmap", info);
+	ahv_iret_to_self(); /* lift the NMI blocking the exit left (isr.S) */
+	/* The guest was not blocking NMIs (else there would have been no exit)
+	 * and did not get this one: no blocking by NMI in its state either
+	 * (Bochs saves it as set, and keeps the next kicks out). */
+	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, vmread(VMCS_GUEST_INTERRUPTIBILITY) & ~8ull);
+	if (ahv_smp_stop_pending())
+		ahv_smp_check_in(v);
+	else
+		__atomic_store_n(&v->host_nmi, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Can an NMI be injected at the next entry? Not while another event is
+ * being injected, nor with blocking by STI, MOV SS or NMI (§26.3.1.5; some
+ * CPUs refuse it under STI blocking: FreeBSD's vmm checks all three). */
+static int nmi_injectable(void)
+{
+	return !(vmread(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
+	       !(vmread(VMCS_GUEST_INTERRUPTIBILITY) & 0xb) &&
+	       vmread(VMCS_GUEST_ACTIVITY) == VMX_ACTIVITY_ACTIVE;
 }
 
 /* Indexed by basic exit reason (Vol. 3D Appendix C). An exit without a
  * handler here was not asked for: panic with its number. */
 static const vmx_handler handlers[VMX_EXIT_MAX] = {
+	[VMX_EXIT_EXCEPTION_NMI] = exit_nmi,
 	[VMX_EXIT_TRIPLE_FAULT] = exit_triple_fault,
 	[VMX_EXIT_INIT] = exit_init,
 	[VMX_EXIT_SIPI] = exit_sipi,
@@ -639,7 +698,14 @@ static void vmx_dump(struct ahv_vcpu *v)
 	ahv_vcpu_print_counters(v);
 }
 
-static void panic_dump(void) { vmx_dump(&vcpu0); }
+/* The panicking CPU's vCPU: the VMCS vmread sees is this CPU's own. */
+static void panic_dump(void)
+{
+	uint32_t r[4];
+	ahv_cpuid(1, 0, r);
+	struct ahv_vcpu *v = ahv_vcpu_by_apic_id(&ahv_hv_g, r[1] >> 24);
+	vmx_dump(v ? v : &vcpu0);
+}
 
 /* VM-instruction error numbers (§31.4 Table 31-1), the ones entry gives. */
 static const char *insn_error(uint64_t n)
@@ -657,9 +723,27 @@ static const char *insn_error(uint64_t n)
 static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
 	struct vmx_vcpu *x = v->arch;
+	static const uint32_t no_nmi;
 	for (;;) {
 		vmwrite(VMCS_GUEST_RSP, v->gprs.rsp);
-		int rc = ahv_vmx_run(&v->gprs, x->launched);
+		/* An NMI for the guest that reached the host (isr.S, exit_nmi):
+		 * inject it when the guest can take one; until then vmx_run.S
+		 * must not turn back for it. */
+		const uint32_t *nmi = &v->host_nmi;
+		if (__atomic_load_n(&v->host_nmi, __ATOMIC_SEQ_CST)) {
+			if (nmi_injectable()) {
+				__atomic_store_n(&v->host_nmi, 0, __ATOMIC_SEQ_CST);
+				vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
+				v->nmis_injected++;
+			} else {
+				nmi = &no_nmi;
+			}
+		}
+		int rc = ahv_vmx_run(&v->gprs, x->launched, nmi);
+		if (rc == 3) { /* not entered: a stop is on, or an NMI to inject */
+			ahv_smp_check_in(v);
+			continue;
+		}
 		if (rc == 1) {
 			uint64_t e = vmread(VMCS_VM_INSN_ERROR);
 			ahv_panic("%s failed: VM-instruction error %lu (%s)", x->launched ? "VMRESUME" : "VMLAUNCH",
@@ -703,10 +787,9 @@ static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcp
 }
 
 /* Runs on the host stack, still on the firmware's CR3/GDT/IDT. */
-static void vmx_host_entry(void *arg, uint64_t guest_rsp, uint64_t guest_rip)
+static __attribute__((noreturn)) void enter(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t guest_rsp,
+					   uint64_t guest_rip)
 {
-	struct ahv_hv *hv = arg;
-	struct ahv_vcpu *v = hv->vcpu;
 	struct vmx_vcpu *x = v->arch;
 	uint64_t rflags = ahv_read_rflags(), fw_cr0 = ahv_read_cr0(), fw_cr4 = ahv_read_cr4();
 	ahv_cli();
@@ -727,12 +810,52 @@ static void vmx_host_entry(void *arg, uint64_t guest_rsp, uint64_t guest_rip)
 	setup_controls(hv, x);
 	/* Our own page tables, GDT, IDT, TSS in runtime memory (pitfall 5). */
 	ahv_write_cr3(hv->host_pt.root);
-	ahv_desc_load(hv->desc);
-	host_state(hv);
-	ahv_panic_hook = panic_dump;
-	ahv_log("ahv: entering the guest at rip %lx rsp %lx (cr3 %lx)\n", guest_rip, guest_rsp,
+	ahv_desc_load(v->desc ? v->desc : hv->desc);
+	/* isr.S records an NMI for the guest that reaches the host through the
+	 * slot at the top of this CPU's IST stack. */
+	if (v->ist_top)
+		*(uint32_t *volatile *)(uintptr_t)v->ist_top = &v->host_nmi;
+	host_state(hv, v);
+	if (v->index == 0)
+		ahv_panic_hook = panic_dump;
+	ahv_log("ahv: cpu %u: entering the guest at rip %lx rsp %lx (cr3 %lx)\n", v->index, guest_rip, guest_rsp,
 		vmread(VMCS_GUEST_CR3));
 	vmx_loop(hv, v);
+}
+
+static void vmx_host_entry(void *arg, uint64_t guest_rsp, uint64_t guest_rip)
+{
+	struct ahv_hv *hv = arg;
+	enter(hv, hv->vcpu, guest_rsp, guest_rip);
+}
+
+static void vmx_host_entry_ap(void *arg, uint64_t guest_rsp, uint64_t guest_rip)
+{
+	enter(&ahv_hv_g, arg, guest_rsp, guest_rip);
+}
+
+/* What each CPU needs of its own (§24.7, §25.2): VT-x allowed in
+ * IA32_FEATURE_CONTROL, a VMXON region and a VMCS. */
+static int this_cpu_vmx(struct ahv_hv *hv, struct vmx_vcpu *x)
+{
+	/* IA32_FEATURE_CONTROL unlocked (Bochs, some firmware): allow VMX
+	 * outside SMX and lock it (§24.7); probe refused the locked-off case. */
+	uint64_t fc = ahv_rdmsr(MSR_IA32_FEATURE_CONTROL);
+	if (!(fc & FEATURE_CONTROL_LOCK)) {
+		ahv_wrmsr(MSR_IA32_FEATURE_CONTROL, fc | FEATURE_CONTROL_VMX_OUTSIDE_SMX | FEATURE_CONTROL_LOCK);
+		ahv_log("ahv: vmx: IA32_FEATURE_CONTROL was unlocked: VMX enabled and locked\n");
+	}
+	x->vmxon_pa = ahv_pool_pages(&hv->pool, 1);
+	x->vmcs_pa = ahv_pool_pages(&hv->pool, 1);
+	if (!x->vmxon_pa || !x->vmcs_pa)
+		return -1;
+	/* VMXON region and VMCS start with the revision identifier (§25.2,
+	 * §25.11.5), bit 31 clear. */
+	uint32_t rev = VMX_BASIC_REVISION(caps.basic);
+	memcpy((void *)(uintptr_t)x->vmxon_pa, &rev, 4);
+	memcpy((void *)(uintptr_t)x->vmcs_pa, &rev, 4);
+	x->launched = 0;
+	return 0;
 }
 
 static int vmx_prepare(struct ahv_hv *hv)
@@ -747,26 +870,12 @@ static int vmx_prepare(struct ahv_hv *hv)
 	hv->vcpu = v;
 	ahv_cpuid(1, 0, r);
 	v->apic_id = r[1] >> 24;
-	/* IA32_FEATURE_CONTROL unlocked (Bochs, some firmware): allow VMX
-	 * outside SMX and lock it (§24.7); probe refused the locked-off case. */
-	uint64_t fc = ahv_rdmsr(MSR_IA32_FEATURE_CONTROL);
-	if (!(fc & FEATURE_CONTROL_LOCK)) {
-		ahv_wrmsr(MSR_IA32_FEATURE_CONTROL, fc | FEATURE_CONTROL_VMX_OUTSIDE_SMX | FEATURE_CONTROL_LOCK);
-		ahv_log("ahv: vmx: IA32_FEATURE_CONTROL was unlocked: VMX enabled and locked\n");
-	}
-	x->vmxon_pa = ahv_pool_pages(&hv->pool, 1);
-	x->vmcs_pa = ahv_pool_pages(&hv->pool, 1);
 	x->msr_bitmap = ahv_pool_ptr(&hv->pool, MSR_BITMAP_SIZE / 4096);
 	x->io_bitmap = ahv_pool_ptr(&hv->pool, IO_BITMAP_SIZE / 4096);
-	if (!x->vmxon_pa || !x->vmcs_pa || !x->msr_bitmap || !x->io_bitmap) {
+	if (!x->msr_bitmap || !x->io_bitmap || this_cpu_vmx(hv, x)) {
 		ahv_snprintf(err, cap, "hypervisor memory pool too small for the VMCS");
 		return -1;
 	}
-	/* VMXON region and VMCS start with the revision identifier (§25.2,
-	 * §25.11.5), bit 31 clear. */
-	uint32_t rev = VMX_BASIC_REVISION(caps.basic);
-	memcpy((void *)(uintptr_t)x->vmxon_pa, &rev, 4);
-	memcpy((void *)(uintptr_t)x->vmcs_pa, &rev, 4);
 	x->vpid = 1;
 	if (build_ept(hv, x)) {
 		ahv_snprintf(err, cap, "hypervisor memory pool too small for the EPT");
@@ -778,6 +887,38 @@ static int vmx_prepare(struct ahv_hv *hv)
 	ahv_log("ahv: vmx: ept %s leaves up to %lx, eptp %lx, %lu KiB of pool used\n",
 		x->ept.max_leaf_level == 3 ? "1G" : x->ept.max_leaf_level == 2 ? "2M" : "4K", x->ept_top, x->eptp,
 		hv->pool.used / 1024);
+	return 0;
+}
+
+/* smp = on: an application processor, on that processor. It shares the
+ * boot CPU's EPT, MSR and I/O bitmaps and VPID (VPIDs tag one CPU's TLB);
+ * it has its own VMXON region and VMCS. INIT and SIPI need no emulation
+ * under VT-x: INIT is blocked in VMX root operation and exits in non-root
+ * operation, SIPI exits in wait-for-SIPI (§26.2; Vol. 3C §33.2),
+ * so exit_init and exit_sipi do what the SDM's reset tables say. */
+static int vmx_prepare_ap(struct ahv_hv *hv, struct ahv_vcpu *v)
+{
+	char why[160];
+	if (vmx_probe(why, sizeof(why))) {
+		ahv_log("AHV-HV: ERROR: application processor: %s\n", why);
+		return -1;
+	}
+	if (!(caps.misc & VMX_MISC_WAIT_SIPI) || !((caps.proc2 >> 32) & PROC2_UNRESTRICTED)) {
+		ahv_log("AHV-HV: ERROR: smp = on needs VT-x with the wait-for-SIPI activity state "
+			"(IA32_VMX_MISC bit 8) and unrestricted guest: OS bring-up of this CPU is not possible\n");
+		return -1;
+	}
+	struct vmx_vcpu *x = ahv_pool_ptr(&hv->pool, (sizeof(*x) + 4095) / 4096);
+	if (!x)
+		return -1;
+	*x = vmx_cpu0;
+	x->hv_mem_faults = 0;
+	if (this_cpu_vmx(hv, x))
+		return -1;
+	v->arch = x;
+	uint32_t r[4];
+	ahv_cpuid(1, 0, r);
+	v->apic_id = r[1] >> 24;
 	return 0;
 }
 
@@ -828,4 +969,6 @@ const struct ahv_vmm_ops ahv_vmx_ops = {
 	.guest_efer = vmx_guest_efer,
 	.nested_info = vmx_nested_info,
 	.dump = vmx_dump,
+	.prepare_ap = vmx_prepare_ap,
+	.host_entry_ap = vmx_host_entry_ap,
 };

@@ -207,6 +207,7 @@ enum vmx_seg { VSEG_ES, VSEG_CS, VSEG_SS, VSEG_DS, VSEG_FS, VSEG_GS, VSEG_LDTR, 
  * deliver error code 11, valid 31. */
 #define INTR_INFO_VALID (1u << 31)
 #define INTR_INFO_ERR (1u << 11)
+#define INTR_TYPE_NMI (2u << 8)
 #define INTR_TYPE_HW_EXC (3u << 8)
 #define INTR_TYPE_MASK (7u << 8)
 #define INTR_TYPE_SW_INT (4u << 8)

@@ -31,6 +31,10 @@ struct ahv_mem_range {
 #define AHV_HO_ALLOW_CPL3 (1u << 0)     /* CPL3 callers may attest (GVA only) */
 #define AHV_HO_ALLOW_GPA (1u << 1)      /* CPL0 callers may name GPA ranges */
 #define AHV_HO_HIDE_LOG_PORT (1u << 2)  /* guest sees no UART at log port */
+#define AHV_HO_SMP (1u << 3)            /* smp = on: every CPU (docs/smp.md) */
+
+#define AHV_MAX_CPUS 64
+#define AHV_XAPIC_BASE 0xFEE00000ull /* default xAPIC MMIO page (SDM Vol. 3A §11.4.1) */
 
 struct ahv_handoff {
 	uint64_t magic;
@@ -92,6 +96,26 @@ struct ahv_vcpu {
 	uint64_t exits;       /* all exits */
 	uint64_t exit_count[AHV_EXIT_COUNTERS];
 	uint32_t apic_id;
+	uint32_t index;       /* 0: boot CPU */
+	/* Per-CPU host state (smp = on: each CPU has its own TSS and stacks). */
+	struct ahv_host_desc *desc;
+	uint64_t host_stack_top;
+	/* Emulated INIT/SIPI (docs/smp.md): an INIT sent to this CPU arms
+	 * wait_sipi; the first SIPI after it stores the vector and sets
+	 * sipi_go, which the CPU, parked in the host, acts on. */
+	uint32_t wait_sipi, sipi_go, sipi_vector;
+	uint32_t hlt_parks; /* SVM: HLT (IF=0) exits that parked this CPU; VT-x: INIT exits */
+	uint32_t nmi_owed;  /* checked in to a stop without taking its kick NMI */
+	uint32_t parked;    /* in exit_hlt's wait: a SIPI also sends it an NMI */
+	/* VT-x (docs/smp.md): the guest's activity state is wait-for-SIPI
+	 * (after an INIT exit): it runs nothing, a stop does not kick it. */
+	uint32_t in_wait_for_sipi;
+	uint32_t checked_in; /* waiting in ahv_smp_check_in for a stop to end */
+	/* VT-x: an NMI for the guest arrived while this CPU ran in its host
+	 * (isr.S records it through the word at ist_top): inject it. */
+	uint32_t host_nmi;
+	uint32_t nmis_injected; /* guest NMIs handed back by injection */
+	uint64_t ist_top; /* top of this CPU's IST stack; [ist_top, +8): NMI slot */
 	/* No FXSAVE area: the engine uses general registers only and the one
 	 * SSE user, SHA-NI in crypto/src/sha256.c, brackets itself with
 	 * FXSAVE/FXRSTOR (docs/crypto.md), so guest x87/SSE/AVX state is never
@@ -129,6 +153,12 @@ struct ahv_vmm_ops {
 	void (*nested_info)(struct ahv_vcpu *v, struct ahv_nested *n);
 	/* Print guest state (panic path). */
 	void (*dump)(struct ahv_vcpu *v);
+	/* smp = on (NULL: the back end cannot start application processors
+	 * yet). Prepare the calling AP as vCPU v (shared nested tables and
+	 * bitmaps from the boot CPU's prepare); 0 or -1. */
+	int (*prepare_ap)(struct ahv_hv *hv, struct ahv_vcpu *v);
+	/* Like host_entry, for an AP: arg is its struct ahv_vcpu. */
+	void (*host_entry_ap)(void *vcpu, uint64_t guest_rsp, uint64_t guest_rip);
 };
 
 extern const struct ahv_vmm_ops ahv_svm_ops;
@@ -142,7 +172,10 @@ struct ahv_hv {
 	struct ahv_pt host_pt;
 	struct ahv_host_desc *desc;
 	uint64_t host_stack_top;
-	struct ahv_vcpu *vcpu; /* boot CPU (version 1: one vCPU) */
+	struct ahv_vcpu *vcpu; /* boot CPU */
+	/* smp = on: every vCPU, [0] the boot CPU; n_vcpus counts those started. */
+	struct ahv_vcpu *vcpus[AHV_MAX_CPUS];
+	uint32_t n_vcpus;
 	struct ahv_mem_range hidden[AHV_MAX_HIDDEN]; /* never mapped in the guest */
 	uint32_t n_hidden;
 	/* The arch-neutral core (attestation engine) and what it is told. */
@@ -173,6 +206,13 @@ struct ahv_launch {
 /* Entry from the loader (called at the resident copy's address): set up
  * everything for the boot CPU. 0 and *out filled, or -1 with h->error. */
 int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out);
+
+/* smp = on: called on each application processor (in the resident copy,
+ * after ahv_hv_prepare on the boot CPU, concurrently): its vCPU, host stack
+ * and TSS; *out to enter the guest with ahv_x86_launch. 0 or -1. */
+int ahv_hv_prepare_ap(struct ahv_launch *out);
+/* The vCPU with this initial APIC id, or NULL. */
+struct ahv_vcpu *ahv_vcpu_by_apic_id(struct ahv_hv *hv, uint32_t apic_id);
 
 /* Is [pa, pa+len) inside hypervisor memory? */
 int ahv_hv_owns(const struct ahv_hv *hv, uint64_t pa, uint64_t len);
@@ -205,6 +245,20 @@ enum ahv_paging ahv_paging_mode(uint64_t cr0, uint64_t cr4, uint64_t efer);
  * v->gprs around every exit). */
 uint64_t ahv_vcpu_get_gpr(struct ahv_vcpu *v, enum ahv_gpr r);
 void ahv_vcpu_set_gpr(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val);
+
+/* smp = on: stop every other vCPU (docs/smp.md). A vCPU that is asked
+ * to stop (kick NMI, or it sees the request while waiting in its host)
+ * calls ahv_smp_check_in, which returns once the stop is over. */
+int ahv_smp_stop_pending(void);
+const uint32_t *ahv_smp_stop_word(void);
+/* Non-zero while a stop is in progress (isr.S and vmx_run.S read it). */
+extern uint32_t ahv_smp_stop_active;
+/* Send an NMI to the CPU with this APIC id, through the xAPIC page or the
+ * x2APIC ICR MSR, whichever mode the local APIC is in (apic.c). */
+void ahv_apic_send_nmi(uint32_t apic_id);
+/* isr.S: return if *a or *b is set, else HLT until an NMI. */
+void ahv_park_wait(const uint32_t *a, const uint32_t *b);
+void ahv_smp_check_in(struct ahv_vcpu *v);
 
 /* I/O ports the hypervisor intercepts: its log UART (when hidden) and the
  * ACPI PM1a control block (power-off logs the exit counters first). Sets

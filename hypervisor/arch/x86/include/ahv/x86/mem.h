@@ -62,6 +62,9 @@ int ahv_pt_identity(struct ahv_pt *pt, uint64_t top);
 int ahv_pt_unmap(struct ahv_pt *pt, uint64_t start, uint64_t end);
 /* Identity-map [start, end) with 4 KiB pages (splitting as needed). */
 int ahv_pt_map4k(struct ahv_pt *pt, uint64_t start, uint64_t end);
+/* Map the 4 KiB page at pa with 4 KiB leaves and clear clear_bits in its
+ * leaf (e.g. PTE_RW: a write-protected page). 0 or -1. */
+int ahv_pt_protect4k(struct ahv_pt *pt, uint64_t pa, uint64_t clear_bits);
 /* Leaf entry for va, its level (1..3) in *level; 0 when not mapped. */
 uint64_t ahv_pt_lookup(const struct ahv_pt *pt, uint64_t va, int *level);
 
