@@ -60,3 +60,29 @@ echo "# linux boot to shell + power-off, $runs runs each: hv min ${nh}s median $
 echo "# $detail"
 awk -v h="$nh" -v b="$nb" 'BEGIN{printf "BENCH linux_boot_hv_vs_bare %.3f x\n", h/b}'
 echo "BENCH linux_boot_exits $exits count"
+
+# ---- 4 CPUs (docs/smp.md): smp = on, every CPU under the hypervisor, against
+# the bare boot with the same 4 CPUs.
+#   BENCH linux_boot_smp4_hv_vs_bare <x>   min(hv) / min(bare), as above
+for v in smphv smpbare; do
+  extra=(--set 'smp = on')
+  [ "$v" = smpbare ] && extra=(--set 'hypervisor = off')
+  "$top/scripts/mkesp.sh" --out "$work/esp-$v" --loader "$loader" --next "$guest/vmlinuz" \
+    --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
+    --args "console=ttyS0 loglevel=4 panic=-1 ahv=bench" --key "$guest/guest.pub.pem" \
+    --set 'dev_key = allow' "${extra[@]}" >/dev/null
+  "$top/scripts/mkusb.sh" --esp "$work/esp-$v" --out "$work/disk-$v.img" >/dev/null
+done
+shv_t=() sbare_t=()
+for i in $(seq "$runs"); do
+  for v in smphv smpbare; do
+    out=$("$top/scripts/qemu-svm-run.sh" --disk "$work/disk-$v.img" --smp 4 --timeout 300 --until-exit --quiet \
+           --log "$work/log-$v" --pass 'AHV-LINUX: shell reached') || { echo "bench/boot.sh: $v boot failed:" >&2; echo "$out" >&2; exit 1; }
+    t=$(sed -n 's/.*PASS (\([0-9.]*\)s).*/\1/p' <<<"$out")
+    if [ "$v" = smphv ]; then shv_t+=("$t"); else sbare_t+=("$t"); fi
+    echo "# run $i $v ${t}s" >&2
+  done
+done
+nh=$(minimum "${shv_t[@]}") nb=$(minimum "${sbare_t[@]}")
+echo "# 4 CPUs, linux boot to shell + power-off, $runs runs each: hv min ${nh}s median $(median "${shv_t[@]}")s; bare min ${nb}s median $(median "${sbare_t[@]}")s"
+awk -v h="$nh" -v b="$nb" 'BEGIN{printf "BENCH linux_boot_smp4_hv_vs_bare %.3f x\n", h/b}'
