@@ -433,6 +433,7 @@ static json_t *desc_info(const uint8_t *p, size_t len)
 	SET(o, "hv_spki", jhex(p + IH(hv_spki), sl <= AHV_SPKI_FIELD_SIZE ? sl : AHV_SPKI_FIELD_SIZE));
 	SET(o, "guest_key_count", json_integer(ahv_le32_get(p + IH(guest_key_count))));
 	SET(o, "backend", json_integer(ahv_le32_get(p + IH(backend))));
+	SET(o, "vcpu_count", json_integer(ahv_le32_get(p + IH(vcpu_count))));
 	SET(o, "report_counter", json_integer((json_int_t)ahv_le64_get(p + IH(report_counter))));
 	SET(o, "timestamp_ns", json_integer((json_int_t)ahv_le64_get(p + IH(timestamp_ns))));
 	return o;

@@ -52,6 +52,7 @@ void ahv_info_build(const struct ahv_core *core, struct ahv_hv_info *info)
 	memcpy(info->hv_spki, core->hv_spki, sizeof(info->hv_spki));
 	info->guest_key_count = p->guest_key_count;
 	info->backend = p->backend;
+	info->vcpu_count = p->vcpu_count ? __atomic_load_n(p->vcpu_count, __ATOMIC_ACQUIRE) : 1;
 	info->report_counter = __atomic_load_n(&core->counter, __ATOMIC_SEQ_CST);
 }
 

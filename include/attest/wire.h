@@ -337,7 +337,8 @@ struct ahv_hv_info {
 	uint32_t backend;         /* AHV_BACKEND_* */
 	uint64_t report_counter;  /* last counter value issued, 0 if none */
 	uint64_t timestamp_ns;    /* now, as a report would carry it */
-	uint8_t reserved[32];     /* 0 */
+	uint32_t vcpu_count;      /* CPUs running under the hypervisor (§6.3) */
+	uint8_t reserved[28];     /* 0 */
 };
 
 /* ---- sizes ------------------------------------------------------------------ */
@@ -501,7 +502,8 @@ AHV_WIRE_OFF(ahv_hv_info, guest_key_count, 328);
 AHV_WIRE_OFF(ahv_hv_info, backend, 332);
 AHV_WIRE_OFF(ahv_hv_info, report_counter, 336);
 AHV_WIRE_OFF(ahv_hv_info, timestamp_ns, 344);
-AHV_WIRE_OFF(ahv_hv_info, reserved, 352);
+AHV_WIRE_OFF(ahv_hv_info, vcpu_count, 352);
+AHV_WIRE_OFF(ahv_hv_info, reserved, 356);
 
 /* derived sizes and constants */
 _Static_assert(AHV_REQUEST_SIZE(0) == 224, "request base size");

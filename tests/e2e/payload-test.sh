@@ -74,7 +74,10 @@ else
 fi
 clean() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1"; }
 clean "$work/logs/console.log" | grep -E '^AHV-E2E: case' | awk '{print $4}' | sort | uniq -c | sed 's/^/payload-test: cases /'
-clean "$work/logs/console.log" | { grep -E '^AHV-E2E: (cpu |[0-9]+ of )' || true; } | sed 's/^/payload-test: /'
+clean "$work/logs/console.log" | { grep -E '^AHV-E2E: (cpu |[0-9]+ of |[0-9]+ CPUs)' || true; } | sed 's/^/payload-test: /'
+if [ "$ncpu" -gt 1 ] && ! clean "$work/logs/console.log" | grep -q '^AHV-E2E: case cpus-under-hypervisor ok'; then
+  echo "payload-test: FAIL the payload did not see all $ncpu CPUs under the hypervisor"; exit 1
+fi
 if [ "$ncpu" -gt 1 ] && [ "$mode" != bochs ] && ! clean "$work/logs/console.log" | grep -q '^AHV-E2E: case every-cpu ok'; then
   echo "payload-test: FAIL the payload did not check every CPU"; exit 1
 fi

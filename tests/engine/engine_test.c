@@ -913,6 +913,7 @@ static void t_no_key_and_info(void **st)
 	assert_int_equal(info.max_request_size, 6368);
 	assert_int_equal(info.max_report_size, 6176);
 	assert_int_equal(info.guest_key_count, 2);
+	assert_int_equal(info.vcpu_count, 3); /* sim.c: three CPUs under the hypervisor */
 	assert_true(info.timestamp_ns > 1700000000ull * 1000000000ull);
 	/* read-only info buffer */
 	*sim_entry(s, &s->gpt, buf, 1) &= ~2ull;

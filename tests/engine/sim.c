@@ -369,6 +369,9 @@ struct ahv_hc_regs sim_attest(struct sim *s, const uint8_t *req, size_t len,
 	return r;
 }
 
+/* The simulated machine has three CPUs under the hypervisor (GET_INFO). */
+static const uint32_t sim_vcpus = 3;
+
 /* ---- setup ---------------------------------------------------------------- */
 
 int sim_init(struct sim *s, const struct sim_cfg *cfg_in)
@@ -459,6 +462,7 @@ int sim_init(struct sim *s, const struct sim_cfg *cfg_in)
 		.guest_key_count = 2,
 		.backend = cfg.nested_format == AHV_NESTED_EPT ? AHV_BACKEND_VMX
 							       : AHV_BACKEND_SVM,
+		.vcpu_count = &sim_vcpus,
 		.hv_version = AHV_HV_VERSION(0, 1, 0),
 		.flags = cfg.plat_flags,
 		.policy = cfg.policy,

@@ -169,6 +169,7 @@ static int setup_core(struct ahv_hv *hv)
 	p->guest_keys = hv->guest_keys;
 	p->guest_key_count = h->n_guest_keys;
 	p->backend = hv->ops->backend;
+	p->vcpu_count = &hv->n_vcpus;
 	p->hv_version = AHV_HV_VERSION(0, 1, 0);
 	p->policy = ((h->policy & AHV_HO_ALLOW_CPL3) ? AHV_POLICY_CPL3 : 0) |
 		    ((h->policy & AHV_HO_ALLOW_GPA) ? AHV_POLICY_GPA_REGIONS : 0);

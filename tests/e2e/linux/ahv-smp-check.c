@@ -1,7 +1,8 @@
 /*
  * ahv-smp-check.c - the Linux guest side of e2e-smp (docs/smp.md):
  *   1. every online CPU, pinned in turn, reports the hypervisor's CPUID
- *      signature (AttestHVisor) - no CPU runs outside the hypervisor;
+ *      signature (AttestHVisor) - no CPU runs outside the hypervisor - and
+ *      GET_INFO's vcpu_count equals the number of CPUs;
  *   2. attestations from all CPUs at once (one thread pinned per CPU), each
  *      region digest equal to SHA-256 of what the thread attested;
  *   3. with --race: a thread on one CPU rewrites a region between two
@@ -137,50 +138,34 @@ static uint8_t race_buf[4096] __attribute__((aligned(4096)));
 static uint8_t race_src[2][32] __attribute__((aligned(32)));
 static size_t race_len; /* 32 (AVX) or 16 (SSE2) */
 
+/* The rewrite loop for one vector width: MOV is the aligned move, R0 and R1
+ * the registers that hold A and B. 16 rewrites per round; the counter and
+ * the stop flag once a round. */
+#define REWRITE_LOOP(MOV, R0, R1, TAIL)                                                        \
+	__asm__ volatile(MOV " (%[a]), %%" R0 "\n\t" MOV " (%[b]), %%" R1 "\n"                   \
+			 "1:\n\t"                                                             \
+			 ".rept 8\n\t" MOV " %%" R1 ", (%[t])\n\t"                            \
+			 "jmp 2f\n"                                                            \
+			 "2:\n\t" MOV " %%" R0 ", (%[t])\n\t"                                  \
+			 "jmp 3f\n"                                                            \
+			 "3:\n\t"                                                             \
+			 ".endr\n\t"                                                          \
+			 "addq $16, %[n]\n\t"                                                 \
+			 "cmpl $0, %[stop]\n\t"                                               \
+			 "je 1b" TAIL                                                         \
+			 : [n] "+m"(race_swaps)                                               \
+			 : [a] "r"(race_src[0]), [b] "r"(race_src[1]), [t] "r"(race_buf),     \
+			   [stop] "m"(race_stop)                                              \
+			 : "xmm0", "xmm1", "memory", "cc")
+
 __attribute__((target("avx"))) static void rewrite_avx(void)
 {
-	/* 16 rewrites per round; the counter and stop flag once a round. */
-	__asm__ volatile("vmovdqa (%[a]), %%ymm0\n\t"
-			 "vmovdqa (%[b]), %%ymm1\n"
-			 "1:\n\t"
-			 ".rept 8\n\t"
-			 "vmovdqa %%ymm1, (%[t])\n\t"
-			 "jmp 2f\n"
-			 "2:\n\t"
-			 "vmovdqa %%ymm0, (%[t])\n\t"
-			 "jmp 3f\n"
-			 "3:\n\t"
-			 ".endr\n\t"
-			 "addq $16, %[n]\n\t"
-			 "cmpl $0, %[stop]\n\t"
-			 "je 1b\n\t"
-			 "vzeroupper"
-			 : [n] "+m"(race_swaps)
-			 : [a] "r"(race_src[0]), [b] "r"(race_src[1]), [t] "r"(race_buf),
-			   [stop] "m"(race_stop)
-			 : "xmm0", "xmm1", "memory", "cc");
+	REWRITE_LOOP("vmovdqa", "ymm0", "ymm1", "\n\tvzeroupper");
 }
 
 static void rewrite_sse2(void)
 {
-	__asm__ volatile("movdqa (%[a]), %%xmm0\n\t"
-			 "movdqa (%[b]), %%xmm1\n"
-			 "1:\n\t"
-			 ".rept 8\n\t"
-			 "movdqa %%xmm1, (%[t])\n\t"
-			 "jmp 2f\n"
-			 "2:\n\t"
-			 "movdqa %%xmm0, (%[t])\n\t"
-			 "jmp 3f\n"
-			 "3:\n\t"
-			 ".endr\n\t"
-			 "addq $16, %[n]\n\t"
-			 "cmpl $0, %[stop]\n\t"
-			 "je 1b"
-			 : [n] "+m"(race_swaps)
-			 : [a] "r"(race_src[0]), [b] "r"(race_src[1]), [t] "r"(race_buf),
-			   [stop] "m"(race_stop)
-			 : "xmm0", "xmm1", "memory", "cc");
+	REWRITE_LOOP("movdqa", "xmm0", "xmm1", "");
 }
 
 static void *rewriter(void *arg)
@@ -278,6 +263,18 @@ int main(int argc, char **argv)
 			fails++;
 	}
 	pin(0);
+	/* ... and the hypervisor counts them all (GET_INFO vcpu_count) */
+	ahvl_ctx *ictx;
+	struct ahv_hv_info info;
+	if (ahvl_ctx_new(&ictx, NULL) || ahvl_get_info(ictx, &info)) {
+		printf("AHV-SMP: FAIL GET_INFO: %s\n", ahvl_error_detail());
+		fails++;
+	} else {
+		printf("AHV-SMP: GET_INFO: %u CPUs under the hypervisor, %ld configured\n", info.vcpu_count, conf);
+		if ((long)info.vcpu_count != conf)
+			fails++;
+		ahvl_ctx_free(ictx);
+	}
 	if (sig_ok == n)
 		printf("AHV-SMP: all %d CPUs report AttestHVisor\n", sig_ok);
 	else

@@ -11,6 +11,7 @@
  *   AHV-E2E: case <name> ok|FAIL status=0x.. want=0x..
  *   AHV-E2E-REPORT <hex>      (the good report, 64 bytes a line)
  *   AHV-E2E-NONCE <hex>, AHV-E2E-DIGEST0 <hex>
+ *   AHV-E2E: <n> CPUs, <m> under the hypervisor (GET_INFO vcpu_count) and
  *   AHV-E2E: cpu <apic id>: AttestHVisor, attestation 0x.. (every AP,
  *   when the machine has more than one CPU: docs/smp.md)
  *   AHV-E2E: PASS <n> checks  |  AHV-E2E: FAIL <n> of <m> checks
@@ -315,6 +316,12 @@ static void every_cpu(EFI_HANDLE image)
 	ahv_mp_services *mp = ahv_mp_locate(&cpus);
 	if (!mp || cpus < 2)
 		return;
+	/* What the hypervisor says: every CPU the firmware has is under it. */
+	struct hc h = {AHV_HC_GET_INFO, (uint64_t)(uintptr_t)info_buf, sizeof(info_buf), 0, 0};
+	vmmcall(&h);
+	uint32_t under = ((struct ahv_hv_info *)info_buf)->vcpu_count;
+	Print(L"AHV-E2E: %lu CPUs, %u under the hypervisor (GET_INFO vcpu_count)\r\n", (uint64_t)cpus, under);
+	check(h.rax == AHV_OK && under == cpus, "cpus-under-hypervisor", under, cpus);
 	/* The Bochs test leaves this out (docs/smp.md): the firmware wakes
 	 * its HLT-looping APs with INIT-SIPI, and Bochs 2.7 mishandles the
 	 * SIPI VM exit (the AP never runs after it). */

@@ -146,6 +146,9 @@ struct ahv_platform {
 
 	/* ---- identity and policy -------------------------------------------- */
 	uint32_t backend;    /* AHV_BACKEND_VMX / AHV_BACKEND_SVM */
+	/* CPUs under the hypervisor, read at each GET_INFO (smp = on: grows
+	 * while the APs start); NULL: 1. */
+	const uint32_t *vcpu_count;
 	uint32_t hv_version; /* AHV_HV_VERSION(major, minor, patch) */
 	uint32_t flags;      /* AHV_PLAT_* */
 	uint32_t policy;     /* AHV_POLICY_* */
