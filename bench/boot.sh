@@ -22,17 +22,20 @@ guest=$top/.deps/linux-guest
 "$top/scripts/linux-guest.sh" --out "$guest" >/dev/null 2>&1 || { echo "bench/boot.sh: scripts/linux-guest.sh failed" >&2; exit 1; }
 work=$(mktemp -d /tmp/ahv-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-for v in hv bare; do
-  extra=()
-  [ "$v" = bare ] && extra=(--set 'hypervisor = off')
+# make_disk NAME [--set 'key = value' ...]: $work/disk-NAME.img, the Linux
+# guest behind the loader with these configuration settings. A GPT disk
+# image: the firmware reads the kernel much faster than from QEMU's virtual
+# FAT folder, which would otherwise dominate both boots.
+make_disk() {
+  local v=$1; shift
   "$top/scripts/mkesp.sh" --out "$work/esp-$v" --loader "$loader" --next "$guest/vmlinuz" \
     --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
     --args "console=ttyS0 loglevel=4 panic=-1 ahv=bench" --key "$guest/guest.pub.pem" \
-    --set 'dev_key = allow' "${extra[@]}" >/dev/null
-  # A GPT disk image: the firmware reads the kernel much faster than from
-  # QEMU's virtual FAT folder, which would otherwise dominate both boots.
+    --set 'dev_key = allow' "$@" >/dev/null
   "$top/scripts/mkusb.sh" --esp "$work/esp-$v" --out "$work/disk-$v.img" >/dev/null
-done
+}
+make_disk hv
+make_disk bare --set 'hypervisor = off'
 hv_t=() bare_t=() exits=''
 for i in $(seq "$runs"); do
   for v in hv bare; do
@@ -64,15 +67,8 @@ echo "BENCH linux_boot_exits $exits count"
 # ---- 4 CPUs (docs/smp.md): smp = on, every CPU under the hypervisor, against
 # the bare boot with the same 4 CPUs.
 #   BENCH linux_boot_smp4_hv_vs_bare <x>   min(hv) / min(bare), as above
-for v in smphv smpbare; do
-  extra=(--set 'smp = on')
-  [ "$v" = smpbare ] && extra=(--set 'hypervisor = off')
-  "$top/scripts/mkesp.sh" --out "$work/esp-$v" --loader "$loader" --next "$guest/vmlinuz" \
-    --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
-    --args "console=ttyS0 loglevel=4 panic=-1 ahv=bench" --key "$guest/guest.pub.pem" \
-    --set 'dev_key = allow' "${extra[@]}" >/dev/null
-  "$top/scripts/mkusb.sh" --esp "$work/esp-$v" --out "$work/disk-$v.img" >/dev/null
-done
+make_disk smphv --set 'smp = on'
+make_disk smpbare --set 'hypervisor = off'
 shv_t=() sbare_t=()
 for i in $(seq "$runs"); do
   for v in smphv smpbare; do

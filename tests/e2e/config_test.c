@@ -68,6 +68,14 @@ int main(void)
 		if (i == 16)
 			T(parse(many, &c, err) == -1 && strstr(err, "more than"));
 	}
+	/* smp = on|off (docs/smp.md): default off, bad values and duplicates
+	 * fail closed */
+	T(parse("next = \\a.efi\n", &c, err) == 0 && c.smp == 0);
+	T(parse("next = \\a.efi\nsmp = on\n", &c, err) == 0 && c.smp == 1);
+	T(parse("next = \\a.efi\nsmp = off\n", &c, err) == 0 && c.smp == 0);
+	T(parse("next = \\a.efi\nsmp = yes\n", &c, err) == -1 && strstr(err, "smp"));
+	T(parse("next = \\a.efi\nsmp = 4\n", &c, err) == -1);
+	T(parse("next = \\a.efi\nsmp = on\nsmp = off\n", &c, err) == -1 && strstr(err, "twice"));
 	if (fails)
 		printf("config_test: %d failures\n", fails);
 	else
