@@ -338,6 +338,13 @@ static void icr_write(struct ahv_hv *hv, struct ahv_vcpu *self, uint32_t lo)
 			continue; /* INIT/SIPI to the boot CPU: ignored */
 		if (mode == 5) {
 			__atomic_store_n(&t->wait_sipi, 1, __ATOMIC_RELEASE);
+			/* A real INIT stops the CPU at once: a CPU that is not
+			 * parked yet (running, or halted natively after its idle
+			 * loop, or offline in Linux's play_dead) gets an NMI and
+			 * parks at that NMI exit. CPU offline/online works so. */
+			__atomic_store_n(&t->init_pending, 1, __ATOMIC_SEQ_CST);
+			if (!__atomic_load_n(&t->parked, __ATOMIC_SEQ_CST))
+				ahv_apic_send_nmi(t->apic_id);
 		} else if (__atomic_exchange_n(&t->wait_sipi, 0, __ATOMIC_ACQ_REL)) {
 			t->sipi_vector = lo & 0xff;
 			__atomic_store_n(&t->sipi_go, 1, __ATOMIC_SEQ_CST);
@@ -433,6 +440,8 @@ static void sipi_reset(struct ahv_vcpu *v, struct svm_vcpu *s, uint32_t vec)
  * wakes it - firmware AP loops and an OS's parked CPUs: wait in the host for
  * an emulated INIT-SIPI. With IF=1 it is the OS's idle loop: stop
  * intercepting HLT for this CPU and let it halt natively. */
+static void park_for_sipi(struct ahv_vcpu *v, struct svm_vcpu *s);
+
 static void exit_hlt(struct ahv_vcpu *v, struct svm_vcpu *s)
 {
 	if (s->vmcb->save.rflags & RFLAGS_IF) {
@@ -441,9 +450,18 @@ static void exit_hlt(struct ahv_vcpu *v, struct svm_vcpu *s)
 		ahv_log("AHV-HV-SMP: cpu %u idles with IF=1: HLT no longer intercepted\n", v->index);
 		return; /* RIP still at the HLT: the guest executes it */
 	}
-	if (v->hlt_parks++ < 8)
+	if (v->hlt_parks < 8)
 		ahv_log("AHV-HV-SMP: cpu %u halted with IF=0 at rip %lx: waiting for INIT-SIPI\n", v->index,
 			s->vmcb->save.rip);
+	park_for_sipi(v, s);
+}
+
+/* Wait in the host for an emulated SIPI, then start at its vector: an AP
+ * halted with IF=0, or one that an INIT reached (init_pending). */
+static void park_for_sipi(struct ahv_vcpu *v, struct svm_vcpu *s)
+{
+	v->hlt_parks++;
+	__atomic_store_n(&v->init_pending, 0, __ATOMIC_SEQ_CST);
 	/* Halt in the host with GIF=1 (IF=0): an NMI - the sender's wake-up
 	 * after a SIPI, or a stop's kick - is taken by the host's IRETQ handler
 	 * and ends the HLT; nothing spins while the CPU waits. */
@@ -459,6 +477,9 @@ static void exit_hlt(struct ahv_vcpu *v, struct svm_vcpu *s)
 	__asm__ volatile("clgi" ::: "memory");
 	__atomic_store_n(&v->parked, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&v->sipi_go, 0, __ATOMIC_RELEASE);
+	/* The INIT that came with this SIPI, if any, is done with (an INIT
+	 * sent while parked was never acted on by an NMI exit). */
+	__atomic_store_n(&v->init_pending, 0, __ATOMIC_SEQ_CST);
 	if (v->hlt_parks < 8)
 		ahv_log("AHV-HV-SMP: cpu %u starts at %x:0000 (SIPI)\n", v->index, v->sipi_vector << 8);
 	sipi_reset(v, s, v->sipi_vector);
@@ -574,7 +595,13 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 			 * the window, the jump ends QEMU's translation block so
 			 * the NMI is taken before CLGI (APM §15.17). */
 			__asm__ volatile("stgi\n\tjmp 1f\n1:\tnop\n\tclgi" ::: "memory");
-			if (ahv_smp_stop_pending())
+			if (__atomic_load_n(&v->init_pending, __ATOMIC_SEQ_CST)) {
+				/* an emulated INIT reached this CPU: wait for its SIPI
+				 * (the park loop also checks in to any stop) */
+				if (v->hlt_parks < 8)
+					ahv_log("AHV-HV-SMP: cpu %u: INIT: waiting for SIPI\n", v->index);
+				park_for_sipi(v, s);
+			} else if (ahv_smp_stop_pending())
 				ahv_smp_check_in(v); /* a stop: wait it out */
 			else if (v->nmi_owed)
 				v->nmi_owed = 0; /* the kick of a stop we joined from the host */

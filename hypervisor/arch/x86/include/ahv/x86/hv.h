@@ -107,6 +107,7 @@ struct ahv_vcpu {
 	uint32_t hlt_parks; /* SVM: HLT (IF=0) exits that parked this CPU; VT-x: INIT exits */
 	uint32_t nmi_owed;  /* checked in to a stop without taking its kick NMI */
 	uint32_t parked;    /* in exit_hlt's wait: a SIPI also sends it an NMI */
+	uint32_t init_pending; /* SVM: an emulated INIT, acted on at its NMI exit */
 	/* VT-x (docs/smp.md): the guest's activity state is wait-for-SIPI
 	 * (after an INIT exit): it runs nothing, a stop does not kick it. */
 	uint32_t in_wait_for_sipi;
