@@ -296,7 +296,7 @@ int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 		hv->plat.ram_count, hv->plat.guest_key_count,
 		(hv->plat.policy & AHV_POLICY_CPL3) ? " cpl3" : "",
 		(hv->plat.policy & AHV_POLICY_GPA_REGIONS) ? " gpa" : "", hv->core->features);
-	out->arg = hv;
+	out->arg = hv->vcpu;
 	out->entry = hv->ops->host_entry;
 	out->host_rsp = hv->host_stack_top;
 	return 0;
@@ -349,7 +349,7 @@ int ahv_hv_prepare_ap(struct ahv_launch *out)
 	__atomic_store_n(&slot_lock, 0, __ATOMIC_RELEASE);
 	ahv_log("AHV-HV-CPU %u: APIC id %u prepared\n", i, v->apic_id);
 	out->arg = v;
-	out->entry = hv->ops->host_entry_ap;
+	out->entry = hv->ops->host_entry;
 	out->host_rsp = v->host_stack_top;
 	return 0;
 }

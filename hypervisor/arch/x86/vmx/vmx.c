@@ -823,13 +823,9 @@ static __attribute__((noreturn)) void enter(struct ahv_hv *hv, struct ahv_vcpu *
 	vmx_loop(hv, v);
 }
 
+/* The ops table's host_entry, on the boot CPU and on each AP: arg is the
+ * CPU's struct ahv_vcpu (ahv_x86_launch; the resident copy's ahv_hv_g). */
 static void vmx_host_entry(void *arg, uint64_t guest_rsp, uint64_t guest_rip)
-{
-	struct ahv_hv *hv = arg;
-	enter(hv, hv->vcpu, guest_rsp, guest_rip);
-}
-
-static void vmx_host_entry_ap(void *arg, uint64_t guest_rsp, uint64_t guest_rip)
 {
 	enter(&ahv_hv_g, arg, guest_rsp, guest_rip);
 }
@@ -970,5 +966,4 @@ const struct ahv_vmm_ops ahv_vmx_ops = {
 	.nested_info = vmx_nested_info,
 	.dump = vmx_dump,
 	.prepare_ap = vmx_prepare_ap,
-	.host_entry_ap = vmx_host_entry_ap,
 };

@@ -140,7 +140,7 @@ struct ahv_vmm_ops {
 	/* Called by ahv_x86_launch() on the host stack: capture the running
 	 * state as the guest's (resuming at guest_rip/guest_rsp), switch to the
 	 * host's tables and enter the guest. Never returns. */
-	void (*host_entry)(void *hv, uint64_t guest_rsp, uint64_t guest_rip);
+	void (*host_entry)(void *vcpu, uint64_t guest_rsp, uint64_t guest_rip);
 	/* Guest state at an exit, for the core. */
 	uint64_t (*get_gpr)(struct ahv_vcpu *v, enum ahv_gpr r);
 	void (*set_gpr)(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val);
@@ -158,8 +158,6 @@ struct ahv_vmm_ops {
 	 * yet). Prepare the calling AP as vCPU v (shared nested tables and
 	 * bitmaps from the boot CPU's prepare); 0 or -1. */
 	int (*prepare_ap)(struct ahv_hv *hv, struct ahv_vcpu *v);
-	/* Like host_entry, for an AP: arg is its struct ahv_vcpu. */
-	void (*host_entry_ap)(void *vcpu, uint64_t guest_rsp, uint64_t guest_rip);
 };
 
 extern const struct ahv_vmm_ops ahv_svm_ops;
