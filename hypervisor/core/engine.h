@@ -13,6 +13,15 @@
 #include "ahv/platform.h"
 #include "walk.h"
 
+/* Control-register bits of the caller's paging mode: "64-bit mode with
+ * 4/5-level paging" (SDM Vol. 3A §2.5, §4.1.1 Table 4-1, §9.8.5; APM Vol. 2
+ * §14.6.1), NX (SDM Vol. 3A §2.2.1; APM §3.1.7). */
+#define CR0_PG (UINT64_C(1) << 31)
+#define CR4_PAE (UINT64_C(1) << 5)
+#define CR4_LA57 (UINT64_C(1) << 12)
+#define EFER_LMA (UINT64_C(1) << 10)
+#define EFER_NXE (UINT64_C(1) << 11)
+
 /* A failure as the caller will see it: RAX, RCX, RDX (protocol.md §3.1). */
 struct ahv_fail {
 	uint32_t status; /* enum ahv_status */

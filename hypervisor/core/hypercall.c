@@ -7,11 +7,6 @@
 
 #include "engine.h"
 
-/* Control-register bits that make "64-bit mode with 4/5-level paging"
- * (SDM Vol. 3A §2.5, §4.1.1 Table 4-1, §9.8.5; APM Vol. 2 §14.6.1). */
-#define CR0_PG (UINT64_C(1) << 31)
-#define CR4_PAE (UINT64_C(1) << 5)
-#define EFER_LMA (UINT64_C(1) << 10)
 
 /* Services by function number (protocol.md §3.2). Anything not listed is
  * AHV_E_BAD_FUNCTION. */

@@ -14,8 +14,6 @@
 
 #include "engine.h"
 
-#define CR4_LA57 (UINT64_C(1) << 12)    /* SDM Vol. 3A §2.5, §4.5 */
-#define EFER_NXE (UINT64_C(1) << 11)    /* SDM Vol. 3A §2.2.1; APM §3.1.7 */
 
 /* Read one 8-byte entry once (a guest may be rewriting its tables on another
  * CPU: each entry is loaded exactly once and judged from that copy). */
@@ -198,6 +196,19 @@ uint32_t ahv_range_check(const struct ahv_call *c, uint32_t space,
 	     !canonical(last, c->gfmt.levels) || (addr >> 63) != (last >> 63)))
 		return AHV_E_NONCANONICAL;
 	return AHV_OK;
+}
+
+uint32_t ahv_guest_byte_pa(struct ahv_core *core, const struct ahv_vcpu_exit *x, uint64_t va, uint64_t *hpa)
+{
+	struct ahv_call c;
+	uint64_t len = 1;
+
+	ahv_call_setup(&c, core, x);
+	if (!(x->cr0 & CR0_PG))
+		return ahv_xlate(&c, AHV_SPACE_GPA, va & 0xffffffffu, false, hpa, &len);
+	if (!(x->efer & EFER_LMA))
+		return AHV_E_BAD_MODE;
+	return ahv_xlate(&c, AHV_SPACE_GVA, va, false, hpa, &len);
 }
 
 void ahv_call_setup(struct ahv_call *c, struct ahv_core *core,

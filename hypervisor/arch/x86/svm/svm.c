@@ -10,6 +10,7 @@
 #include "ahv/x86/hv.h"
 #include "ahv/x86/log.h"
 #include "vmcb.h"
+#include "store_decode.h"
 
 /* CPUID Fn8000_0001 ECX[2] SVM (§15.4 "Enabling SVM"); Fn8000_000A EDX
  * feature bits (APM Vol. 3 Appendix E.4.9): [0] NP, [3] NRIPS. */
@@ -221,84 +222,11 @@ static void exit_ioio(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 
 /* ---- smp = on: emulated INIT/SIPI (docs/smp.md) --------------------------------- */
 /* x86 register encoding (ModRM.reg + REX.R) -> struct ahv_gprs slot. */
+/* ModRM register encoding -> struct ahv_gprs slot (SDM Vol. 2A §2.1.5
+ * Table 2-2 with REX.R/B: RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8-R15). */
 static const uint8_t enc_to_gpr[16] = {AHV_RAX, AHV_RCX, AHV_RDX, AHV_RBX, AHV_RSP, AHV_RBP, AHV_RSI,
 				       AHV_RDI, AHV_R8, AHV_R9, AHV_R10, AHV_R11, AHV_R12, AHV_R13,
 				       AHV_R14, AHV_R15};
-
-/* Guest linear -> guest physical (= host physical) for an instruction
- * fetch: no paging, or 4-level long-mode paging. -1 when not mapped or
- * when a table lies in hypervisor memory. */
-static int guest_linear_to_pa(struct ahv_hv *hv, const struct vmcb_save *g, uint64_t va, uint64_t *pa)
-{
-	if (!(g->cr0 & CR0_PG)) {
-		*pa = va & 0xffffffffu;
-		return 0;
-	}
-	if (!(g->efer & EFER_LMA) || (g->cr4 & CR4_LA57))
-		return -1;
-	uint64_t t = g->cr3 & PTE_ADDR_MASK;
-	for (int l = 4; l >= 1; l--) {
-		if (ahv_hv_owns(hv, t, 4096))
-			return -1;
-		uint64_t e = ((const uint64_t *)(uintptr_t)t)[(va >> (12 + 9 * (l - 1))) & 511];
-		if (!(e & PTE_P))
-			return -1;
-		if (l == 1 || (l <= 3 && (e & PTE_PS))) {
-			uint64_t size = 1ull << (12 + 9 * (l - 1));
-			*pa = ((e & PTE_ADDR_MASK) & ~(size - 1)) | (va & (size - 1));
-			return ahv_hv_owns(hv, *pa, 1) ? -1 : 0;
-		}
-		t = e & PTE_ADDR_MASK;
-	}
-	return -1;
-}
-
-/* Decode the guest's 32-bit store: MOV r/m32,r32 (89 /r), MOV r/m32,imm32
- * (C7 /0), XCHG r/m32,r32 (87 /r) - what Linux (native_apic_mem_write) and
- * EDK2 (MmioWrite32) emit. *len, *val; *xreg = register of an XCHG or -1. */
-static int decode_store(const uint8_t *b, unsigned n, int long_mode, const struct ahv_gprs *gp,
-			unsigned *len, uint32_t *val, int *xreg)
-{
-	unsigned i = 0, rex = 0;
-	while (i < n && (b[i] == 0x2e || b[i] == 0x3e || b[i] == 0x26 || b[i] == 0x36 || b[i] == 0x64 ||
-			 b[i] == 0x65 || b[i] == 0x67 || b[i] == 0xf0))
-		i++;
-	if (long_mode && i < n && (b[i] & 0xf0) == 0x40)
-		rex = b[i++];
-	if (i + 2 > n || (rex & 8))
-		return -1;
-	uint8_t op = b[i++], modrm = b[i++];
-	unsigned mod = modrm >> 6, rm = modrm & 7, reg = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0);
-	if (mod == 3)
-		return -1;
-	if (rm == 4) {
-		if (i >= n)
-			return -1;
-		uint8_t sib = b[i++];
-		if (mod == 0 && (sib & 7) == 5)
-			i += 4;
-	} else if (mod == 0 && rm == 5) {
-		i += 4;
-	}
-	i += mod == 1 ? 1 : mod == 2 ? 4 : 0;
-	*xreg = -1;
-	if (op == 0x89 || op == 0x87) {
-		*val = (uint32_t)((const uint64_t *)gp)[enc_to_gpr[reg]];
-		if (op == 0x87)
-			*xreg = enc_to_gpr[reg];
-	} else if (op == 0xc7 && ((modrm >> 3) & 7) == 0) {
-		if (i + 4 > n)
-			return -1;
-		*val = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
-		i += 4;
-	} else {
-		return -1;
-	}
-	if (i > n)
-		return -1;
-	*len = i;
-	return 0;
-}
 
 static volatile uint32_t *xapic_reg(unsigned off)
 {
@@ -378,13 +306,20 @@ static void exit_apic_write(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vc
 	unsigned n = 0, len;
 	uint32_t val;
 	int xreg;
+	/* Fetch through the engine's one walker (guest tables, then NPT, with
+	 * its hypervisor-memory and RAM checks). */
+	struct ahv_vcpu_exit x = {.cr0 = g->cr0, .cr3 = g->cr3, .cr4 = g->cr4, .efer = g->efer,
+				  .cs_l = lm, .cpl = g->cpl, .apic_id = v->apic_id};
 	for (; n < sizeof(insn); n++) {
 		uint64_t pa;
-		if (guest_linear_to_pa(hv, g, lin + n, &pa))
+		if (ahv_guest_byte_pa(hv->core, &x, lin + n, &pa) != AHV_OK)
 			break;
 		insn[n] = *(const volatile uint8_t *)(uintptr_t)pa;
 	}
-	if (decode_store(insn, n, lm, &v->gprs, &len, &val, &xreg)) {
+	uint64_t enc[16];
+	for (unsigned i = 0; i < 16; i++)
+		enc[i] = ((const uint64_t *)&v->gprs)[enc_to_gpr[i]];
+	if (ahv_decode_store32(insn, n, lm, enc, &len, &val, &xreg)) {
 		ahv_log("ahv: cannot decode the xAPIC write at rip %lx (gpa %lx, bytes %02x %02x %02x %02x): #GP\n",
 			g->rip, gpa, insn[0], insn[1], insn[2], insn[3]);
 		inject_gp(s);
@@ -397,7 +332,7 @@ static void exit_apic_write(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vc
 	else
 		*xapic_reg(off) = val;
 	if (xreg >= 0)
-		((uint64_t *)&v->gprs)[xreg] = old;
+		((uint64_t *)&v->gprs)[enc_to_gpr[xreg]] = old; /* a 32-bit write zero-extends */
 	g->rip += len;
 }
 
