@@ -198,17 +198,27 @@ uint32_t ahv_range_check(const struct ahv_call *c, uint32_t space,
 	return AHV_OK;
 }
 
-uint32_t ahv_guest_byte_pa(struct ahv_core *core, const struct ahv_vcpu_exit *x, uint64_t va, uint64_t *hpa)
+size_t ahv_guest_fetch(struct ahv_core *core, const struct ahv_vcpu_exit *x, uint64_t va, uint8_t *buf, size_t n)
 {
 	struct ahv_call c;
-	uint64_t len = 1;
+	size_t done = 0;
 
+	if ((x->cr0 & CR0_PG) && !(x->efer & EFER_LMA))
+		return 0;
 	ahv_call_setup(&c, core, x);
-	if (!(x->cr0 & CR0_PG))
-		return ahv_xlate(&c, AHV_SPACE_GPA, va & 0xffffffffu, false, hpa, &len);
-	if (!(x->efer & EFER_LMA))
-		return AHV_E_BAD_MODE;
-	return ahv_xlate(&c, AHV_SPACE_GVA, va, false, hpa, &len);
+	while (done < n) {
+		uint64_t hpa, len = n - done, a = va + done;
+		uint32_t st = (x->cr0 & CR0_PG)
+				      ? ahv_xlate(&c, AHV_SPACE_GVA, a, false, &hpa, &len)
+				      : ahv_xlate(&c, AHV_SPACE_GPA, a & 0xffffffffu, false, &hpa, &len);
+		if (st != AHV_OK || !len)
+			break;
+		const volatile uint8_t *src = (const volatile uint8_t *)(uintptr_t)hpa;
+		for (uint64_t i = 0; i < len; i++)
+			buf[done + i] = src[i];
+		done += (size_t)len;
+	}
+	return done;
 }
 
 void ahv_call_setup(struct ahv_call *c, struct ahv_core *core,

@@ -310,12 +310,7 @@ static void exit_apic_write(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vc
 	 * its hypervisor-memory and RAM checks). */
 	struct ahv_vcpu_exit x = {.cr0 = g->cr0, .cr3 = g->cr3, .cr4 = g->cr4, .efer = g->efer,
 				  .cs_l = lm, .cpl = g->cpl, .apic_id = v->apic_id};
-	for (; n < sizeof(insn); n++) {
-		uint64_t pa;
-		if (ahv_guest_byte_pa(hv->core, &x, lin + n, &pa) != AHV_OK)
-			break;
-		insn[n] = *(const volatile uint8_t *)(uintptr_t)pa;
-	}
+	n = (unsigned)ahv_guest_fetch(hv->core, &x, lin, insn, sizeof(insn));
 	uint64_t enc[16];
 	for (unsigned i = 0; i < 16; i++)
 		enc[i] = ((const uint64_t *)&v->gprs)[enc_to_gpr[i]];

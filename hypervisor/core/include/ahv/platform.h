@@ -206,14 +206,15 @@ int ahv_core_init(struct ahv_core *core, const struct ahv_platform *plat);
  * x->regs.rax/rbx/rcx/rdx. Never fails in any other way. */
 void ahv_hypercall(struct ahv_core *core, struct ahv_vcpu_exit *x);
 
-/* The host-physical address of one byte the guest reads at linear address
- * va in the state x (no paging: va is a guest-physical address; 4/5-level
- * long-mode paging through the guest's tables; then the nested tables), by
- * the engine's one walker with its checks: hypervisor memory and non-RAM
- * are refused. For a back end that must fetch a guest instruction (SVM's
- * xAPIC write emulation). AHV_OK and *hpa, or a wire status (AHV_E_BAD_MODE
- * for legacy 32-bit/PAE paging). Uses no engine scratch: any CPU, any time. */
-uint32_t ahv_guest_byte_pa(struct ahv_core *core, const struct ahv_vcpu_exit *x, uint64_t va, uint64_t *hpa);
+/* Copy up to n bytes the guest reads at linear address va in the state x
+ * (no paging: va is a guest-physical address; 4/5-level long-mode paging
+ * through the guest's tables; then the nested tables) into buf, by the
+ * engine's one walker with its checks: hypervisor memory and non-RAM are
+ * refused. Returns the bytes copied (fewer than n where a check or
+ * translation failed; 0 under legacy 32-bit/PAE paging). For a back end
+ * that must fetch a guest instruction (SVM's xAPIC write emulation). Uses
+ * no engine scratch: any CPU, any time; one walk per page. */
+size_t ahv_guest_fetch(struct ahv_core *core, const struct ahv_vcpu_exit *x, uint64_t va, uint8_t *buf, size_t n);
 
 /* CPUID for the hypervisor leaves (protocol.md §2). Returns true and fills
  * r[0..3] = EAX, EBX, ECX, EDX for leaf 0x40000000..0x400000FF (leaves above
