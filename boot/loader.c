@@ -462,12 +462,11 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 
 	UINTN cpus;
 	ahv_mp_services *mp = ahv_mp_locate(&cpus);
+	if (cfg->smp && !mp)
+		say("AHV-BOOT: WARNING: smp = on, but the firmware offers no MP services: other CPUs, if there are "
+		    "any, cannot be started under the hypervisor.");
 	if (!cfg->smp || cpus < 2)
 		mp = NULL;
-	if (cfg->smp && cpus > 1 && !mp) {
-		uefi_call_wrapper(BS->UnloadImage, 1, child);
-		return fail(EFI_UNSUPPORTED, "smp = on, but the firmware offers no MP services to start the other CPUs");
-	}
 	if (cpus > 1 && !cfg->smp)
 		say("AHV-BOOT: WARNING: %lu CPUs enabled, but this version virtualizes only the boot CPU: "
 		    "the others would run outside the hypervisor and could reach its memory. Boot the guest "

@@ -330,6 +330,16 @@ int ahv_hv_prepare_ap(struct ahv_launch *out)
 	v->host_stack_top = stack + HOST_STACK_PAGES * 4096 - 16;
 	v->ist_top = ist + IST_STACK_PAGES * 4096 - 16;
 	ahv_desc_build(desc, v->ist_top);
+	/* This CPU must offer what the boot CPU offered (each has its own
+	 * feature-control and VM_CR MSRs). */
+	char why[160];
+	if (hv->ops->probe(why, sizeof(why))) {
+		ahv_log("AHV-HV: ERROR: application processor: %s\n", why);
+		return -1;
+	}
+	uint32_t r[4];
+	ahv_cpuid(1, 0, r);
+	v->apic_id = r[1] >> 24; /* initial APIC id, CPUID.1:EBX[31:24] */
 	if (hv->ops->prepare_ap(hv, v))
 		return -1;
 	uint32_t i;

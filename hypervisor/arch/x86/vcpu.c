@@ -78,11 +78,6 @@ void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v)
 uint32_t ahv_smp_stop_active;
 static uint32_t stop_lock, stop_arrived;
 
-const uint32_t *ahv_smp_stop_word(void)
-{
-	return &ahv_smp_stop_active;
-}
-
 int ahv_smp_stop_pending(void)
 {
 	return __atomic_load_n(&ahv_smp_stop_active, __ATOMIC_SEQ_CST) != 0;
@@ -142,7 +137,6 @@ static int stop_others(struct ahv_hv *hv, struct ahv_vcpu *self)
 			if (warned++ < 8)
 				ahv_log("AHV-HV-SMP: stop timed out (CPUs %lx of %lx did not check in)\n", left,
 					kicked);
-
 			stop_release();
 			return -1;
 		}
@@ -282,13 +276,6 @@ void ahv_vcpu_io(struct ahv_hv *hv, struct ahv_vcpu *v, uint16_t port, unsigned 
 		if (port == pm && size >= 2 && (val & (1u << 13))) {
 			ahv_log("AHV-HV: guest power-off/sleep (PM1a_CNT %x)\n", val);
 			ahv_vcpu_print_counters(v);
-			/* smp = on: what each CPU did (its NMI exits are mostly the
-			 * kicks of attestation stops, docs/smp.md). */
-			for (uint32_t i = 0; i < hv->n_vcpus && hv->n_vcpus > 1; i++)
-				ahv_log("AHV-HV-CPU %u: APIC id %u, %lu exits, %lu NMI exits, %u guest NMIs re-injected\n", i,
-					hv->vcpus[i]->apic_id, hv->vcpus[i]->exits,
-					hv->vcpus[i]->exit_count[hv->ops->backend == AHV_BACKEND_VMX ? 0 : 0x61],
-					hv->vcpus[i]->nmis_injected);
 		}
 		port_out(port, size, val);
 		return;

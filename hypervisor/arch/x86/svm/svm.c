@@ -402,7 +402,7 @@ static void park_for_sipi(struct ahv_vcpu *v, struct svm_vcpu *s)
 			ahv_smp_check_in(v);
 			continue;
 		}
-		ahv_park_wait(&v->sipi_go, ahv_smp_stop_word());
+		ahv_park_wait(&v->sipi_go, &ahv_smp_stop_active);
 	}
 	__asm__ volatile("clgi" ::: "memory");
 	__atomic_store_n(&v->parked, 0, __ATOMIC_SEQ_CST);
@@ -648,11 +648,6 @@ static int svm_prepare(struct ahv_hv *hv)
  * host save area. HLT is intercepted (exit_hlt). */
 static int svm_prepare_ap(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
-	char why[160];
-	if (svm_probe(why, sizeof(why))) {
-		ahv_log("AHV-HV: ERROR: application processor: %s\n", why);
-		return -1;
-	}
 	struct svm_vcpu *s = ahv_pool_ptr(&hv->pool, (sizeof(*s) + 4095) / 4096);
 	if (!s)
 		return -1;
@@ -664,9 +659,6 @@ static int svm_prepare_ap(struct ahv_hv *hv, struct ahv_vcpu *v)
 	if (!s->vmcb || !s->host_vmcb || !s->hsave_pa)
 		return -1;
 	v->arch = s;
-	uint32_t r[4];
-	ahv_cpuid(1, 0, r);
-	v->apic_id = r[1] >> 24;
 	setup_control(hv, s);
 	s->vmcb->ctl.n_cr3 = svm_cpu0.npt.root;
 	s->vmcb->ctl.intercept_misc1 |= VMCB_I1_HLT | VMCB_I1_NMI;

@@ -734,7 +734,6 @@ static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcp
 			if (nmi_injectable()) {
 				__atomic_store_n(&v->host_nmi, 0, __ATOMIC_SEQ_CST);
 				vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
-				v->nmis_injected++;
 			} else {
 				nmi = &no_nmi;
 			}
@@ -894,11 +893,6 @@ static int vmx_prepare(struct ahv_hv *hv)
  * so exit_init and exit_sipi do what the SDM's reset tables say. */
 static int vmx_prepare_ap(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
-	char why[160];
-	if (vmx_probe(why, sizeof(why))) {
-		ahv_log("AHV-HV: ERROR: application processor: %s\n", why);
-		return -1;
-	}
 	if (!(caps.misc & VMX_MISC_WAIT_SIPI) || !((caps.proc2 >> 32) & PROC2_UNRESTRICTED)) {
 		ahv_log("AHV-HV: ERROR: smp = on needs VT-x with the wait-for-SIPI activity state "
 			"(IA32_VMX_MISC bit 8) and unrestricted guest: OS bring-up of this CPU is not possible\n");
@@ -912,9 +906,6 @@ static int vmx_prepare_ap(struct ahv_hv *hv, struct ahv_vcpu *v)
 	if (this_cpu_vmx(hv, x))
 		return -1;
 	v->arch = x;
-	uint32_t r[4];
-	ahv_cpuid(1, 0, r);
-	v->apic_id = r[1] >> 24;
 	return 0;
 }
 

@@ -115,7 +115,6 @@ struct ahv_vcpu {
 	/* VT-x: an NMI for the guest arrived while this CPU ran in its host
 	 * (isr.S records it through the word at ist_top): inject it. */
 	uint32_t host_nmi;
-	uint32_t nmis_injected; /* guest NMIs handed back by injection */
 	uint64_t ist_top; /* top of this CPU's IST stack; [ist_top, +8): NMI slot */
 	/* No FXSAVE area: the engine uses general registers only and the one
 	 * SSE user, SHA-NI in crypto/src/sha256.c, brackets itself with
@@ -156,7 +155,8 @@ struct ahv_vmm_ops {
 	void (*dump)(struct ahv_vcpu *v);
 	/* smp = on (NULL: the back end cannot start application processors
 	 * yet). Prepare the calling AP as vCPU v (shared nested tables and
-	 * bitmaps from the boot CPU's prepare); 0 or -1. */
+	 * bitmaps from the boot CPU's prepare); probe has passed on this CPU
+	 * and v->apic_id is set (hv_main.c). 0 or -1. */
 	int (*prepare_ap)(struct ahv_hv *hv, struct ahv_vcpu *v);
 };
 
@@ -249,7 +249,6 @@ void ahv_vcpu_set_gpr(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val);
  * to stop (kick NMI, or it sees the request while waiting in its host)
  * calls ahv_smp_check_in, which returns once the stop is over. */
 int ahv_smp_stop_pending(void);
-const uint32_t *ahv_smp_stop_word(void);
 /* Non-zero while a stop is in progress (isr.S and vmx_run.S read it). */
 extern uint32_t ahv_smp_stop_active;
 /* Send an NMI to the CPU with this APIC id, through the xAPIC page or the
