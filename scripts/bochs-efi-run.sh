@@ -2,7 +2,7 @@
 # scripts/bochs-efi-run.sh [options] (APP.efi | --esp DIR) - boot a UEFI app
 # or ESP under Bochs (Intel model with VMX/EPT; default corei7_skylake_x) with
 # Debian's 2 MiB OVMF; judge by serial markers (COM1, and COM2 with --hv-log).
-# See ../shared/recipes/bochs-vmx.md for the set-up and its pitfalls.
+# See docs/bochs.md for the set-up and its pitfalls.
 set -euo pipefail
 . "$(dirname "$0")/lib/efi-run-common.sh"
 cpu='corei7_skylake_x'
@@ -13,7 +13,11 @@ for f in /usr/share/OVMF/OVMF_VARS.fd /usr/share/OVMF/OVMF_CODE.fd /usr/share/vg
 done
 cat /usr/share/OVMF/OVMF_VARS.fd /usr/share/OVMF/OVMF_CODE.fd > "$work/ovmf.fd"
 # FAT16 disk whose size is a multiple of one 16-head, 63-sector cylinder.
-dd if=/dev/zero of="$work/fat.img" bs=516096 count=40 status=none
+# (docs/bochs.md: Bochs derives the geometry from the size).
+[[ "$disk_mb" =~ ^[0-9]+$ ]] || { echo "bochs-efi-run.sh: --disk-mb wants a whole number of MB" >&2; exit 2; }
+: "${mem:=512}"
+[[ "$mem" =~ ^[0-9]+$ ]] || { echo "bochs-efi-run.sh: --mem wants MiB as a whole number" >&2; exit 2; }
+dd if=/dev/zero of="$work/fat.img" bs=516096 count=$(( (disk_mb * 1000000 + 516095) / 516096 )) status=none
 mkfs.vfat -F 16 "$work/fat.img" >/dev/null
 (cd "$work/esp" && find . -mindepth 1 -type d | sed 's|^\./||' | while read -r d; do mmd -i "$work/fat.img" "::$d"; done
  find . -type f | sed 's|^\./||' | while read -r f; do mcopy -i "$work/fat.img" "$f" "::$f"; done)
@@ -22,7 +26,7 @@ display_library: rfb, options="timeout=0"
 romimage: file=$work/ovmf.fd, address=0
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
 cpu: model=$cpu, count=$smp, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
-memory: guest=512, host=512
+memory: guest=$mem, host=$mem
 pci: enabled=1, chipset=i440fx
 vga: extension=vbe
 ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14

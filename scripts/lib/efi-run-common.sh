@@ -7,6 +7,9 @@
 #   --timeout SEC    wall-clock limit (default 120)
 #   --cpu MODEL      CPU model (runner-specific default)
 #   --smp N          number of CPUs (default 1)
+#   --mem MIB        guest memory (Bochs; default 512)
+#   --disk-mb MB     (Bochs) FAT16 disk size, rounded up to whole cylinders
+#                    (default 20; a Linux kernel + initramfs needs about 70)
 #   --log FILE       keep the serial log here (default: a temporary file)
 #   --esp-extra DIR  copy DIR's contents onto the ESP as well
 #   --esp DIR        boot this whole ESP tree (e.g. from scripts/mkesp.sh)
@@ -21,7 +24,7 @@
 
 efi_run_parse() {
   pass='AHV-SELFTEST: PASS' fail='AHV-SELFTEST: FAIL' timeout=120
-  log='' extra='' app='' esp_dir='' hvlog='' stop_on_pass=0 smp=1
+  log='' extra='' app='' esp_dir='' hvlog='' stop_on_pass=0 smp=1 mem='' disk_mb=20
   while [ $# -gt 0 ]; do
     case "$1" in
       --pass) pass=$2; shift 2 ;;
@@ -29,12 +32,14 @@ efi_run_parse() {
       --timeout) timeout=$2; shift 2 ;;
       --cpu) cpu=$2; shift 2 ;;
       --smp) smp=$2; shift 2 ;;
+      --mem) mem=$2; shift 2 ;;
+      --disk-mb) disk_mb=$2; shift 2 ;;
       --log) log=$2; shift 2 ;;
       --esp-extra) extra=$2; shift 2 ;;
       --esp) esp_dir=$2; shift 2 ;;
       --hv-log) hvlog=$2; shift 2 ;;
       --stop-on-pass) stop_on_pass=1; shift ;;
-      -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; sed -n '4,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; sed -n '4,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
       -*) echo "$(basename "$0"): unknown option $1 (see --help)" >&2; exit 2 ;;
       *) app=$1; shift ;;
     esac
