@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/qemu-svm-run.sh - boot an attest-hv ESP folder or disk image in QEMU
-# TCG with AMD SVM + NPT and Debian's OVMF; judge by serial markers.
+# (TCG with AMD SVM + NPT, or KVM with nested virtualization) and Debian's
+# OVMF; judge by serial markers.
 #
 #   qemu-svm-run.sh [options] (--esp DIR | --disk IMG [--usb])
 #     --pass REGEX     success marker on the guest console (COM1) or the
@@ -8,7 +9,13 @@
 #     --fail REGEX     failure marker (default: AHV-PANIC|AHV-BOOT: ERROR|
 #                      AHV-GUEST-SHUTDOWN|FAIL)
 #     --timeout SEC    wall-clock limit (default 180)
-#     --cpu MODEL      default EPYC,+svm,+npt
+#     --accel MODE     kvm, tcg or auto (default: $AHV_ACCEL, else tcg); kvm
+#                      uses -cpu host and needs nested virtualization (see
+#                      docs/ci-nested-kvm.md); auto picks kvm where it can
+#     --cpu MODEL      default EPYC,+svm,+npt (tcg), host (kvm)
+#     --icount SPEC    QEMU -icount SPEC (tcg only), e.g. shift=0,sleep=off:
+#                      virtual time driven by executed instructions
+#     --dry-run        print the accelerator and the QEMU command, run nothing
 #     --mem MIB        default 1024
 #     --smp N          number of CPUs (default 1)
 #     --log DIR        keep console.log and hv.log here (default: temp dir)
@@ -19,17 +26,23 @@
 # COM1 (guest console, and OVMF's) goes to console.log, COM2 (the hypervisor
 # log port 0x2F8) to hv.log. The run ends when the guest powers off, when
 # every pass marker was seen (then QEMU is stopped), or at the timeout.
-# Exit status: 0 pass; 1 fail or timeout (the log tails are printed); 2 usage.
+# Exit status: 0 pass; 1 fail or timeout (the log tails are printed); 2 usage
+# (or --accel kvm where KVM cannot nest).
 set -euo pipefail
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+. "$(dirname "$0")/lib/qemu-accel.sh"
 passes=() fail='AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-E2E: FAIL|AHV-LINUX: FAIL'
-timeout=180 cpu='EPYC,+svm,+npt' mem=1024 smp=1 logdir='' esp='' disk='' usb=0 net=0 quiet=0 until_exit=0
+timeout=180 cpu='' mem=1024 smp=1 logdir='' esp='' disk='' usb=0 net=0 quiet=0 until_exit=0
+accel=${AHV_ACCEL:-tcg} icount='' dry_run=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --pass) passes+=("$2"); shift 2 ;;
     --fail) fail=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --cpu) cpu=$2; shift 2 ;;
+    --accel) accel=$2; shift 2 ;;
+    --icount) icount=$2; shift 2 ;;
+    --dry-run) dry_run=1; shift ;;
     --mem) mem=$2; shift 2 ;;
     --smp) smp=$2; shift 2 ;;
     --log) logdir=$2; shift 2 ;;
@@ -44,6 +57,15 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$esp$disk" ] || { usage >&2; exit 2; }
+qemu_accel_select qemu-svm-run.sh "$accel"
+if [ "$qemu_accel" = kvm ]; then
+  [ -z "$icount" ] || { echo "qemu-svm-run.sh: --icount needs --accel tcg (KVM runs real instructions)" >&2; exit 2; }
+  : "${cpu:=host}"
+else
+  : "${cpu:=EPYC,+svm,+npt}"
+fi
+icount_args=()
+[ -z "$icount" ] || icount_args=(-icount "$icount")
 code=/usr/share/OVMF/OVMF_CODE_4M.fd vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 [ -f "$code" ] || { echo "qemu-svm-run.sh: $code missing (apt-get install ovmf, or run scripts/setup.sh)" >&2; exit 2; }
 work=$(mktemp -d /tmp/ahv-svm.XXXXXX)
@@ -68,13 +90,15 @@ netargs=(-net none)
 [ "$net" = 1 ] && netargs=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0)
 
 clean() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1" 2>/dev/null; }
-[ "$quiet" = 1 ] || echo "qemu-svm-run: cpu $cpu, ${mem} MiB, timeout ${timeout}s, logs in $logdir"
+[ "$quiet" = 1 ] || echo "qemu-svm-run: accel $qemu_accel${icount:+ (icount $icount)}, cpu $cpu, ${mem} MiB, timeout ${timeout}s, logs in $logdir"
+qemu=(qemu-system-x86_64 -machine q35 -accel "$qemu_accel" "${icount_args[@]}" -cpu "$cpu" -m "$mem" -smp "$smp"
+  -drive if=pflash,format=raw,unit=0,readonly=on,file="$code"
+  -drive if=pflash,format=raw,unit=1,file="$work/vars.fd"
+  "${drive[@]}" "${netargs[@]}" -display none -monitor none -no-reboot
+  -serial file:"$con" -serial file:"$hvl")
+if [ "$dry_run" = 1 ]; then echo "qemu-svm-run: would run: ${qemu[*]} ${AHV_QEMU_EXTRA:-}"; exit 0; fi
 start=$(date +%s.%N)
-qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -m "$mem" -smp "$smp" \
-  -drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
-  -drive if=pflash,format=raw,unit=1,file="$work/vars.fd" \
-  "${drive[@]}" "${netargs[@]}" -display none -monitor none -no-reboot \
-  -serial file:"$con" -serial file:"$hvl" ${AHV_QEMU_EXTRA:-} </dev/null >"$work/qemu.out" 2>&1 &
+"${qemu[@]}" ${AHV_QEMU_EXTRA:-} </dev/null >"$work/qemu.out" 2>&1 &
 qpid=$!
 verdict=timeout
 while :; do

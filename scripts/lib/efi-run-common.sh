@@ -7,6 +7,9 @@
 #   --timeout SEC    wall-clock limit (default 120)
 #   --cpu MODEL      CPU model (runner-specific default)
 #   --smp N          number of CPUs (default 1)
+#   --accel MODE     (QEMU) kvm, tcg or auto (default: $AHV_ACCEL, else tcg;
+#                    scripts/lib/qemu-accel.sh, docs/ci-nested-kvm.md)
+#   --dry-run        (QEMU) print the accelerator and QEMU command, run nothing
 #   --mem MIB        guest memory (Bochs; default 512)
 #   --disk-mb MB     (Bochs) FAT16 disk size, rounded up to whole cylinders
 #                    (default 20; a Linux kernel + initramfs needs about 70)
@@ -20,11 +23,13 @@
 #                    of waiting for the app to power off
 #   APP.efi          the application, installed as \EFI\BOOT\BOOTX64.EFI
 # Exit status: 0 pass marker seen; 1 fail marker or no marker (the tail of the
-# serial log is printed); 2 usage or set-up error.
+# serial log is printed); 2 usage or set-up error (or --accel kvm where KVM
+# cannot nest).
 
 efi_run_parse() {
   pass='AHV-SELFTEST: PASS' fail='AHV-SELFTEST: FAIL' timeout=120
   log='' extra='' app='' esp_dir='' hvlog='' stop_on_pass=0 smp=1 mem='' disk_mb=20
+  accel=${AHV_ACCEL:-tcg} dry_run=0   # QEMU only (the runner sets efi_run_qemu=1)
   while [ $# -gt 0 ]; do
     case "$1" in
       --pass) pass=$2; shift 2 ;;
@@ -39,7 +44,10 @@ efi_run_parse() {
       --esp) esp_dir=$2; shift 2 ;;
       --hv-log) hvlog=$2; shift 2 ;;
       --stop-on-pass) stop_on_pass=1; shift ;;
-      -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; sed -n '4,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      --accel|--dry-run)
+        [ "${efi_run_qemu:-0}" = 1 ] || { echo "$(basename "$0"): $1 is for the QEMU runners" >&2; exit 2; }
+        if [ "$1" = --accel ]; then accel=$2; shift 2; else dry_run=1; shift; fi ;;
+      -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; sed -n '4,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
       -*) echo "$(basename "$0"): unknown option $1 (see --help)" >&2; exit 2 ;;
       *) app=$1; shift ;;
     esac
