@@ -1,6 +1,6 @@
 /*
  * crypto_bench.c - our crypto API against OpenSSL's EVP on the same buffers,
- * in one run (../shared/conventions.md). Each round hashes a 1 MiB buffer
+ * in one run (docs/testing.md). Each round hashes a 1 MiB buffer
  * repeatedly for ~0.2 s per side, sides alternating; the median round of
  * each side gives MB/s. Prints BENCH lines; asserts nothing.
  *

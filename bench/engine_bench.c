@@ -1,6 +1,6 @@
 /*
  * engine_bench.c - the attestation engine on the simulated machine against
- * plain OpenSSL over the same bytes, in one run (../shared/conventions.md).
+ * plain OpenSSL over the same bytes, in one run (docs/testing.md).
  *
  *   engine_256mib_vs_sha256  one ATTEST request measuring one 256 MiB GVA
  *                            region (SHA-256), vs. OpenSSL SHA-256 of the

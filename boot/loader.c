@@ -8,7 +8,7 @@
  *  3. reserves the hypervisor's memory as EfiRuntimeServicesData (pool) and
  *     EfiRuntimeServicesCode (a resident copy of this very image, relocated
  *     to its new address): the OS never reuses runtime memory, while this
- *     loader's own EfiLoaderCode pages are freed (recipe pitfall 6);
+ *     loader's own EfiLoaderCode pages are freed (docs/pitfalls.md 6);
  *  4. asks the resident copy to build the hypervisor (host page tables, GDT,
  *     IDT, TSS, stacks, VMCB, NPT) and enters the guest from here, so the CPU
  *     continues in this loader as the guest;
@@ -472,7 +472,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		    "the others would run outside the hypervisor and could reach its memory. Boot the guest "
 		    "with one CPU (e.g. Linux 'nosmp' or 'maxcpus=1'), or set smp = on (docs/smp.md).", (uint64_t)cpus);
 
-	/* 3. hypervisor memory: runtime services code/data (pitfall 6) */
+	/* 3. hypervisor memory: runtime services code/data (docs/pitfalls.md 6) */
 	uint64_t old_base = (uint64_t)(uintptr_t)self_li->ImageBase;
 	uint64_t img_size = (self_li->ImageSize + 4095) & ~4095ull;
 	EFI_PHYSICAL_ADDRESS new_base = 0, pool = 0;

@@ -24,7 +24,7 @@
                                         * UINT32 PCRIndex, UINT32 EventType (packed) */
 
 /* Naturally aligned, 36 bytes (a packed definition reads garbage:
- * shared/recipes/qemu-svm.md). */
+ * docs/qemu.md). */
 typedef struct {
 	uint8_t Size;
 	uint8_t StructureVersion[2];

@@ -1,6 +1,6 @@
 /*
  * hv_main.c - the hypervisor's start on the boot CPU, running in the resident
- * copy of the image (runtime-services memory, recipe pitfall 6), called once
+ * copy of the image (runtime-services memory, docs/pitfalls.md 6), called once
  * by the loader while boot services are still up.
  */
 #include <string.h>
@@ -260,7 +260,7 @@ int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 	}
 
 	/* Host page tables: all RAM one to one (the engine reads guest frames
-	 * through them), with the page sizes the CPU advertises (pitfall 12). */
+	 * through them), with the page sizes the CPU advertises (docs/pitfalls.md 12). */
 	uint64_t top = 4 * AHV_1G;
 	for (uint32_t i = 0; i < h->n_memmap; i++)
 		if (h->memmap[i].end > top)

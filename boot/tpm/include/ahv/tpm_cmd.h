@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* Largest command and response we build or accept. EFI_TCG2_PROTOCOL with
- * swtpm reports 4096 for both (shared/recipes/qemu-svm.md). */
+ * swtpm reports 4096 for both (docs/qemu.md). */
 #define AHV_TPM_BUF_SIZE 4096u
 #define AHV_TPM_MAX_HANDLES 3u
 #define AHV_TPM_MAX_SESSIONS 2u
