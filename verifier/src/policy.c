@@ -87,6 +87,9 @@ static int parse_hexlist(json_t *o, const char *k, struct v_hexlist *l,
 	return 0;
 }
 
+/* "[alg:]hex". Without a prefix the digest is SHA-2 of its length, named
+ * by that length (sha256, sha384, sha512): it never matches a SHA-3 region
+ * whose bytes happen to be equal; SHA-3 references need their prefix. */
 static int parse_digest(const char *s, struct v_refdigest *d)
 {
 	const char *colon = strchr(s, ':');
@@ -107,9 +110,43 @@ static int parse_digest(const char *s, struct v_refdigest *d)
 	long n = v_unhex(d->d, sizeof d->d, s);
 	if (n != 32 && n != 48 && n != 64)
 		return -1;
-	if (d->alg && ahv_wire_hash_size(d->alg) != (unsigned)n)
+	if (!d->alg)
+		d->alg = n == 32 ? AHV_WIRE_HASH_SHA256 : n == 48 ? AHV_WIRE_HASH_SHA384 : AHV_WIRE_HASH_SHA512;
+	if (ahv_wire_hash_size(d->alg) != (unsigned)n)
 		return -1;
 	d->len = (unsigned)n;
+	return 0;
+}
+
+/* Refuse what the verifier could never enforce, instead of loading a policy
+ * that silently can never accept: more required regions than a report can
+ * carry (AHV_MAX_REGIONS), pinned sizes beyond AHV_MAX_TOTAL_BYTES. */
+static int check_enforceable(const struct v_policy *p, char *err, size_t errlen)
+{
+	size_t n_req = 0;
+	uint64_t req_bytes = 0;
+	for (size_t i = 0; i < p->n_regions; i++) {
+		const struct v_policy_region *r = &p->regions[i];
+		if (r->has_size && r->size > AHV_MAX_TOTAL_BYTES) {
+			snprintf(err, errlen, "regions[%zu] \"%s\": \"size\" above the %llu bytes a report can measure",
+				 i, r->name, (unsigned long long)AHV_MAX_TOTAL_BYTES);
+			return -1;
+		}
+		if (r->required) {
+			n_req++;
+			req_bytes += r->has_size ? r->size : 0;
+		}
+	}
+	if (n_req > AHV_MAX_REGIONS) {
+		snprintf(err, errlen, "%zu regions are required, a report carries at most %u: no report could be accepted",
+			 n_req, AHV_MAX_REGIONS);
+		return -1;
+	}
+	if (req_bytes > AHV_MAX_TOTAL_BYTES) {
+		snprintf(err, errlen, "the required regions' sizes add up to %llu bytes, a report measures at most %llu",
+			 (unsigned long long)req_bytes, (unsigned long long)AHV_MAX_TOTAL_BYTES);
+		return -1;
+	}
 	return 0;
 }
 
@@ -277,6 +314,8 @@ struct v_policy *v_policy_parse(const char *text, size_t len, char *err,
 			p->n_regions = i + 1;
 		}
 	}
+	if (check_enforceable(p, err, errlen))
+		goto fail;
 	json_decref(root);
 	return p;
 fail:
@@ -348,5 +387,9 @@ void v_policy_print(const struct v_policy *p, void *file)
 		if (r->has_size)
 			fprintf(f, " size %" PRIu64, r->size);
 		fprintf(f, " %zu digest(s)%s\n", r->n_digests, r->required ? " required" : "");
+		for (size_t j = 0; j < r->n_digests; j++)
+			if (!(p->hash_alg_mask & 1u << r->digests[j].alg))
+				fprintf(f, "  warning: %s digests[%zu] is %s, not in hash_algs: it never matches\n", r->name, j,
+					vc_hash_name(r->digests[j].alg));
 	}
 }

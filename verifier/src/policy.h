@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 struct v_refdigest {
-	unsigned alg; /* wire hash id, 0 = any algorithm of this length */
+	unsigned alg; /* wire hash id; unprefixed = SHA-2 of that length */
 	unsigned len;
 	uint8_t d[64];
 };

@@ -115,7 +115,7 @@ static bool digest_ok(const struct v_policy_region *pr, unsigned alg,
 {
 	for (size_t i = 0; i < pr->n_digests; i++) {
 		const struct v_refdigest *r = &pr->digests[i];
-		if (r->len == d && (!r->alg || r->alg == alg) &&
+		if (r->alg == alg && r->len == d &&
 		    !memcmp(r->d, dig, d))
 			return true;
 	}
@@ -138,7 +138,6 @@ static enum v_err eval_regions(const struct v_submission *s,
 	const struct ahv_report_hdr *h = v_rhdr(r);
 	enum v_err first = V_OK;
 	char fd[256] = "";
-	bool seen[256] = {false};
 	for (unsigned i = 0; i < dec->n; i++) {
 		const struct ahv_region_result *rr =
 			(const void *)(r + AHV_REPORT_RESULT_OFFSET(i));
@@ -170,8 +169,6 @@ static enum v_err eval_regions(const struct v_submission *s,
 		}
 		dec->policy_idx[i] = idx;
 		dec->rv[i] = rv;
-		if (idx >= 0 && idx < 256 && rv == V_RV_MATCH)
-			seen[idx] = true;
 		if (first == V_OK && rv != V_RV_MATCH && rv != V_RV_UNNAMED_OK) {
 			first = rv == V_RV_MISMATCH	   ? V_E_REGION_MISMATCH
 				: rv == V_RV_UNKNOWN_NAME ? V_E_REGION_UNKNOWN
@@ -185,9 +182,16 @@ static enum v_err eval_regions(const struct v_submission *s,
 	dec->regions_evaluated = true;
 	if (first != V_OK)
 		REJECT(first, "%s", fd);
-	for (size_t j = 0; j < p->n_regions && j < 256; j++)
-		if (p->regions[j].required && !seen[j])
+	/* every required entry, wherever it sits in the policy (no index cap) */
+	for (size_t j = 0; j < p->n_regions; j++) {
+		if (!p->regions[j].required)
+			continue;
+		bool seen = false;
+		for (unsigned i = 0; i < dec->n && !seen; i++)
+			seen = dec->policy_idx[i] == (int)j && dec->rv[i] == V_RV_MATCH;
+		if (!seen)
 			REJECT(V_E_REGION_MISSING, "required region \"%s\" not measured with a matching digest", p->regions[j].name);
+	}
 	return V_OK;
 }
 
