@@ -73,6 +73,45 @@ static void test_base64(void)
 	CHECK(v_unhex(b, sizeof b, "abc") < 0);
 }
 
+/* A report of a newer wire minor (issue 18 item 6): the fields reserved in
+ * minor 0 may be used, but every field the verifier reads is checked as for
+ * minor 0. r: a valid one-region minor-1 report. */
+static void test_newer_minor(uint8_t *r, size_t len)
+{
+	struct ahv_report_hdr *h = (void *)r;
+	struct ahv_region_result *rr = (void *)(r + AHV_REPORT_RESULT_OFFSET(0));
+	char d[256];
+	h->reserved0 = 1;
+	h->reserved1 = 2;
+	h->reserved2[3] = 3;
+	rr->flags = 1u << 7;
+	CHECK(v_check_report(r, len, d, sizeof d) == V_OK); /* reserved: ignored */
+	h->reserved0 = 0;
+	h->reserved1 = 0;
+	h->reserved2[3] = 0;
+	rr->flags = 0;
+#define READ_FIELD_CHECKED(field, bad)                                          \
+	do {                                                                   \
+		__typeof__(field) saved_ = (field);                            \
+		(field) = (bad);                                               \
+		CHECK(v_check_report(r, len, d, sizeof d) == V_E_REPORT_FORMAT); \
+		(field) = saved_;                                              \
+	} while (0)
+	READ_FIELD_CHECKED(h->caller_cpl, 2);
+	READ_FIELD_CHECKED(h->paging_levels, 3);
+	READ_FIELD_CHECKED(h->backend, 9);
+	READ_FIELD_CHECKED(h->total_bytes, 1);
+	READ_FIELD_CHECKED(h->nonce[20], 1);          /* nonce tail */
+	READ_FIELD_CHECKED(h->request_digest[40], 1); /* digest tail */
+	READ_FIELD_CHECKED(h->composite_digest[63], 1);
+	READ_FIELD_CHECKED(rr->space, 7);
+	READ_FIELD_CHECKED(rr->flags, AHV_RESULT_F_MATCH); /* MATCH without CLAIMED */
+	READ_FIELD_CHECKED(rr->digest[33], 1);
+	READ_FIELD_CHECKED(rr->size, AHV_MAX_TOTAL_BYTES + 1);
+#undef READ_FIELD_CHECKED
+	CHECK(v_check_report(r, len, d, sizeof d) == V_OK);
+}
+
 static void test_structure(void)
 {
 	static uint8_t r[AHV_REPORT_SIZE(1)], q[AHV_REQUEST_SIZE(1)];
@@ -105,6 +144,7 @@ static void test_structure(void)
 	CHECK(v_check_report(r, sizeof r, d, sizeof d) == V_E_REPORT_FORMAT);
 	h->version_minor = 1; /* a newer minor may use reserved bits */
 	CHECK(v_check_report(r, sizeof r, d, sizeof d) == V_OK);
+	test_newer_minor(r, sizeof r);
 
 	memset(q, 0, sizeof q);
 	struct ahv_request_hdr *qh = (void *)q;

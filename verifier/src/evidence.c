@@ -190,11 +190,14 @@ enum v_err v_check_report(const uint8_t *r, size_t len, char *detail,
 	const uint8_t *sig = r + AHV_REPORT_SIG_OFFSET(n);
 	if (!v_all_zero(sig + sl, AHV_SIG_FIELD_SIZE - sl))
 		FAIL(V_E_REPORT_FORMAT, "report signature padding is not zero");
-	if (h->version_minor > AHV_WIRE_VERSION_MINOR)
-		return V_OK; /* newer minor: its reserved fields may be used */
-	if (h->flags & ~(uint32_t)0xf)
+	/* A newer minor may give the fields and flag bits that are reserved in
+	 * ours a meaning (protocol.md §10): only those are ignored. Every field
+	 * this verifier reads, checks or copies into the token is checked
+	 * exactly as for minor 0. */
+	bool newer = h->version_minor > AHV_WIRE_VERSION_MINOR;
+	if (!newer && h->flags & ~(uint32_t)0xf)
 		FAIL(V_E_REPORT_FORMAT, "reserved report flag bits 0x%x set", h->flags);
-	if (h->reserved0 || h->reserved1 || !v_all_zero(h->reserved2, sizeof h->reserved2))
+	if (!newer && (h->reserved0 || h->reserved1 || !v_all_zero(h->reserved2, sizeof h->reserved2)))
 		FAIL(V_E_REPORT_FORMAT, "report reserved field not zero");
 	if (!v_all_zero(h->nonce + h->nonce_len, AHV_NONCE_MAX - h->nonce_len))
 		FAIL(V_E_REPORT_FORMAT, "report nonce tail not zero");
@@ -213,7 +216,7 @@ enum v_err v_check_report(const uint8_t *r, size_t len, char *detail,
 			(const void *)(r + AHV_REPORT_RESULT_OFFSET(i));
 		if (rr->space != AHV_SPACE_GVA && rr->space != AHV_SPACE_GPA)
 			FAIL(V_E_REPORT_FORMAT, "region %u space %u", i, rr->space);
-		if (rr->flags & ~(uint32_t)3 ||
+		if ((!newer && rr->flags & ~(uint32_t)3) ||
 		    (rr->flags & AHV_RESULT_F_MATCH && !(rr->flags & AHV_RESULT_F_CLAIMED)))
 			FAIL(V_E_REPORT_FORMAT, "region %u flags 0x%x", i, rr->flags);
 		if (!v_all_zero(rr->digest + d, AHV_DIGEST_FIELD_SIZE - d))
