@@ -15,7 +15,7 @@ enum { ST_SQLITE = 1, ST_PG = 2 };
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_NONCE_INS, Q_NONCE_USE, Q_NONCE_GET,
-	Q_NONCE_GC, Q_AUDIT_INS, Q__N
+	Q_NONCE_GC, Q_AUDIT_INS, Q_KEYS_ACTIVE, Q__N
 };
 
 /* One SQL text per query; $n placeholders work in both (SQLite accepts
@@ -28,6 +28,9 @@ static const char *const sql[Q__N] = {
 	[Q_NONCE_USE] = "UPDATE nonces SET consumed_ms = $2, decision_id = $3 WHERE nonce = $1 AND consumed_ms IS NULL AND expires_ms > $2",
 	[Q_NONCE_GET] = "SELECT consumed_ms, expires_ms FROM nonces WHERE nonce = $1",
 	[Q_NONCE_GC] = "DELETE FROM nonces WHERE expires_ms < $1",
+	/* 1: enrolled and active, 0: revoked, NULL: not enrolled (per kind) */
+	[Q_KEYS_ACTIVE] = "SELECT (SELECT CASE WHEN revoked_ms IS NULL THEN 1 ELSE 0 END FROM keys WHERE key_id = $1 AND kind = 'hv'), "
+			  "(SELECT CASE WHEN revoked_ms IS NULL THEN 1 ELSE 0 END FROM keys WHERE key_id = $2 AND kind = 'guest')",
 	[Q_AUDIT_INS] = "INSERT INTO audit(decision_id, ts_ms, replica, client, verdict, code, http, detail, nonce, hv_key_id, guest_key_id, boot_id, counter, composite_digest, request_digest, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
 };
 
@@ -362,7 +365,21 @@ int v_store_nonce_consume(struct v_store *st, const char *nonce_hex,
 		*resout = V_NONCE_REPLAYED;
 	else
 		*resout = V_NONCE_EXPIRED;
-	(void)res_int;
+	res_done(&res);
+	return 0;
+}
+
+int v_store_keys_active(struct v_store *st, const char *hv_key_hex,
+			const char *guest_key_hex, bool *hv_ok, bool *guest_ok)
+{
+	struct params p = {0};
+	struct result res = {0};
+	p_text(&p, hv_key_hex);
+	p_text(&p, guest_key_hex);
+	if (run(st, Q_KEYS_ACTIVE, &p, &res) < 0)
+		return -1;
+	*hv_ok = res.row && !res_null(&res, 0) && res_int(&res, 0) == 1;
+	*guest_ok = res.row && !res_null(&res, 1) && res_int(&res, 1) == 1;
 	res_done(&res);
 	return 0;
 }
@@ -434,46 +451,131 @@ static int exec_simple(struct v_store *st, const char *q, int np,
 	return 0;
 }
 
-int v_store_key_add(struct v_store *st, int kind, const char *key_id_hex,
-		    unsigned sig_alg, const char *spki_pem, const char *name,
-		    char *err, size_t errlen)
-{
-	char alg[12], now[24];
-	snprintf(alg, sizeof alg, "%u", sig_alg);
-	snprintf(now, sizeof now, "%" PRId64, (int64_t)time(NULL) * 1000);
-	const char *pv[] = {key_id_hex, v_key_kind_name(kind), alg, name, spki_pem, now};
-	long ch = 0;
-	/* re-enrolling a revoked key un-revokes it; kind must not change */
-	if (exec_simple(st,
-			"INSERT INTO keys(key_id, kind, sig_alg, name, spki_pem, enrolled_ms) VALUES ($1, $2, CAST($3 AS INTEGER), $4, $5, CAST($6 AS BIGINT)) "
-			"ON CONFLICT(key_id) DO UPDATE SET revoked_ms = NULL, name = excluded.name, enrolled_ms = excluded.enrolled_ms WHERE keys.kind = excluded.kind",
-			6, pv, err, errlen, &ch))
-		return -1;
-	if (ch != 1) {
-		snprintf(err, errlen, "key %s is already enrolled as another kind", key_id_hex);
-		return -1;
-	}
-	return 0;
-}
-
-int v_store_key_revoke(struct v_store *st, const char *key_id_hex, char *err,
-		       size_t errlen)
-{
-	char now[24];
-	snprintf(now, sizeof now, "%" PRId64, (int64_t)time(NULL) * 1000);
-	const char *pv[] = {key_id_hex, now};
-	long ch = 0;
-	if (exec_simple(st, "UPDATE keys SET revoked_ms = CAST($2 AS BIGINT) WHERE key_id = $1 AND revoked_ms IS NULL", 2, pv, err, errlen, &ch))
-		return -1;
-	if (ch != 1) {
-		snprintf(err, errlen, "no enrolled (unrevoked) key with id %s", key_id_hex);
-		return -1;
-	}
-	return 0;
-}
-
 /* Iterate over SELECT rows of text columns. */
 typedef int (*row_fn)(void *ctx, int ncol, const char *const *vals);
+static int select_rows(struct v_store *st, const char *q, int np,
+		       const char *const *pv, row_fn fn, void *ctx, char *err,
+		       size_t errlen);
+
+/* The stored state of one key, for a key change. */
+struct key_row {
+	bool found, revoked;
+	char kind[8];
+};
+
+static int key_row_fn(void *c, int nc, const char *const *v)
+{
+	struct key_row *k = c;
+	(void)nc;
+	k->found = true;
+	snprintf(k->kind, sizeof k->kind, "%s", v[0] ? v[0] : "");
+	k->revoked = v[1] != NULL;
+	return 0;
+}
+
+/* Every key change is an audit row, committed in the key change's own
+ * transaction: verdict "key_change", code what happened, the key id in
+ * the column of its kind, the operator in `client`. */
+static int audit_key_change(struct v_store *st, const struct v_key_change *kc,
+			    int kind, const char *key_id_hex, const char *code,
+			    const char *detail, char *err, size_t errlen)
+{
+	struct v_audit a;
+	memset(&a, 0, sizeof a);
+	if (v_uuid(a.decision_id)) {
+		snprintf(err, errlen, "no randomness for the audit record");
+		return -1;
+	}
+	a.ts_ms = (int64_t)(v_now_ns() / 1000000);
+	snprintf(a.replica, sizeof a.replica, "%s", kc->replica ? kc->replica : "");
+	snprintf(a.client, sizeof a.client, "%s", kc->actor ? kc->actor : "");
+	a.verdict = "key_change";
+	a.code = code;
+	a.detail = detail;
+	snprintf(kind == V_KEY_HV ? a.hv_key_id : a.guest_key_id, 65, "%s", key_id_hex);
+	a.evidence = kc->evidence;
+	if (v_store_audit_insert(st, &a)) {
+		snprintf(err, errlen, "audit: %s", st->err);
+		return -1;
+	}
+	return 0;
+}
+
+static int key_change_end(struct v_store *st, int rc, char *err, size_t errlen)
+{
+	if (rc == 0 && v_store_commit(st)) {
+		snprintf(err, errlen, "commit: %s", st->err);
+		rc = -1;
+	}
+	if (rc)
+		v_store_rollback(st);
+	return rc;
+}
+
+int v_store_key_add(struct v_store *st, int kind, const char *key_id_hex,
+		    unsigned sig_alg, const char *spki_pem, const char *name,
+		    const struct v_key_change *kc, char *err, size_t errlen)
+{
+	char alg[12], now[24], detail[160];
+	snprintf(alg, sizeof alg, "%u", sig_alg);
+	snprintf(now, sizeof now, "%" PRId64, (int64_t)(v_now_ns() / 1000000));
+	const char *kname = v_key_kind_name(kind);
+	const char *pv[] = {key_id_hex, kname, alg, name, spki_pem, now};
+	struct key_row k = {0};
+	if (v_store_begin(st)) {
+		snprintf(err, errlen, "begin: %s", st->err);
+		return -1;
+	}
+	int rc = select_rows(st, st->kind == ST_PG ? "SELECT kind, revoked_ms FROM keys WHERE key_id = $1 FOR UPDATE"
+						   : "SELECT kind, revoked_ms FROM keys WHERE key_id = $1",
+			     1, pv, key_row_fn, &k, err, errlen);
+	const char *code = "key_enrolled";
+	if (rc == 0 && k.found && strcmp(k.kind, kname)) {
+		snprintf(err, errlen, "key %s is already enrolled as another kind (%s)", key_id_hex, k.kind);
+		rc = -1;
+	} else if (rc == 0 && k.found && k.revoked && !kc->unrevoke) {
+		snprintf(err, errlen, "key %s was revoked; enrolling it again needs --unrevoke", key_id_hex);
+		rc = -1;
+	} else if (rc == 0 && k.found) {
+		code = k.revoked ? "key_unrevoked" : "key_reenrolled";
+		const char *uv[] = {key_id_hex, name, now};
+		rc = exec_simple(st, "UPDATE keys SET revoked_ms = NULL, name = $2, enrolled_ms = CAST($3 AS BIGINT) WHERE key_id = $1",
+				 3, uv, err, errlen, NULL);
+	} else if (rc == 0) {
+		rc = exec_simple(st, "INSERT INTO keys(key_id, kind, sig_alg, name, spki_pem, enrolled_ms) VALUES ($1, $2, CAST($3 AS INTEGER), $4, $5, CAST($6 AS BIGINT))",
+				 6, pv, err, errlen, NULL);
+	}
+	snprintf(detail, sizeof detail, "%s key \"%.64s\" %s", kname, name, code + 4);
+	if (rc == 0)
+		rc = audit_key_change(st, kc, kind, key_id_hex, code, detail, err, errlen);
+	return key_change_end(st, rc, err, errlen);
+}
+
+int v_store_key_revoke(struct v_store *st, const char *key_id_hex,
+		       const struct v_key_change *kc, char *err, size_t errlen)
+{
+	char now[24], detail[160];
+	snprintf(now, sizeof now, "%" PRId64, (int64_t)(v_now_ns() / 1000000));
+	const char *pv[] = {key_id_hex, now};
+	struct key_row k = {0};
+	if (v_store_begin(st)) {
+		snprintf(err, errlen, "begin: %s", st->err);
+		return -1;
+	}
+	int rc = select_rows(st, "SELECT kind, revoked_ms FROM keys WHERE key_id = $1", 1, pv, key_row_fn, &k, err, errlen);
+	if (rc == 0 && (!k.found || k.revoked)) {
+		snprintf(err, errlen, "no enrolled (unrevoked) key with id %s", key_id_hex);
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = exec_simple(st, "UPDATE keys SET revoked_ms = CAST($2 AS BIGINT) WHERE key_id = $1", 2, pv, err, errlen, NULL);
+	snprintf(detail, sizeof detail, "%s key revoked", k.kind);
+	if (rc == 0)
+		rc = audit_key_change(st, kc, !strcmp(k.kind, "hv") ? V_KEY_HV : V_KEY_GUEST, key_id_hex, "key_revoked",
+				      detail, err, errlen);
+	return key_change_end(st, rc, err, errlen);
+}
+
 
 static int select_rows(struct v_store *st, const char *q, int np,
 		       const char *const *pv, row_fn fn, void *ctx, char *err,

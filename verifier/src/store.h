@@ -56,11 +56,26 @@ int v_store_nonce_consume(struct v_store *st, const char *nonce_hex,
 int v_store_nonce_gc(struct v_store *st, int64_t before_ms);
 int v_store_audit_insert(struct v_store *st, const struct v_audit *a);
 
+/* Who changes a key and how; every key change is an audit row. */
+struct v_key_change {
+	const char *replica;  /* audit `replica` (the CLI's replica_id) */
+	const char *actor;    /* audit `client`: "cli:USER" */
+	bool unrevoke;        /* enrolling a revoked key again is allowed */
+	char *evidence;       /* JSON for the audit row, may be NULL */
+};
+
+/* Enroll (or re-enroll an active key: new name). A revoked key is refused
+ * unless kc->unrevoke; a key of another kind always. Audited. */
 int v_store_key_add(struct v_store *st, int kind, const char *key_id_hex,
 		    unsigned sig_alg, const char *spki_pem, const char *name,
-		    char *err, size_t errlen);
-int v_store_key_revoke(struct v_store *st, const char *key_id_hex, char *err,
-		       size_t errlen);
+		    const struct v_key_change *kc, char *err, size_t errlen);
+int v_store_key_revoke(struct v_store *st, const char *key_id_hex,
+		       const struct v_key_change *kc, char *err, size_t errlen);
+/* Inside the caller's transaction: is each key enrolled as its kind and not
+ * revoked right now? (Revocation holds from the next request on, whatever
+ * the daemon's loaded key set says.) */
+int v_store_keys_active(struct v_store *st, const char *hv_key_hex,
+			const char *guest_key_hex, bool *hv_ok, bool *guest_ok);
 int v_store_keys_load(struct v_store *st, struct v_keyset *ks, char *err,
 		      size_t errlen);
 int v_store_keys_list(struct v_store *st, FILE *out);

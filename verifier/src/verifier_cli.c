@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,22 +119,41 @@ static int common_only(int argc, char **argv, const char *cmd, const char *help,
 	return -1;
 }
 
+/* The audit record's view of who changed a key. */
+static void key_change_actor(struct v_key_change *kc, const struct v_config *cfg, char *actor, size_t n)
+{
+	const struct passwd *pw = getpwuid(geteuid());
+	if (pw)
+		snprintf(actor, n, "cli:%s", pw->pw_name);
+	else
+		snprintf(actor, n, "cli:uid %u", (unsigned)geteuid());
+	kc->replica = cfg->replica_id;
+	kc->actor = actor;
+}
+
 static int cmd_enroll(int argc, char **argv)
 {
 	struct common co = {"/etc/attest-verifier/verifier.json", NULL, false};
 	const char *name = NULL;
-	static const struct option o[] = {COMMON_OPTS, {"name", required_argument, 0, 'n'}, {0, 0, 0, 0}};
+	struct v_key_change kc = {0};
+	static const struct option o[] = {COMMON_OPTS, {"name", required_argument, 0, 'n'},
+					  {"unrevoke", no_argument, 0, 'U'}, {0, 0, 0, 0}};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "c:s:hn:", o, NULL)) != -1) {
 		if (common_opt(ch, &co))
 			continue;
 		if (ch == 'n')
 			name = optarg;
+		else if (ch == 'U')
+			kc.unrevoke = true;
 		else if (ch == 'h') {
-			printf("usage: attest-verifier enroll [--config FILE | --storage URL] [--name NAME] (hv|guest) KEY.pem\n"
+			printf("usage: attest-verifier enroll [--config FILE | --storage URL] [--name NAME] [--unrevoke]\n"
+			       "                              (hv|guest) KEY.pem\n"
 			       "Enrolls the public part of KEY.pem (EC P-256 or P-384; public SPKI or private\n"
 			       "PEM) as a hypervisor (report-signing) or guest (request-signing) key, and\n"
-			       "prints its key id. Running daemons pick it up on SIGHUP.\n");
+			       "prints its key id. Running daemons pick it up on SIGHUP. A revoked key is\n"
+			       "refused unless --unrevoke is given (it is active again on the next request).\n"
+			       "Every enrollment is recorded in the audit log.\n");
 			return 0;
 		} else
 			return die_usage("enroll", "bad option");
@@ -169,7 +189,9 @@ static int cmd_enroll(int argc, char **argv)
 		free(spki);
 		return 1;
 	}
-	rc = v_store_key_add(st, k, hex, alg, spki, name ? name : path, err, sizeof err);
+	char actor[80];
+	key_change_actor(&kc, &cfg, actor, sizeof actor);
+	rc = v_store_key_add(st, k, hex, alg, spki, name ? name : path, &kc, err, sizeof err);
 	free(spki);
 	v_store_close(st);
 	if (rc) {
@@ -185,7 +207,8 @@ static int cmd_revoke(int argc, char **argv)
 	struct common co = {"/etc/attest-verifier/verifier.json", NULL, false};
 	int rc0 = common_only(argc, argv, "revoke",
 			      "usage: attest-verifier revoke [--config FILE | --storage URL] KEY_ID\n"
-			      "Marks an enrolled key revoked (daemons drop it on SIGHUP).\n", &co);
+			      "Marks an enrolled key revoked: every daemon on this storage refuses it from\n"
+			      "its next request on. Recorded in the audit log.\n", &co);
 	if (rc0 >= 0)
 		return rc0;
 	if (argc - optind != 1)
@@ -199,7 +222,10 @@ static int cmd_revoke(int argc, char **argv)
 	struct v_store *st = open_store("revoke", &co, &cfg);
 	if (!st)
 		return 1;
-	int rc = v_store_key_revoke(st, hex, err, sizeof err);
+	struct v_key_change kc = {0};
+	char actor[80];
+	key_change_actor(&kc, &cfg, actor, sizeof actor);
+	int rc = v_store_key_revoke(st, hex, &kc, err, sizeof err);
 	v_store_close(st);
 	if (rc) {
 		fprintf(stderr, "%s revoke: %s\n", prog, err);

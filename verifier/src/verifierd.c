@@ -133,6 +133,18 @@ static int exec_job(struct job *j, int64_t now_ms)
 	case J_DECISION:
 		fill_outcome(j, j->pre_err, j->pre_detail);
 		if (j->consume) {
+			/* revocation holds from the next request on, on every
+			 * replica, whatever key set this daemon loaded: checked
+			 * in the transaction that records the decision; a
+			 * revoked key authenticates nothing (nonce kept) */
+			bool hv_ok, guest_ok;
+			if (v_store_keys_active(store, j->a.hv_key_id, j->a.guest_key_id, &hv_ok, &guest_ok))
+				return -1;
+			if (!hv_ok || !guest_ok) {
+				fill_outcome(j, hv_ok ? V_E_UNKNOWN_GUEST_KEY : V_E_UNKNOWN_HV_KEY,
+					     hv_ok ? "the guest key was revoked" : "the hypervisor key was revoked");
+				return v_store_audit_insert(store, &j->a);
+			}
 			enum v_nonce_result nr;
 			if (v_store_nonce_consume(store, j->a.nonce, now_ms, j->a.decision_id, &nr))
 				return -1;
@@ -148,26 +160,68 @@ static int exec_job(struct job *j, int64_t now_ms)
 	return -1;
 }
 
+/* The text of the policy in force (a failed reload parses it again). */
+static char *policy_text;
+static size_t policy_len;
+
+/* Load the policy file; on success it becomes policy_text. */
+static struct v_policy *policy_load_file(char *err, size_t errlen)
+{
+	size_t len;
+	char *t = (char *)v_read_file(cfg.policy, &len, 16u << 20);
+	if (!t) {
+		snprintf(err, errlen, "cannot read %.300s: %s", cfg.policy, strerror(errno));
+		return NULL;
+	}
+	char e[400];
+	struct v_policy *p = v_policy_parse(t, len, e, sizeof e);
+	if (!p) {
+		snprintf(err, errlen, "%.300s: %.180s", cfg.policy, e);
+		free(t);
+		return NULL;
+	}
+	free(policy_text);
+	policy_text = t;
+	policy_len = len;
+	return p;
+}
+
+/* SIGHUP: the enrolled keys from storage and the policy file, each on its
+ * own: a policy with an error keeps the old policy, never the old keys
+ * (and revocation does not wait for a reload at all: exec_job). */
+static void reload(void)
+{
+	struct vstate *ns = calloc(1, sizeof *ns), *old = state_get();
+	char kerr[512] = "", perr[512] = "", e2[256];
+	bool keys_ok = ns && v_store_keys_load(store, &ns->ks, kerr, sizeof kerr) == 0;
+	if (ns && !keys_ok) {
+		fprintf(stderr, "attest-verifierd: key reload failed, keeping the old keys: %s\n", kerr);
+		v_keyset_free(&ns->ks);
+		if (v_keyset_copy(&ns->ks, &old->ks))
+			keys_ok = false;
+	}
+	if (ns && !(ns->pol = policy_load_file(perr, sizeof perr))) {
+		fprintf(stderr, "attest-verifierd: policy reload failed, keeping the old policy: %s\n", perr);
+		ns->pol = v_policy_parse(policy_text, policy_len, e2, sizeof e2);
+	}
+	state_put(old);
+	if (!ns || !ns->pol) { /* out of memory: keep everything */
+		if (ns)
+			v_keyset_free(&ns->ks);
+		free(ns);
+		atomic_fetch_add(&m_reload_errors, 1);
+		return;
+	}
+	fprintf(stderr, "attest-verifierd: reloaded %zu keys%s and %s policy\n", ns->ks.n, keys_ok ? "" : " (old)",
+		perr[0] ? "the old" : "the new");
+	state_set(ns);
+	atomic_fetch_add(keys_ok && !perr[0] ? &m_reloads : &m_reload_errors, 1);
+}
+
 static void maintenance(int64_t now_ms, int64_t *last_gc)
 {
-	if (atomic_exchange(&reload_requested, 0)) {
-		/* SIGHUP: keys from storage and the policy file, both or none */
-		struct vstate *ns = calloc(1, sizeof *ns);
-		char err[512] = "";
-		if (ns && v_store_keys_load(store, &ns->ks, err, sizeof err) == 0 &&
-		    (ns->pol = v_policy_load(cfg.policy, err, sizeof err))) {
-			fprintf(stderr, "attest-verifierd: reloaded %zu keys and the policy\n", ns->ks.n);
-			state_set(ns);
-			atomic_fetch_add(&m_reloads, 1);
-		} else {
-			fprintf(stderr, "attest-verifierd: reload failed, keeping the old keys and policy: %s\n", err);
-			atomic_fetch_add(&m_reload_errors, 1);
-			if (ns) {
-				v_keyset_free(&ns->ks);
-				free(ns);
-			}
-		}
-	}
+	if (atomic_exchange(&reload_requested, 0))
+		reload();
 	if (now_ms - *last_gc > 60000) {
 		*last_gc = now_ms;
 		if (v_store_nonce_gc(store, now_ms - cfg.nonce_retention_s * 1000))
@@ -842,7 +896,7 @@ int main(int argc, char **argv)
 	struct vstate *st = calloc(1, sizeof *st);
 	if (!st)
 		return 1;
-	st->pol = v_policy_load(cfg.policy, err, sizeof err);
+	st->pol = policy_load_file(err, sizeof err);
 	if (!st->pol) {
 		fprintf(stderr, "attest-verifierd: policy: %s\n", err);
 		return 1;

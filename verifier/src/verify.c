@@ -35,6 +35,20 @@ int v_keyset_add_pem(struct v_keyset *ks, int kind, const char *pem,
 	return 0;
 }
 
+int v_keyset_copy(struct v_keyset *dst, const struct v_keyset *src)
+{
+	dst->k = src->n ? calloc(src->n, sizeof *dst->k) : NULL;
+	dst->n = dst->cap = 0;
+	if (src->n && !dst->k)
+		return -1;
+	for (size_t i = 0; i < src->n; i++) {
+		dst->k[i] = src->k[i];
+		EVP_PKEY_up_ref(dst->k[i].pk);
+	}
+	dst->n = dst->cap = src->n;
+	return 0;
+}
+
 const struct v_key *v_keyset_find(const struct v_keyset *ks, int kind,
 				  const uint8_t id[32])
 {

@@ -30,6 +30,8 @@ struct v_keyset {
 
 int v_keyset_add_pem(struct v_keyset *ks, int kind, const char *pem,
 		     size_t len, const char *name, char *err, size_t errlen);
+/* dst = the keys of src (shared, reference-counted EVP_PKEYs). */
+int v_keyset_copy(struct v_keyset *dst, const struct v_keyset *src);
 const struct v_key *v_keyset_find(const struct v_keyset *ks, int kind,
 				  const uint8_t id[32]);
 void v_keyset_free(struct v_keyset *ks);
