@@ -77,6 +77,9 @@ gcc -O2 -Wall -Wextra -Werror "${san[@]}" -I"$top/include" -I"$top/guest-lib/inc
 gcc -O2 -Wall -Wextra -Werror "${san[@]}" -I"$top/include" -I"$top/guest-lib/include" \
   -o "$out/ahv-smp-check" "$top/tests/e2e/linux/ahv-smp-check.c" "$lib" \
   $(pkg-config --libs libcrypto libcurl jansson) -lpthread
+# The boot benchmark's clock (bench/boot.sh): freestanding, static.
+gcc -O2 -Wall -Wextra -Werror -static -nostdlib -ffreestanding -fno-builtin -fno-stack-protector \
+  -fno-pie -no-pie -o "$out/ahv-vtime" "$top/tests/e2e/linux/ahv-vtime.c"
 cp "$cli" "$out/attest-hv.new"
 for b in ahv-guest-attest attest-hv; do
   if readelf -d "$out/$b.new" | grep -q 'TEXTREL'; then
@@ -97,7 +100,7 @@ cp "$root/bin/busybox" "$ird/bin/busybox"
 for a in sh mount umount echo cat poweroff sleep ls insmod ip udhcpc wget uname dmesg grep sed tr seq cut xz od; do
   ln -sf busybox "$ird/bin/$a"
 done
-cp "$out/ahv-guest-attest" "$out/attest-hv" "$out/ahv-smp-check" "$ird/bin/"
+cp "$out/ahv-guest-attest" "$out/attest-hv" "$out/ahv-smp-check" "$out/ahv-vtime" "$ird/bin/"
 # Their shared libraries and the dynamic loader, at the paths ldd names.
 for l in $( (ldd "$out/ahv-guest-attest"; ldd "$out/attest-hv") |
            awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
@@ -115,6 +118,7 @@ for m in drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/v
 done
 cat > "$ird/init" <<INIT
 #!/bin/sh
+/bin/ahv-vtime init
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
@@ -155,6 +159,7 @@ else
   echo "AHV-LINUX-CLI-REPORT \$(od -An -v -tx1 /tmp/cli-report.bin | tr -d ' \\n')"
 fi
 echo "AHV-LINUX: powering off"
+/bin/ahv-vtime poweroff
 poweroff -f
 INIT
 chmod +x "$ird/init"
