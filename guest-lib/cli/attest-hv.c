@@ -325,6 +325,20 @@ static int add_range_arg(ahvl_request *req, const char *arg)
 	return rc < 0 ? rc : AHVL_OK;
 }
 
+/* --jwks FILE: the verifier's JWKS document, pinned. */
+static int pin_jwks_file(ahvl_verifier *v, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char buf[16384];
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	if (f)
+		fclose(f);
+	if (!n || n == sizeof buf - 1)
+		return ahvl_verifier_pin_jwks(v, NULL); /* AHVL_E_INVALID, with its message */
+	buf[n] = 0;
+	return ahvl_verifier_pin_jwks(v, buf);
+}
+
 static int cmd_attest(int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -336,18 +350,23 @@ static int cmd_attest(int argc, char **argv)
 		{"range", required_argument, 0, 'r'}, {"object", required_argument, 0, 'O'},
 		{"report", required_argument, 0, 'o'}, {"request", required_argument, 0, 'q'},
 		{"claims", no_argument, 0, 'c'}, {"require-lock", no_argument, 0, 'L'},
-		{"verbose", no_argument, 0, 'v'}, {0, 0, 0, 0}};
+		{"verbose", no_argument, 0, 'v'}, {"issuer", required_argument, 0, 'I'},
+		{"jwks", required_argument, 0, 'J'}, {"jwks-url", required_argument, 0, 'U'},
+		{"insecure-http", no_argument, 0, 'X'}, {0, 0, 0, 0}};
 	const char *key = NULL, *tpm_key = NULL, *tcti = NULL, *nonce_hex = NULL,
-		   *url = NULL, *ca = NULL, *object = NULL, *out_rep = NULL, *out_req = NULL;
+		   *url = NULL, *ca = NULL, *object = NULL, *out_rep = NULL, *out_req = NULL,
+		   *issuer = NULL, *jwks_file = NULL, *jwks_url = NULL;
+	int insecure_http = 0;
 	const char *sections[AHV_MAX_REGIONS], *ranges[AHV_MAX_REGIONS];
 	unsigned segments[AHV_MAX_REGIONS], nsec = 0, nseg = 0, nrng = 0, flags = 0;
 	uint32_t hash = AHV_WIRE_HASH_SHA256;
 	int claims = 0, verbose = 0, c;
-	while ((c = getopt_long(argc, argv, "hk:K:T:H:n:V:C:s:S:r:O:o:q:cLv", o, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hk:K:T:H:n:V:C:s:S:r:O:o:q:cLvI:J:U:X", o, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("Usage: %s attest (--key KEY | --tpm-key KEY [--tcti TCTI])\n"
-			       "                 (--verifier URL [--ca FILE] [--claims] | --report FILE [--nonce HEX])\n"
+			       "                 (--verifier URL --issuer ISS (--jwks FILE | --jwks-url URL)\n"
+			       "                  [--ca FILE] [--claims] [--insecure-http] | --report FILE [--nonce HEX])\n"
 			       "                 [--section NAME]... [--segment N]... [--object OBJ]\n"
 			       "                 [--range ADDR:SIZE[:gva|gpa][=NAME]]... [--hash ALG]\n"
 			       "                 [--request FILE] [--require-lock] [-v]\n"
@@ -357,8 +376,12 @@ static int cmd_attest(int argc, char **argv)
 			       "  --tpm-key KEY    TPM key: TSS2 PRIVATE KEY PEM file or handle:0x81...\n"
 			       "  --tcti TCTI      TPM connection (default: the tpm2 provider's)\n"
 			       "  --verifier URL   fetch the nonce from attest-verifierd at URL, submit\n"
-			       "                   request + report, check the token against its JWKS\n"
-			       "                   and print the token on stdout\n"
+			       "                   request + report, check the token and print it on\n"
+			       "                   stdout (https:// only, see --insecure-http)\n"
+			       "  --issuer ISS     the token's iss must be ISS (the verifier's \"issuer\")\n"
+			       "  --jwks FILE      the verifier's JWKS, obtained out of band (pinned)\n"
+			       "  --jwks-url URL   or its trusted https:// source, fetched once\n"
+			       "  --insecure-http  allow http:// URLs: local tests only\n"
 			       "  --ca FILE        CA bundle for an https:// verifier\n"
 			       "  --claims         also print the token's claims (JSON) on stderr\n"
 			       "  --report FILE    write the report here ('-': stdout)\n"
@@ -395,6 +418,10 @@ static int cmd_attest(int argc, char **argv)
 		case 'c': claims = 1; break;
 		case 'L': flags |= AHVL_ATTEST_REQUIRE_LOCK; break;
 		case 'v': verbose = 1; break;
+		case 'I': issuer = optarg; break;
+		case 'J': jwks_file = optarg; break;
+		case 'U': jwks_url = optarg; break;
+		case 'X': insecure_http = 1; break;
 		case 's':
 			if (nsec == AHV_MAX_REGIONS)
 				return usage_err("attest", "too many regions");
@@ -422,6 +449,8 @@ static int cmd_attest(int argc, char **argv)
 		return usage_err("attest", "exactly one of --key and --tpm-key is required");
 	if (!url && !out_rep)
 		return usage_err("attest", "--verifier URL or --report FILE is required");
+	if (url && (!issuer || !jwks_file == !jwks_url))
+		return usage_err("attest", "--verifier needs --issuer and one of --jwks and --jwks-url");
 	if (url && nonce_hex)
 		return usage_err("attest", "--nonce cannot be combined with --verifier (it issues the nonce)");
 
@@ -460,7 +489,10 @@ static int cmd_attest(int argc, char **argv)
 	if (rc)
 		goto lib_fail;
 	if (url) {
-		if ((rc = ahvl_verifier_new(&v, url)) || (ca && (rc = ahvl_verifier_set_ca(v, ca))) ||
+		rc = insecure_http ? ahvl_verifier_new_insecure_http(&v, url) : ahvl_verifier_new(&v, url);
+		if (rc || (ca && (rc = ahvl_verifier_set_ca(v, ca))) || (rc = ahvl_verifier_set_issuer(v, issuer)) ||
+		    (jwks_url && (rc = ahvl_verifier_set_jwks_url(v, jwks_url))) ||
+		    (jwks_file && (rc = pin_jwks_file(v, jwks_file))) ||
 		    (rc = ahvl_verifier_challenge(v, nonce, sizeof nonce, &nl)))
 			goto lib_fail;
 	} else if (nonce_hex) {

@@ -63,7 +63,8 @@ AHVL_HIDDEN void ahvl_hex(char *out, const uint8_t *b, size_t n);
 AHVL_HIDDEN int ahvl_unhex(const char *s, uint8_t *out, size_t cap,
 			   size_t *len);
 AHVL_HIDDEN char *ahvl_b64(const uint8_t *b, size_t n, bool url);
-/* Decodes standard or url alphabet, padding optional. malloc'd. */
+/* Strict base64url as JWS uses it: URL alphabet, no padding, canonical
+ * (unused bits zero). malloc'd; NULL if not canonical. */
 AHVL_HIDDEN uint8_t *ahvl_unb64(const char *s, size_t slen, size_t *len);
 AHVL_HIDDEN int ahvl_read_file(const char *path, size_t max, uint8_t **out,
 			       size_t *len);

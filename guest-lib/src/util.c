@@ -57,7 +57,11 @@ char *ahvl_b64(const uint8_t *b, size_t n, bool url)
 	return o;
 }
 
-static int b64val(char c)
+/* base64url (RFC 4648 §5), strict as JWS needs it (RFC 7515 §2, §C): the
+ * URL-safe alphabet only, no padding, no whitespace, a length that is not
+ * 1 mod 4, and the unused low bits of the last character zero (so one
+ * value has exactly one encoding). */
+static int b64url_val(char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -65,17 +69,15 @@ static int b64val(char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '+' || c == '-')
+	if (c == '-')
 		return 62;
-	if (c == '/' || c == '_')
+	if (c == '_')
 		return 63;
 	return -1;
 }
 
 uint8_t *ahvl_unb64(const char *s, size_t slen, size_t *len)
 {
-	while (slen && s[slen - 1] == '=')
-		slen--;
 	if (slen % 4 == 1)
 		return NULL;
 	uint8_t *o = malloc(slen * 3 / 4 + 3);
@@ -85,7 +87,7 @@ uint8_t *ahvl_unb64(const char *s, size_t slen, size_t *len)
 	uint32_t acc = 0;
 	int bits = 0;
 	for (size_t i = 0; i < slen; i++) {
-		int v = b64val(s[i]);
+		int v = b64url_val(s[i]);
 		if (v < 0) {
 			free(o);
 			return NULL;
@@ -96,6 +98,10 @@ uint8_t *ahvl_unb64(const char *s, size_t slen, size_t *len)
 			bits -= 8;
 			o[n++] = (uint8_t)(acc >> bits);
 		}
+	}
+	if (acc & ((1u << bits) - 1)) { /* non-canonical: unused bits set */
+		free(o);
+		return NULL;
 	}
 	*len = n;
 	return o;

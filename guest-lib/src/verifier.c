@@ -18,9 +18,22 @@ struct ahvl_verifier {
 	char *base;
 	char *ca;
 	long timeout_ms;
-	char *jwks;          /* cached JWKS text */
+	bool insecure_http;  /* http:// allowed: local tests only */
+	char *jwks;          /* pinned, or fetched once from jwks_url */
+	char *jwks_url;      /* the configured trusted source of the JWKS */
+	char *issuer;        /* the token's "iss" must equal it */
 	char err_code[64];
 };
+
+static bool is_https(const char *url)
+{
+	return !strncmp(url, "https://", 8);
+}
+
+static bool url_allowed(const ahvl_verifier *v, const char *url)
+{
+	return is_https(url) || (v->insecure_http && !strncmp(url, "http://", 7));
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -29,10 +42,14 @@ static void curl_init(void)
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int ahvl_verifier_new(ahvl_verifier **out, const char *base_url)
+static int verifier_new(ahvl_verifier **out, const char *base_url, bool insecure_http)
 {
-	if (!out || !base_url || (strncmp(base_url, "http://", 7) && strncmp(base_url, "https://", 8)))
-		return ahvl_fail(AHVL_E_INVALID, "the verifier URL must start with http:// or https://");
+	if (!out || !base_url)
+		return ahvl_fail(AHVL_E_INVALID, "NULL argument");
+	if (!is_https(base_url) && !(insecure_http && !strncmp(base_url, "http://", 7)))
+		return ahvl_fail(AHVL_E_INVALID, insecure_http ? "the verifier URL must start with http:// or https://"
+							       : "the verifier URL must start with https:// (http:// only "
+								 "through ahvl_verifier_new_insecure_http, for local tests)");
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK)
 		return ahvl_fail(AHVL_E_NETWORK, "libcurl initialisation failed");
@@ -45,8 +62,19 @@ int ahvl_verifier_new(ahvl_verifier **out, const char *base_url)
 	while (l && v->base[l - 1] == '/')
 		v->base[--l] = 0;
 	v->timeout_ms = 10000;
+	v->insecure_http = insecure_http;
 	*out = v;
 	return AHVL_OK;
+}
+
+int ahvl_verifier_new(ahvl_verifier **out, const char *base_url)
+{
+	return verifier_new(out, base_url, false);
+}
+
+int ahvl_verifier_new_insecure_http(ahvl_verifier **out, const char *base_url)
+{
+	return verifier_new(out, base_url, true);
 }
 
 void ahvl_verifier_free(ahvl_verifier *v)
@@ -56,7 +84,47 @@ void ahvl_verifier_free(ahvl_verifier *v)
 	free(v->base);
 	free(v->ca);
 	free(v->jwks);
+	free(v->jwks_url);
+	free(v->issuer);
 	free(v);
+}
+
+/* Replace *slot with a copy of s. */
+static int set_str(char **slot, const char *s)
+{
+	char *c = strdup(s);
+	if (!c)
+		return ahvl_fail(AHVL_E_NOMEM, "out of memory");
+	free(*slot);
+	*slot = c;
+	return AHVL_OK;
+}
+
+int ahvl_verifier_set_issuer(ahvl_verifier *v, const char *issuer)
+{
+	if (!v || !issuer || !issuer[0])
+		return ahvl_fail(AHVL_E_INVALID, "the issuer must be a non-empty string");
+	return set_str(&v->issuer, issuer);
+}
+
+int ahvl_verifier_pin_jwks(ahvl_verifier *v, const char *jwks_json)
+{
+	json_error_t je;
+	json_t *j = jwks_json ? json_loads(jwks_json, JSON_REJECT_DUPLICATES, &je) : NULL;
+	bool ok = json_is_array(json_object_get(j, "keys"));
+	json_decref(j);
+	if (!v || !ok)
+		return ahvl_fail(AHVL_E_INVALID, "the pinned JWKS must be a JSON object with a \"keys\" array");
+	return set_str(&v->jwks, jwks_json);
+}
+
+int ahvl_verifier_set_jwks_url(ahvl_verifier *v, const char *url)
+{
+	if (!v || !url || !url_allowed(v, url))
+		return ahvl_fail(AHVL_E_INVALID, "the JWKS URL must start with https://");
+	free(v->jwks); /* a new source: fetch again */
+	v->jwks = NULL;
+	return set_str(&v->jwks_url, url);
 }
 
 int ahvl_verifier_set_ca(ahvl_verifier *v, const char *ca_file)
@@ -102,13 +170,13 @@ static size_t sink(char *d, size_t s, size_t n, void *u)
 	return add;
 }
 
-/* One HTTP exchange. body NULL: GET (or an empty POST if post). */
-static int http(ahvl_verifier *v, const char *path, bool post, const char *body,
-		long *status, json_t **resp)
+/* One HTTP exchange with url. body NULL: GET (or an empty POST if post).
+ * https only, unless the caller opted out for a local test; redirects are
+ * not followed (libcurl's default). */
+static int http_url(ahvl_verifier *v, const char *url, bool post, const char *body,
+		    long *status, json_t **resp)
 {
-	char url[1024];
 	struct buf b = {0};
-	snprintf(url, sizeof url, "%s%s", v->base, path);
 	CURL *c = curl_easy_init();
 	if (!c)
 		return ahvl_fail(AHVL_E_NOMEM, "curl_easy_init failed");
@@ -122,7 +190,8 @@ static int http(ahvl_verifier *v, const char *path, bool post, const char *body,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, v->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, v->insecure_http ? "http,https" : "https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	if (v->ca)
 		curl_easy_setopt(c, CURLOPT_CAINFO, v->ca);
 	if (post) {
@@ -152,6 +221,16 @@ static int http(ahvl_verifier *v, const char *path, bool post, const char *body,
 	}
 	free(b.p);
 	return AHVL_OK;
+}
+
+/* An exchange with the verifier's base URL + path. */
+static int http(ahvl_verifier *v, const char *path, bool post, const char *body,
+		long *status, json_t **resp)
+{
+	char url[1024];
+	if ((size_t)snprintf(url, sizeof url, "%s%s", v->base, path) >= sizeof url)
+		return ahvl_fail(AHVL_E_INVALID, "verifier URL too long");
+	return http_url(v, url, post, body, status, resp);
 }
 
 static int verifier_error(ahvl_verifier *v, long status, json_t *r)
@@ -257,11 +336,17 @@ static EVP_PKEY *jwk_p256(json_t *k)
 	return pk;
 }
 
+/* The JWKS comes from the configured trusted source only, never from the
+ * verifier's origin by default: pinned (ahvl_verifier_pin_jwks) or fetched
+ * from ahvl_verifier_set_jwks_url. */
 static int fetch_jwks(ahvl_verifier *v)
 {
 	long st = 0;
 	json_t *r = NULL;
-	int rc = http(v, "/v1/jwks", false, NULL, &st, &r);
+	if (!v->jwks_url)
+		return ahvl_fail(AHVL_E_INVALID, "no trusted JWKS: pin one (ahvl_verifier_pin_jwks) or configure "
+						 "its source (ahvl_verifier_set_jwks_url)");
+	int rc = http_url(v, v->jwks_url, false, NULL, &st, &r);
 	if (rc)
 		return rc;
 	if (st != 200)
@@ -275,10 +360,14 @@ static int fetch_jwks(ahvl_verifier *v)
 int ahvl_token_verify(ahvl_verifier *v, const char *token, const char *jwks_json,
 		      const uint8_t *nonce, size_t nonce_len, char **claims)
 {
-	if (!token || (!v && !jwks_json))
+	if (!token || !v)
 		return ahvl_fail(AHVL_E_INVALID, "NULL argument");
 	if (claims)
 		*claims = NULL;
+	if (!v->issuer)
+		return ahvl_fail(AHVL_E_INVALID, "no issuer configured (ahvl_verifier_set_issuer)");
+	if (!nonce || !nonce_len || nonce_len > AHV_NONCE_MAX)
+		return ahvl_fail(AHVL_E_INVALID, "the nonce the token must carry is required (1..%u bytes)", AHV_NONCE_MAX);
 	int rc;
 	if (!jwks_json) {
 		if (!v->jwks && (rc = fetch_jwks(v)))
@@ -340,18 +429,23 @@ int ahvl_token_verify(ahvl_verifier *v, const char *token, const char *jwks_json
 		rc = ahvl_fail(AHVL_E_TOKEN, "token not valid before %lld", (long long)json_integer_value(nbf));
 		goto out;
 	}
-	if (nonce) {
-		char h[2 * AHV_NONCE_MAX + 1];
-		const char *en = json_string_value(json_object_get(cl, "eat_nonce"));
-		if (nonce_len > AHV_NONCE_MAX) {
-			rc = ahvl_fail(AHVL_E_INVALID, "nonce too long");
-			goto out;
-		}
-		ahvl_hex(h, nonce, nonce_len);
-		if (!en || strcasecmp(en, h)) {
-			rc = ahvl_fail(AHVL_E_TOKEN, "token eat_nonce differs from our nonce");
-			goto out;
-		}
+	/* always: the issuer we trust, an affirming verdict, our nonce */
+	const char *iss = json_string_value(json_object_get(cl, "iss"));
+	if (!iss || strcmp(iss, v->issuer)) {
+		rc = ahvl_fail(AHVL_E_TOKEN, "token issuer \"%.80s\" is not \"%.80s\"", iss ? iss : "(none)", v->issuer);
+		goto out;
+	}
+	const char *verdict = json_string_value(json_object_get(cl, "verdict"));
+	if (!verdict || strcmp(verdict, "affirming")) {
+		rc = ahvl_fail(AHVL_E_TOKEN, "token verdict is \"%.40s\", not \"affirming\"", verdict ? verdict : "(none)");
+		goto out;
+	}
+	char h[2 * AHV_NONCE_MAX + 1];
+	const char *en = json_string_value(json_object_get(cl, "eat_nonce"));
+	ahvl_hex(h, nonce, nonce_len);
+	if (!en || strcasecmp(en, h)) {
+		rc = ahvl_fail(AHVL_E_TOKEN, "token eat_nonce differs from our nonce");
+		goto out;
 	}
 	if (claims && !(*claims = json_dumps(cl, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
 		rc = ahvl_fail(AHVL_E_NOMEM, "out of memory");

@@ -377,6 +377,62 @@ static void t_engine_errors(void **st)
 	ahvl_ctx_free(c);
 }
 
+/* Read a whole small text file (test helper). */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open %s", path);
+	static char buf[1 << 16];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+/* The JWKS the script fetched out of band (AHVL_VERIFIER_JWKS). */
+static void pin_test_jwks(ahvl_verifier *v)
+{
+	const char *p = getenv("AHVL_VERIFIER_JWKS");
+	if (!p)
+		fail_msg("AHVL_VERIFIER_JWKS not set");
+	char *j = slurp(p);
+	assert_int_equal(ahvl_verifier_pin_jwks(v, j), AHVL_OK);
+	free(j);
+}
+
+/* AHVL_FORGED_TOKENS: lines "NAME NONCE_HEX TOKEN", each signed with the
+ * verifier's real token key by PyJWT (verifier_client_test.sh). "control"
+ * must pass; every other one (wrong verdict, no verdict, wrong iss,
+ * non-canonical or padded base64url) must be refused. */
+static void check_forged_tokens(ahvl_verifier *v)
+{
+	const char *p = getenv("AHVL_FORGED_TOKENS");
+	if (!p)
+		fail_msg("AHVL_FORGED_TOKENS not set");
+	char *text = slurp(p), *save = NULL;
+	unsigned n = 0;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[64], nh[129], tok[4096];
+		uint8_t nonce[64];
+		size_t nl = 0;
+		if (sscanf(line, "%63s %128s %4095s", name, nh, tok) != 3)
+			fail_msg("bad forged-token line: %s", line);
+		for (; nh[2 * nl]; nl++) {
+			unsigned b;
+			sscanf(nh + 2 * nl, "%2x", &b);
+			nonce[nl] = (uint8_t)b;
+		}
+		int want = strcmp(name, "control") ? AHVL_E_TOKEN : AHVL_OK;
+		int rc = ahvl_token_verify(v, tok, NULL, nonce, nl, NULL);
+		if (rc != want)
+			fail_msg("forged token %s: got %d (%s), wanted %d", name, rc, ahvl_error_detail(), want);
+		n++;
+	}
+	free(text);
+	assert_true(n >= 6);
+}
+
 /* With AHVL_VERIFIER_URL set (verifier_client_test.sh starts a real
  * attest-verifierd that enrolled hv.pem and guest.pem): the whole flow
  * through the library's verifier client. */
@@ -394,7 +450,12 @@ static void t_verifier(void **st)
 	uint8_t nonce[64];
 	size_t nl;
 	char *token, *claims;
-	assert_int_equal(ahvl_verifier_new(&v, url), AHVL_OK);
+	/* https is required; http:// only through the explicit opt-out */
+	assert_int_equal(ahvl_verifier_new(&v, url), AHVL_E_INVALID);
+	assert_int_equal(ahvl_verifier_new(&v, "https://127.0.0.1:1"), AHVL_OK);
+	assert_int_equal(ahvl_verifier_set_jwks_url(v, "http://127.0.0.1:1/v1/jwks"), AHVL_E_INVALID);
+	ahvl_verifier_free(v);
+	assert_int_equal(ahvl_verifier_new_insecure_http(&v, url), AHVL_OK);
 	int rc = ahvl_verifier_challenge(v, nonce, sizeof nonce, &nl);
 	if (rc)
 		fail_msg("challenge: %s", ahvl_error_detail());
@@ -407,9 +468,17 @@ static void t_verifier(void **st)
 	rc = ahvl_verifier_submit(v, &ev, r, &token);
 	if (rc)
 		fail_msg("submit: %s (%s)", ahvl_error_detail(), ahvl_verifier_error_code(v));
+	/* no issuer, then no trusted JWKS: refused before any check */
+	assert_int_equal(ahvl_token_verify(v, token, NULL, nonce, nl, NULL), AHVL_E_INVALID);
+	assert_int_equal(ahvl_verifier_set_issuer(v, "guestlib-test"), AHVL_OK);
+	assert_int_equal(ahvl_token_verify(v, token, NULL, nonce, nl, NULL), AHVL_E_INVALID);
+	pin_test_jwks(v);
+	/* the nonce is not optional */
+	assert_int_equal(ahvl_token_verify(v, token, NULL, NULL, 0, NULL), AHVL_E_INVALID);
 	rc = ahvl_token_verify(v, token, NULL, nonce, nl, &claims);
 	if (rc)
 		fail_msg("token: %s", ahvl_error_detail());
+	check_forged_tokens(v);
 	assert_non_null(strstr(claims, "\"eat_nonce\""));
 	assert_non_null(strstr(claims, "guestlib-text"));
 	/* the same token for another nonce, or tampered, is refused */
@@ -417,7 +486,7 @@ static void t_verifier(void **st)
 	assert_int_equal(ahvl_token_verify(v, token, NULL, other, sizeof other, NULL), AHVL_E_TOKEN);
 	size_t tl = strlen(token);
 	token[tl - 5] = token[tl - 5] == 'A' ? 'B' : 'A';
-	assert_int_equal(ahvl_token_verify(v, token, NULL, NULL, 0, NULL), AHVL_E_TOKEN);
+	assert_int_equal(ahvl_token_verify(v, token, NULL, nonce, nl, NULL), AHVL_E_TOKEN);
 	free(token);
 	free(claims);
 	/* a replay of the same evidence: the verifier says nonce_replayed */
@@ -433,7 +502,7 @@ static void t_verifier(void **st)
 	ahvl_evidence_clear(&ev);
 	ahvl_verifier_free(v);
 	/* nobody listening */
-	assert_int_equal(ahvl_verifier_new(&v, "http://127.0.0.1:1"), AHVL_OK);
+	assert_int_equal(ahvl_verifier_new_insecure_http(&v, "http://127.0.0.1:1"), AHVL_OK);
 	assert_int_equal(ahvl_verifier_challenge(v, nonce, sizeof nonce, &nl), AHVL_E_NETWORK);
 	ahvl_verifier_free(v);
 	ahvl_request_free(r);

@@ -360,9 +360,20 @@ AHVL_API int ahvl_elf_refvals(const char *path, unsigned what,
 /* ---- verifier client (attest-verifierd, docs/verifier.md) -------------- */
 typedef struct ahvl_verifier ahvl_verifier;
 
-/* base_url: "http://host:port" or "https://..." (no trailing path). */
+/* base_url: "https://host:port" (no trailing path); http:// is refused. */
 AHVL_API int ahvl_verifier_new(ahvl_verifier **out, const char *base_url);
+/* The explicit opt-out for local tests: http:// (no transport security) is
+ * allowed for the verifier and the JWKS URL. Never in production. */
+AHVL_API int ahvl_verifier_new_insecure_http(ahvl_verifier **out,
+					     const char *base_url);
 AHVL_API void ahvl_verifier_free(ahvl_verifier *v);
+/* Required before ahvl_token_verify: the token's "iss" must equal it. */
+AHVL_API int ahvl_verifier_set_issuer(ahvl_verifier *v, const char *issuer);
+/* The token key, one of these two (ahvl_token_verify fails without):
+ * pin the JWKS document obtained out of band, or name its trusted source,
+ * an https:// URL fetched once (not the verifier's origin by default). */
+AHVL_API int ahvl_verifier_pin_jwks(ahvl_verifier *v, const char *jwks_json);
+AHVL_API int ahvl_verifier_set_jwks_url(ahvl_verifier *v, const char *url);
 /* TLS: a CA bundle file for the verifier's certificate (NULL: system). */
 AHVL_API int ahvl_verifier_set_ca(ahvl_verifier *v, const char *ca_file);
 /* Whole-request timeout in milliseconds (default 10000). */
@@ -382,11 +393,12 @@ AHVL_API int ahvl_verifier_submit(ahvl_verifier *v,
 				  const ahvl_request *req, char **token);
 AHVL_API const char *ahvl_verifier_error_code(const ahvl_verifier *v);
 
-/* Check a token: ES256 signature with the key of the verifier's JWKS
- * (GET /v1/jwks, fetched once and cached; jwks_json non-NULL uses that
- * document instead and needs no network), "exp" not passed, and when nonce
- * is given "eat_nonce" equal to it (hex). *claims (may be NULL) receives the
- * JSON claims text (malloc'd). v may be NULL when jwks_json is given. */
+/* Check a token: strict base64url, ES256 signature with a key of the
+ * trusted JWKS (pinned, or fetched once from the configured JWKS URL;
+ * jwks_json non-NULL uses that document for this call), "exp" not passed,
+ * and always "iss" equal to the configured issuer, "verdict" "affirming"
+ * and "eat_nonce" equal to nonce (hex; nonce is required). *claims (may be
+ * NULL) receives the JSON claims text (malloc'd). v is required. */
 AHVL_API int ahvl_token_verify(ahvl_verifier *v, const char *token,
 			       const char *jwks_json, const uint8_t *nonce,
 			       size_t nonce_len, char **claims);

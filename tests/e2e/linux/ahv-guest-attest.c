@@ -9,10 +9,12 @@
  * Built by scripts/linux-guest.sh (PIE, no text relocations) against
  * libattest-hv.a; its shared libraries go into the initramfs.
  *
- *   ahv-guest-attest GUEST_KEY.pem [--nonce HEX] [--verifier URL [--tries N]]
+ *   ahv-guest-attest GUEST_KEY.pem [--nonce HEX] [--verifier URL [--issuer ISS] [--tries N]]
  *     --nonce HEX     use this nonce, else a random one
  *     --verifier URL  after the checks: challenge -> attest -> submit ->
- *                     token (verified against the verifier's JWKS); retried
+ *                     token (over http://: a local test, the explicit
+ *                     opt-out; JWKS from URL/v1/jwks, iss ISS, default
+ *                     attest-verifier, verdict and nonce checked); retried
  *                     (N times, default 60, 2 s apart) until accepted
  * Markers (console): AHV-LINUX: discovery ok ..., AHV-LINUX: case <name>
  * ok|FAIL, AHV-LINUX-REPORT <hex>, AHV-LINUX-NONCE <hex>, AHV-LINUX-DIGEST0
@@ -141,10 +143,15 @@ static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
 }
 
 /* Demo: challenge -> attest -> submit -> token checked against the JWKS. */
-static int run_verifier(ahvl_ctx *ctx, const char *url, int tries)
+static int run_verifier(ahvl_ctx *ctx, const char *url, const char *issuer, int tries)
 {
 	ahvl_verifier *v;
-	if (ahvl_verifier_new(&v, url)) {
+	char jwks[600];
+	/* a local test over QEMU's user network: the explicit http:// opt-out,
+	 * the JWKS from the same test verifier, its issuer given by the host */
+	snprintf(jwks, sizeof jwks, "%s/v1/jwks", url);
+	if (ahvl_verifier_new_insecure_http(&v, url) || ahvl_verifier_set_issuer(v, issuer) ||
+	    ahvl_verifier_set_jwks_url(v, jwks)) {
 		printf("AHV-LINUX: FAIL verifier %s: %s\n", url, ahvl_error_detail());
 		return 1;
 	}
@@ -208,10 +215,10 @@ static int run_verifier(ahvl_ctx *ctx, const char *url, int tries)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	const char *nonce_hex = NULL, *verifier = NULL;
+	const char *nonce_hex = NULL, *verifier = NULL, *issuer = "attest-verifier";
 	int tries = 60;
 	if (argc < 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: %s GUEST_KEY.pem [--nonce HEX] [--verifier URL [--tries N]]\n", argv[0]);
+		fprintf(stderr, "usage: %s GUEST_KEY.pem [--nonce HEX] [--verifier URL [--issuer ISS] [--tries N]]\n", argv[0]);
 		return 2;
 	}
 	for (int i = 2; i + 1 < argc; i += 2) {
@@ -219,6 +226,8 @@ int main(int argc, char **argv)
 			nonce_hex = argv[i + 1];
 		else if (!strcmp(argv[i], "--verifier"))
 			verifier = argv[i + 1];
+		else if (!strcmp(argv[i], "--issuer"))
+			issuer = argv[i + 1];
 		else if (!strcmp(argv[i], "--tries"))
 			tries = atoi(argv[i + 1]);
 	}
@@ -384,7 +393,7 @@ int main(int argc, char **argv)
 	ahvl_evidence_clear(&ev);
 	ahvl_request_free(req);
 	if (!fails && verifier)
-		fails = run_verifier(ctx, verifier, tries);
+		fails = run_verifier(ctx, verifier, issuer, tries);
 	ahvl_signer_free(key);
 	ahvl_ctx_free(lctx);
 	ahvl_ctx_free(ctx);
