@@ -6,6 +6,7 @@
  * Segment" (IST pointers at offset 0x24).
  */
 #include "ahv/x86/desc.h"
+#include "ahv/x86/fixup.h"
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/log.h"
 #include <string.h>
@@ -97,8 +98,17 @@ static const char *const exc_names[32] = {
 	"#MF x87", "#AC alignment", "#MC machine check", "#XF SIMD", "#VE", "#CP",
 	"22", "23", "24", "25", "26", "27", "#HV", "#VC", "#SX", "31"};
 
-void ahv_x86_exception(struct ahv_exc_frame *f)
+/* A host exception: a host instruction run on a guest's behalf (fixup.S)
+ * resumes at its fixup with RAX = 1 + vector (returns 1 to isr.S); any
+ * other is a hypervisor bug: panic. */
+int ahv_x86_exception(struct ahv_exc_frame *f)
 {
+	uint64_t fix = ahv_fixup_find(f->rip);
+	if (fix && f->vector < 32) {
+		f->rip = fix;
+		f->rax = f->vector + 1;
+		return 1;
+	}
 	ahv_log("\nAHV-PANIC: host exception %s (vector %lu, error 0x%lx)\n",
 		exc_names[f->vector & 31], f->vector, f->error);
 	ahv_log("  host rip %016lx cs %04lx rflags %016lx rsp %016lx ss %04lx\n",
@@ -107,4 +117,14 @@ void ahv_x86_exception(struct ahv_exc_frame *f)
 	ahv_log("  rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", f->rax, f->rbx, f->rcx, f->rdx);
 	ahv_log("  rsi %016lx rdi %016lx rbp %016lx r8  %016lx\n", f->rsi, f->rdi, f->rbp, f->r8);
 	ahv_panic("unexpected exception in the hypervisor");
+}
+
+extern const uint64_t ahv_fixup_table[], ahv_fixup_table_end[];
+
+uint64_t ahv_fixup_find(uint64_t rip)
+{
+	for (const uint64_t *p = ahv_fixup_table; p < ahv_fixup_table_end; p += 2)
+		if (p[0] == rip)
+			return p[1];
+	return 0;
 }

@@ -106,8 +106,31 @@ isr_common:
 	pushq %r14
 	pushq %r15
 	movq %rsp, %rdi
+	movq %rsp, %rbx
 	andq $-16, %rsp
 	call ahv_x86_exception
+	/* Non-zero: a fixup (fixup.S) took the fault; the frame now holds
+	 * its resume RIP and the RAX to return. Otherwise it has panicked. */
+	testl %eax, %eax
+	jz 1f
+	movq %rbx, %rsp
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rbp
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rbx
+	popq %rax
+	addq $16, %rsp /* vector, error code */
+	iretq
 1:	cli
 	hlt
 	jmp 1b

@@ -98,12 +98,12 @@ static void capture_guest(struct svm_vcpu *s, uint64_t rsp, uint64_t rip, uint64
 	g->idtr.base = idt.base;
 	g->idtr.limit = idt.limit;
 	g->cpl = (g->ss.attrib >> 5) & 3; /* SS.DPL = CPL */
-	g->efer = ahv_rdmsr(MSR_EFER);    /* SVME is already set (pitfall 3) */
+	g->efer = ahv_rdmsr(MSR_EFER);    /* SVME is already set (docs/pitfalls.md 3) */
 	g->cr0 = ahv_read_cr0();
 	g->cr3 = ahv_read_cr3();
 	g->cr4 = ahv_read_cr4();
 	g->cr2 = ahv_read_cr2();
-	/* Upper halves of DR6/DR7 must be 0 or VMRUN fails (§15.5.1; pitfall 3). */
+	/* Upper halves of DR6/DR7 must be 0 or VMRUN fails (§15.5.1; docs/pitfalls.md 3). */
 	g->dr7 = 0x400;
 	g->dr6 = 0xFFFF0FF0;
 	g->rflags = rflags;
@@ -125,7 +125,7 @@ static void setup_control(struct ahv_hv *hv, struct svm_vcpu *s)
 {
 	struct vmcb_control *c = &s->vmcb->ctl;
 	c->intercept_misc1 = VMCB_I1_CPUID | VMCB_I1_MSR | VMCB_I1_SHUTDOWN | VMCB_I1_INVLPGA;
-	/* VMRUN must be intercepted or VMRUN fails (§15.5.1; pitfall 3). */
+	/* VMRUN must be intercepted or VMRUN fails (§15.5.1; docs/pitfalls.md 3). */
 	c->intercept_misc2 = VMCB_I2_VMRUN | VMCB_I2_VMMCALL | VMCB_I2_VMLOAD | VMCB_I2_VMSAVE |
 			     VMCB_I2_STGI | VMCB_I2_CLGI | VMCB_I2_SKINIT;
 	/* EFER: the guest must not clear SVME (§15.5.1: VMRUN requires guest
@@ -149,7 +149,7 @@ static void setup_control(struct ahv_hv *hv, struct svm_vcpu *s)
 static int build_npt(struct ahv_hv *hv, struct svm_vcpu *s)
 {
 	/* NPT entries carry U/S=1: nested walks are user accesses (§15.25.5;
-	 * pitfall 4). Only page sizes the CPU advertises (pitfall 12). */
+	 * pitfall 4). Only page sizes the CPU advertises (docs/pitfalls.md 12). */
 	s->npt.pool = &hv->pool;
 	s->npt.table_bits = PTE_P | PTE_RW | PTE_US;
 	s->npt.leaf_bits = PTE_P | PTE_RW | PTE_US;
@@ -167,7 +167,7 @@ static void inject_exc(struct svm_vcpu *s, unsigned vector, int has_err, uint32_
 #define inject_gp(s) inject_exc((s), 13, 1, 0)
 
 /* next_rip where NRIP save exists (§15.7.1), else the known length
- * (pitfall 2: QEMU TCG has no NRIPS). */
+ * (docs/pitfalls.md 2: QEMU TCG has no NRIPS). */
 static void skip_insn(struct svm_vcpu *s, unsigned len)
 {
 	if (s->nrips && s->vmcb->ctl.nrip)
@@ -494,7 +494,7 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 		ahv_vcpu_count_exit(v, code);
 		switch (code) {
 		case VMEXIT_CPUID:
-			ahv_vcpu_cpuid(hv, v);
+			ahv_vcpu_cpuid(hv, v, vmcb->save.cr4);
 			skip_insn(s, 2); /* CPUID is 0F A2 */
 			break;
 		case VMEXIT_MSR:
@@ -568,10 +568,10 @@ static __attribute__((noreturn)) void enter(struct ahv_hv *hv, struct ahv_vcpu *
 	v->gprs.rsp = guest_rsp;
 	v->gprs.rax = 0;
 	/* From here on no interrupt reaches the host: GIF=0, and VMRUN/#VMEXIT
-	 * keep it so in the host (§15.17; pitfall 8). */
+	 * keep it so in the host (§15.17; docs/pitfalls.md 8). */
 	ahv_clgi();
 	ahv_cli();
-	/* Our own page tables, GDT, IDT, TSS in runtime memory (pitfall 5). */
+	/* Our own page tables, GDT, IDT, TSS in runtime memory (docs/pitfalls.md 5). */
 	ahv_write_cr3(hv->host_pt.root);
 	ahv_desc_load(v->desc ? v->desc : hv->desc);
 	if (v->index == 0)

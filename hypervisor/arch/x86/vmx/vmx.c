@@ -8,6 +8,9 @@
 #include <string.h>
 #include "attest/wire.h"
 #include "ahv/x86/cpu.h"
+#include "ahv/x86/fixup.h"
+#include "ahv/x86/xcr.h"
+#include "ahv/x86/crcheck.h"
 #include "ahv/x86/hv.h"
 #include "ahv/x86/log.h"
 #include "vmx.h"
@@ -292,7 +295,7 @@ static void setup_controls(struct ahv_hv *hv, struct vmx_vcpu *x)
 static int build_ept(struct ahv_hv *hv, struct vmx_vcpu *x)
 {
 	/* Only the leaf sizes IA32_VMX_EPT_VPID_CAP reports (A.10): a 1 GiB
-	 * leaf without bit 17 is an EPT misconfiguration (recipe pitfall). */
+	 * leaf without bit 17 is an EPT misconfiguration (docs/pitfalls.md B7). */
 	x->ept.pool = &hv->pool;
 	x->ept.table_bits = EPT_R | EPT_W | EPT_X;
 	x->ept.leaf_bits = EPT_R | EPT_W | EPT_X;
@@ -339,7 +342,7 @@ typedef void (*vmx_handler)(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vc
 static void exit_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 {
 	(void)x;
-	ahv_vcpu_cpuid(hv, v);
+	ahv_vcpu_cpuid(hv, v, vmread(VMCS_GUEST_CR4));
 	skip_insn();
 }
 
@@ -385,18 +388,26 @@ static void exit_msr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 	inject_gp();
 }
 
+/* XSETBV always exits (§26.1.2). The CPU's own rules decide (xcr.h); a
+ * value the host CPU still refuses faults under the fixup (fixup.S) and
+ * becomes the guest's #GP, never a host panic. */
 static void exit_xsetbv(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 {
 	(void)hv, (void)x;
 	uint32_t r[4];
 	uint64_t val = (v->gprs.rdx & 0xffffffffu) << 32 | (v->gprs.rax & 0xffffffffu);
 	ahv_cpuid(0xD, 0, r); /* XCR0 bits the CPU supports (Vol. 1 §13.2) */
-	uint64_t ok = (uint64_t)r[3] << 32 | r[0];
 	unsigned cpl = (unsigned)(vmread(VMCS_GUEST_ES_AR + 2 * VSEG_SS) >> 5) & 3;
-	/* XSETBV #GP conditions (Vol. 2C "XSETBV"): CPL > 0, ECX != 0, bits
-	 * not supported, x87 bit 0 clear, AVX (bit 2) without SSE (bit 1). */
-	if (cpl || (uint32_t)v->gprs.rcx != 0 || (val & ~ok) || !(val & 1) || ((val & 4) && !(val & 2)) ||
-	    !(vmread(VMCS_CR4_SHADOW) & CR4_OSXSAVE)) {
+	/* CR4.OSXSAVE is guest-owned (not in the CR4 guest/host mask): the
+	 * guest CR4 field holds it, the read shadow may be stale (§25.6.6). */
+	int osxsave = (vmread(VMCS_GUEST_CR4) & CR4_OSXSAVE) != 0;
+	enum ahv_xsetbv_fault f =
+		ahv_xsetbv_check(osxsave, cpl, (uint32_t)v->gprs.rcx, val, (uint64_t)r[3] << 32 | r[0]);
+	if (f == AHV_XSETBV_UD) {
+		inject_ud();
+		return;
+	}
+	if (f != AHV_XSETBV_OK) {
 		inject_gp();
 		return;
 	}
@@ -405,7 +416,11 @@ static void exit_xsetbv(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *
 		__asm__ volatile("mov %0, %%cr4" ::"r"(cr4 | CR4_OSXSAVE));
 		vmwrite(VMCS_HOST_CR4, cr4 | CR4_OSXSAVE);
 	}
-	__asm__ volatile("xsetbv" ::"a"((uint32_t)val), "d"((uint32_t)(val >> 32)), "c"(0));
+	if (ahv_safe_xsetbv(0, val)) {
+		ahv_log("ahv: vmx: guest XSETBV %lx refused by the CPU: #GP to the guest\n", val);
+		inject_gp();
+		return;
+	}
 	skip_insn();
 }
 
@@ -450,19 +465,44 @@ static void write_cr0(struct vmx_vcpu *x, uint64_t val)
 	}
 }
 
+static void vmx_dump(struct ahv_vcpu *v);
+
+/* The guest state a MOV to CR0/CR4 that exited is judged against
+ * (crcheck.h): CR0/CR4 as the guest sees them (shadow for host-owned bits,
+ * the VMCS field for the rest, §25.6.6). */
+static void cr_ctx(struct vmx_vcpu *x, struct ahv_cr_ctx *c)
+{
+	c->cr0 = (vmread(VMCS_GUEST_CR0) & ~x->cr0_mask) | (vmread(VMCS_CR0_SHADOW) & x->cr0_mask);
+	c->cr4 = (vmread(VMCS_GUEST_CR4) & ~x->cr4_mask) | (vmread(VMCS_CR4_SHADOW) & x->cr4_mask);
+	c->cr3 = vmread(VMCS_GUEST_CR3);
+	c->efer = vmread(VMCS_GUEST_EFER);
+	c->cs_l = (vmread(VMCS_GUEST_ES_AR + 2 * VSEG_CS) >> 13) & 1; /* AR bit 13: L (§25.4.1) */
+}
+
 static void exit_cr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 {
 	(void)hv;
 	/* Exit qualification for control-register accesses (§28.2.1 Table
 	 * 28-3): CR number 3:0, access type 5:4 (0 MOV to CR, 1 MOV from CR,
-	 * 2 CLTS, 3 LMSW), GPR 11:8, LMSW source 31:16. */
+	 * 2 CLTS, 3 LMSW), GPR 11:8, LMSW source 31:16. A write that exits was
+	 * not checked by the CPU: crcheck.h applies the instruction's #GP
+	 * rules before the VMCS takes it (a value VM entry refuses would
+	 * otherwise stop the CPU). */
 	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
 	unsigned cr = q & 15, type = (q >> 4) & 3, reg = (q >> 8) & 15;
+	struct ahv_cr_ctx c;
+	cr_ctx(x, &c);
 	if (type == 0 && cr == 0) {
-		write_cr0(x, *gpr_slot(v, reg));
+		uint64_t val = *gpr_slot(v, reg);
+		if (ahv_cr0_write_faults(&c, val)) {
+			inject_gp();
+			return;
+		}
+		write_cr0(x, val);
 	} else if (type == 0 && cr == 4) {
 		uint64_t val = *gpr_slot(v, reg);
-		if (val & CR4_VMXE) { /* VT-x is hidden: CR4.VMXE is reserved */
+		/* VT-x is hidden: CR4.VMXE is reserved to the guest. */
+		if (ahv_cr4_write_faults(&c, val, caps.cr4_fixed1 & ~CR4_VMXE)) {
 			inject_gp();
 			return;
 		}
@@ -475,13 +515,18 @@ static void exit_cr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 	} else if (type == 1 && cr == 3) {
 		*gpr_slot(v, reg) = vmread(VMCS_GUEST_CR3);
 	} else if (type == 2) {
-		write_cr0(x, vmread(VMCS_CR0_SHADOW) & ~CR0_TS);
+		write_cr0(x, c.cr0 & ~CR0_TS);
 	} else if (type == 3) {
 		/* LMSW loads CR0 bits 3:0 but cannot clear PE (Vol. 2A "LMSW"). */
-		uint64_t cur = vmread(VMCS_CR0_SHADOW), src = (q >> 16) & 0xf;
-		write_cr0(x, (cur & ~0xeull) | (src & 0xf) | (cur & CR0_PE));
+		uint64_t src = (q >> 16) & 0xf;
+		write_cr0(x, (c.cr0 & ~0xeull) | (src & 0xf) | (c.cr0 & CR0_PE));
 	} else {
-		ahv_panic("unexpected control-register exit, qualification %lx", q);
+		/* MOV from CR0/CR4 never exits, CR8 is not intercepted: a CPU
+		 * that reports it anyway gets a logged guest shutdown, not a
+		 * hypervisor panic. */
+		ahv_log("\nAHV-GUEST-SHUTDOWN: unexpected control-register exit, qualification %lx\n", q);
+		vmx_dump(v);
+		ahv_halt_forever();
 	}
 	skip_insn();
 }
@@ -510,7 +555,6 @@ static void exit_ept_violation(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx
 	}
 }
 
-static void vmx_dump(struct ahv_vcpu *v);
 
 static void exit_ept_misconfig(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 {
@@ -530,6 +574,24 @@ static void exit_triple_fault(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_
 {
 	(void)hv, (void)x;
 	ahv_log("\nAHV-GUEST-SHUTDOWN: the guest triple-faulted; CPU halted\n");
+	vmx_dump(v);
+	ahv_halt_forever();
+}
+
+/* Task switch (§26.1.2: task switches always exit, whatever the
+ * controls). Only a guest in legacy protected mode can switch tasks (IA-32e
+ * mode refuses with #GP before any exit, Vol. 3A §8.7); the hypervisor does
+ * not emulate the switch: the guest is stopped with a logged shutdown, the
+ * outcome a guest could also reach by triple-faulting, never a hypervisor
+ * panic. docs/conformance.md lists this difference. */
+static void exit_task_switch(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+{
+	(void)hv, (void)x;
+	/* Exit qualification (§28.2.1 Table 28-6): selector 15:0, source 31:30
+	 * (0 CALL, 1 IRET, 2 JMP, 3 task gate in the IDT). */
+	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
+	ahv_log("\nAHV-GUEST-SHUTDOWN: the guest switched tasks (selector %lx, source %lu): task switches are not "
+		"emulated; CPU halted\n", q & 0xffff, (q >> 30) & 3);
 	vmx_dump(v);
 	ahv_halt_forever();
 }
@@ -645,6 +707,7 @@ static int nmi_injectable(void)
 static const vmx_handler handlers[VMX_EXIT_MAX] = {
 	[VMX_EXIT_EXCEPTION_NMI] = exit_nmi,
 	[VMX_EXIT_TRIPLE_FAULT] = exit_triple_fault,
+	[VMX_EXIT_TASK_SWITCH] = exit_task_switch,
 	[VMX_EXIT_INIT] = exit_init,
 	[VMX_EXIT_SIPI] = exit_sipi,
 	[VMX_EXIT_CPUID] = exit_cpuid,
@@ -779,8 +842,14 @@ static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcp
 			vmwrite(VMCS_ENTRY_INTR_INFO, 0);
 		}
 		vmx_handler h = basic < VMX_EXIT_MAX ? handlers[basic] : NULL;
-		if (!h)
-			ahv_panic("unexpected VM exit, basic reason %u (SDM Vol. 3D Appendix C)", basic);
+		if (!h) {
+			/* Not asked for: stop this guest CPU with its state logged;
+			 * nothing a guest causes reaches the panic path. */
+			ahv_log("\nAHV-GUEST-SHUTDOWN: unexpected VM exit, basic reason %u (SDM Vol. 3D Appendix C); "
+				"CPU halted\n", basic);
+			vmx_dump(v);
+			ahv_halt_forever();
+		}
 		h(hv, v, x);
 	}
 }
@@ -807,7 +876,7 @@ static __attribute__((noreturn)) void enter(struct ahv_hv *hv, struct ahv_vcpu *
 	v->gprs.rsp = guest_rsp;
 	v->gprs.rax = 0; /* ahv_x86_launch returns 0 in the guest */
 	setup_controls(hv, x);
-	/* Our own page tables, GDT, IDT, TSS in runtime memory (pitfall 5). */
+	/* Our own page tables, GDT, IDT, TSS in runtime memory (docs/pitfalls.md 5). */
 	ahv_write_cr3(hv->host_pt.root);
 	ahv_desc_load(v->desc ? v->desc : hv->desc);
 	/* isr.S records an NMI for the guest that reaches the host through the

@@ -70,7 +70,6 @@
 
 /* CR4.VMXE (Vol. 3A §2.5), CR4.OSXSAVE; CR0.NE (§2.5). */
 #define CR4_VMXE (1ull << 13)
-#define CR4_OSXSAVE (1ull << 18)
 #define CR0_NE (1ull << 5)
 
 /* ---- VM-execution controls (§25.6) ----------------------------------- */

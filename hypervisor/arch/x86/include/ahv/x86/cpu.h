@@ -35,6 +35,8 @@
 #define CR0_PG (1ull << 31)
 #define CR4_PAE (1ull << 5)
 #define CR4_LA57 (1ull << 12)
+#define CR4_OSXSAVE (1ull << 18) /* SDM Vol. 3A §2.5 */
+#define CR4_PKE (1ull << 22)     /* SDM Vol. 3A §2.5 */
 
 /* RFLAGS (APM Vol. 2 §3.1.6). */
 #define RFLAGS_IF (1ull << 9)

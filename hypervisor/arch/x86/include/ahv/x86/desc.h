@@ -1,5 +1,5 @@
 /*
- * ahv/x86/desc.h - the host's own GDT, IDT and TSS (recipe pitfall 5: the
+ * ahv/x86/desc.h - the host's own GDT, IDT and TSS (docs/pitfalls.md 5: the
  * host resumes at #VMEXIT with whatever GDTR/IDTR/CR3/RSP were live at
  * VMRUN, so they must be ours, in runtime memory, not the firmware's).
  */
@@ -49,6 +49,6 @@ struct ahv_seg {
 void ahv_seg_read(struct ahv_seg *s, uint16_t sel, const struct ahv_dtr *gdt);
 
 /* Called from isr.S. */
-void ahv_x86_exception(struct ahv_exc_frame *f);
+int ahv_x86_exception(struct ahv_exc_frame *f);
 
 #endif

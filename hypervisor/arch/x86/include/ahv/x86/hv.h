@@ -232,7 +232,10 @@ void ahv_vcpu_print_counters(const struct ahv_vcpu *v);
 /* CPUID policy for both vendors: the hypervisor leaves from the core, the
  * hypervisor-present bit set, VMX and SVM hidden. Reads leaf/subleaf from
  * v->gprs.rax/rcx and writes EAX..EDX back; the caller advances RIP. */
-void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v);
+/* CPUID for the guest. guest_cr4: the guest's CR4 as the CPU holds it, for
+ * the bits that mirror it (OSXSAVE, OSPKE): the host's CPUID would show the
+ * host's CR4 instead. */
+void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t guest_cr4);
 /* A VMCALL/VMMCALL: x carries the caller's control state (cr0, cr3, cr4,
  * efer, cs_l, cpl) as the back end read it; the registers come from and go
  * back to v->gprs. The caller advances RIP. */

@@ -1,0 +1,69 @@
+/* fixup.S - host instructions that may fault on guest-chosen operands,
+ * each with an entry in the fixup table (pairs: faulting instruction,
+ * resume address). On a fault, ahv_x86_exception finds the pair, sets RAX
+ * to 1 + the vector and resumes at the second address (isr.S), which
+ * returns that to the C caller (fixup.h). The same idea as Linux's
+ * exception tables. System V AMD64 calling convention. */
+	.text
+
+/* int ahv_safe_xsetbv(uint32_t xcr, uint64_t val): XSETBV (Vol. 2C) takes
+ * the XCR index in ECX and the value in EDX:EAX. */
+	.globl ahv_safe_xsetbv
+	.align 16
+ahv_safe_xsetbv:
+	movl %edi, %ecx
+	movq %rsi, %rax
+	movq %rsi, %rdx
+	shrq $32, %rdx
+1:	xsetbv
+	xorl %eax, %eax
+2:	ret
+
+/* int ahv_safe_wrmsr(uint32_t msr, uint64_t val): WRMSR (Vol. 2B). */
+	.globl ahv_safe_wrmsr
+	.align 16
+ahv_safe_wrmsr:
+	movl %edi, %ecx
+	movq %rsi, %rax
+	movq %rsi, %rdx
+	shrq $32, %rdx
+3:	wrmsr
+	xorl %eax, %eax
+4:	ret
+
+/* int ahv_safe_rdmsr(uint32_t msr, uint64_t *val): RDMSR (Vol. 2B). */
+	.globl ahv_safe_rdmsr
+	.align 16
+ahv_safe_rdmsr:
+	movl %edi, %ecx
+5:	rdmsr
+	shlq $32, %rdx
+	orq %rdx, %rax
+	movq %rax, (%rsi)
+	xorl %eax, %eax
+6:	ret
+
+/* int ahv_safe_xgetbv(uint32_t xcr, uint64_t *val): XGETBV (Vol. 2C);
+ * #UD while the host's CR4.OSXSAVE is clear. */
+	.globl ahv_safe_xgetbv
+	.align 16
+ahv_safe_xgetbv:
+	movl %edi, %ecx
+7:	xgetbv
+	shlq $32, %rdx
+	orq %rdx, %rax
+	movq %rax, (%rsi)
+	xorl %eax, %eax
+8:	ret
+
+	.section .data.rel.ro, "aw"
+	.align 8
+	.globl ahv_fixup_table
+ahv_fixup_table:
+	.quad 1b, 2b
+	.quad 3b, 4b
+	.quad 5b, 6b
+	.quad 7b, 8b
+	.globl ahv_fixup_table_end
+ahv_fixup_table_end:
+	.section .note.GNU-stack,"",@progbits
