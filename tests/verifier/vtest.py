@@ -165,7 +165,24 @@ class Env:
         else:
             fail("pg_ctl start failed: %s\n%s" % (r.stderr[-2000:], open(d + "/log").read()[-2000:]))
         self.pg = (pre, bindir, d)
+        self.pg_port = port
         return "postgresql://postgres@127.0.0.1:%d/postgres" % port
+
+    def pg_ctl(self, action, mode="immediate"):
+        """stop (-m immediate: a crash) or start the test server, same port."""
+        pre, bindir, d = self.pg
+        args = [bindir + "/pg_ctl", "-D", d + "/data", "-l", d + "/log", "-w", "-t", "300"]
+        if action == "stop":
+            args += ["-m", mode]
+        else:
+            args += ["-o", "-k %s -h 127.0.0.1 -p %d -c max_connections=50" % (d, self.pg_port)]
+        r = subprocess.run(pre + args + [action], capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            fail("pg_ctl %s: %s" % (action, r.stderr[-2000:]))
+
+    def psql(self, url, sql):
+        """Run SQL with psql; returns the CompletedProcess (not checked)."""
+        return self.run(["psql", "-v", "ON_ERROR_STOP=1", "-X", "-q", url, "-c", sql])
 
     def stop_postgres(self):
         if self.pg:

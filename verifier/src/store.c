@@ -14,8 +14,8 @@
 enum { ST_SQLITE = 1, ST_PG = 2 };
 
 enum {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_NONCE_INS, Q_NONCE_USE, Q_NONCE_GET,
-	Q_NONCE_GC, Q_AUDIT_INS, Q_KEYS_ACTIVE, Q__N
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_NONCE_INS, Q_NONCE_GET, Q_NONCE_USE,
+	Q_NONCE_USED, Q_NONCE_GC, Q_NONCE_USES_GC, Q_AUDIT_INS, Q_AUDIT_HAS, Q_KEYS_ACTIVE, Q__N
 };
 
 /* One SQL text per query; $n placeholders work in both (SQLite accepts
@@ -25,35 +25,72 @@ static const char *const sql[Q__N] = {
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
 	[Q_NONCE_INS] = "INSERT INTO nonces(nonce, issued_ms, expires_ms, replica) VALUES ($1, $2, $3, $4)",
-	[Q_NONCE_USE] = "UPDATE nonces SET consumed_ms = $2, decision_id = $3 WHERE nonce = $1 AND consumed_ms IS NULL AND expires_ms > $2",
-	[Q_NONCE_GET] = "SELECT consumed_ms, expires_ms FROM nonces WHERE nonce = $1",
+	/* Consumption is an INSERT (the daemon's role needs no UPDATE): the
+	 * primary key makes a second use of a nonce insert nothing; with
+	 * PostgreSQL a concurrent insert by another replica waits for the
+	 * first transaction and then conflicts. */
+	[Q_NONCE_GET] = "SELECT expires_ms FROM nonces WHERE nonce = $1",
+	[Q_NONCE_USE] = "INSERT INTO nonce_uses(nonce, consumed_ms, decision_id, expires_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (nonce) DO NOTHING",
+	[Q_NONCE_USED] = "SELECT 1 FROM nonce_uses WHERE nonce = $1",
+	/* PostgreSQL: the daemon's role may not DELETE; an owner's function
+	 * (SECURITY DEFINER) prunes expired nonces only */
 	[Q_NONCE_GC] = "DELETE FROM nonces WHERE expires_ms < $1",
+	[Q_NONCE_USES_GC] = "DELETE FROM nonce_uses WHERE expires_ms < $1",
+	[Q_AUDIT_HAS] = "SELECT 1 FROM audit WHERE decision_id = $1",
 	/* 1: enrolled and active, 0: revoked, NULL: not enrolled (per kind) */
 	[Q_KEYS_ACTIVE] = "SELECT (SELECT CASE WHEN revoked_ms IS NULL THEN 1 ELSE 0 END FROM keys WHERE key_id = $1 AND kind = 'hv'), "
 			  "(SELECT CASE WHEN revoked_ms IS NULL THEN 1 ELSE 0 END FROM keys WHERE key_id = $2 AND kind = 'guest')",
 	[Q_AUDIT_INS] = "INSERT INTO audit(decision_id, ts_ms, replica, client, verdict, code, http, detail, nonce, hv_key_id, guest_key_id, boot_id, counter, composite_digest, request_digest, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
 };
 
+/* nonces consumed by an older version (nonces.consumed_ms) stay consumed */
+#define MIGRATE_USES "INSERT INTO nonce_uses(nonce, consumed_ms, decision_id, expires_ms) SELECT nonce, consumed_ms, COALESCE(decision_id, ''), expires_ms FROM nonces WHERE consumed_ms IS NOT NULL ON CONFLICT (nonce) DO NOTHING"
+
 static const char *const schema_sqlite[] = {
 	"PRAGMA journal_mode=WAL",
 	"CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('hv','guest')), sig_alg INTEGER NOT NULL, name TEXT NOT NULL, spki_pem TEXT NOT NULL, enrolled_ms INTEGER NOT NULL, revoked_ms INTEGER)",
 	"CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, consumed_ms INTEGER, decision_id TEXT, replica TEXT)",
+	"CREATE TABLE IF NOT EXISTS nonce_uses (nonce TEXT PRIMARY KEY, consumed_ms INTEGER NOT NULL, decision_id TEXT NOT NULL, expires_ms INTEGER NOT NULL)",
+	MIGRATE_USES,
 	"CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, decision_id TEXT NOT NULL UNIQUE, ts_ms INTEGER NOT NULL, replica TEXT NOT NULL, client TEXT NOT NULL, verdict TEXT NOT NULL, code TEXT NOT NULL, http INTEGER NOT NULL, detail TEXT NOT NULL, nonce TEXT NOT NULL, hv_key_id TEXT NOT NULL, guest_key_id TEXT NOT NULL, boot_id TEXT NOT NULL, counter INTEGER NOT NULL, composite_digest TEXT NOT NULL, request_digest TEXT NOT NULL, evidence TEXT)",
 	"CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
 	"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
 	"CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_ms)",
+	"CREATE INDEX IF NOT EXISTS nonce_uses_expiry ON nonce_uses(expires_ms)",
 	NULL};
 
+/* Run by `attest-verifier init` as the tables' owner; the daemon runs none
+ * of it (its role has no CREATE), it only checks the tables are there. */
 static const char *const schema_pg[] = {
 	"SET client_min_messages TO warning",
-	"SELECT pg_advisory_xact_lock(4242)", /* serialize concurrent first starts */
+	"SELECT pg_advisory_xact_lock(4242)", /* serialize concurrent inits */
 	"CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('hv','guest')), sig_alg INTEGER NOT NULL, name TEXT NOT NULL, spki_pem TEXT NOT NULL, enrolled_ms BIGINT NOT NULL, revoked_ms BIGINT)",
 	"CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL, consumed_ms BIGINT, decision_id TEXT, replica TEXT)",
+	"CREATE TABLE IF NOT EXISTS nonce_uses (nonce TEXT PRIMARY KEY, consumed_ms BIGINT NOT NULL, decision_id TEXT NOT NULL, expires_ms BIGINT NOT NULL)",
+	MIGRATE_USES,
 	"CREATE TABLE IF NOT EXISTS audit (seq BIGSERIAL PRIMARY KEY, decision_id TEXT NOT NULL UNIQUE, ts_ms BIGINT NOT NULL, replica TEXT NOT NULL, client TEXT NOT NULL, verdict TEXT NOT NULL, code TEXT NOT NULL, http INTEGER NOT NULL, detail TEXT NOT NULL, nonce TEXT NOT NULL, hv_key_id TEXT NOT NULL, guest_key_id TEXT NOT NULL, boot_id TEXT NOT NULL, counter BIGINT NOT NULL, composite_digest TEXT NOT NULL, request_digest TEXT NOT NULL, evidence TEXT)",
 	"CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$",
 	"DROP TRIGGER IF EXISTS audit_append_only ON audit",
 	"CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
+	/* TRUNCATE fires no row or UPDATE/DELETE trigger: its own */
+	"DROP TRIGGER IF EXISTS audit_no_truncate ON audit",
+	"CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
 	"CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_ms)",
+	"CREATE INDEX IF NOT EXISTS nonce_uses_expiry ON nonce_uses(expires_ms)",
+	/* the daemon's retention without DELETE rights: expired nonces only */
+	"CREATE OR REPLACE FUNCTION attest_nonce_gc(before_ms BIGINT) RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public AS "
+	"$$ DELETE FROM nonce_uses WHERE expires_ms < before_ms; DELETE FROM nonces WHERE expires_ms < before_ms $$",
+	"REVOKE ALL ON FUNCTION attest_nonce_gc(BIGINT) FROM PUBLIC",
+	NULL};
+
+/* The least privileges of the daemon's role (docs/operator-verifier.md);
+ * %s is the role, quoted by the caller. */
+static const char *const grants_pg[] = {
+	"GRANT USAGE ON SCHEMA public TO %s",
+	"GRANT SELECT ON keys TO %s",
+	"GRANT SELECT, INSERT ON nonces, nonce_uses, audit TO %s",
+	"GRANT USAGE ON SEQUENCE audit_seq_seq TO %s",
+	"GRANT EXECUTE ON FUNCTION attest_nonce_gc(BIGINT) TO %s",
 	NULL};
 
 /* SQLite numbers parameters by first appearance for "$N"; "?N" is the
@@ -72,6 +109,7 @@ struct v_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[Q__N];
 	PGconn *pg;
+	bool in_tx; /* between v_store_begin and commit/rollback */
 	char err[512];
 };
 
@@ -93,6 +131,37 @@ static void set_err(struct v_store *st, const char *what)
 	size_t l = strlen(st->err);
 	while (l && st->err[l - 1] == '\n')
 		st->err[--l] = 0;
+}
+
+/* Per connection: an acknowledged decision must survive a crash. */
+static int pg_session(struct v_store *st)
+{
+	PGresult *r = PQexec(st->pg, "SET synchronous_commit TO on");
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok)
+		set_err(st, "SET synchronous_commit");
+	return ok ? 0 : -1;
+}
+
+/* PostgreSQL: a connection lost to a server restart is opened again
+ * before the next statement, but never inside a transaction (whatever it
+ * did is gone: the caller's failed statement already aborts it). So a
+ * replica serves again as soon as the database does. */
+static int pg_usable(struct v_store *st)
+{
+	if (PQstatus(st->pg) == CONNECTION_OK)
+		return 0;
+	if (st->in_tx) {
+		set_err(st, "connection lost in a transaction");
+		return -1;
+	}
+	PQreset(st->pg);
+	if (PQstatus(st->pg) != CONNECTION_OK) {
+		set_err(st, "reconnect");
+		return -1;
+	}
+	return pg_session(st);
 }
 
 struct v_store *v_store_open(const char *url, char *err, size_t errlen)
@@ -119,13 +188,16 @@ struct v_store *v_store_open(const char *url, char *err, size_t errlen)
 	} else if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11) ||
 		   !strncmp(url, "pg:", 3)) {
 		st->kind = ST_PG;
+		setenv("PGCONNECT_TIMEOUT", "5", 0); /* a reconnect must not hang the writer */
 		st->pg = PQconnectdb(!strncmp(url, "pg:", 3) ? url + 3 : url);
 		if (!st->pg || PQstatus(st->pg) != CONNECTION_OK) {
 			snprintf(err, errlen, "postgresql: %s", st->pg ? PQerrorMessage(st->pg) : "cannot connect");
 			goto fail;
 		}
-		PGresult *r = PQexec(st->pg, "SET synchronous_commit TO on");
-		PQclear(r);
+		if (pg_session(st)) {
+			snprintf(err, errlen, "postgresql: %s", st->err);
+			goto fail;
+		}
 	} else {
 		snprintf(err, errlen, "storage \"%s\": expected sqlite:PATH, postgresql://... or pg:CONNINFO", url);
 		goto fail;
@@ -149,34 +221,34 @@ void v_store_close(struct v_store *st)
 	free(st);
 }
 
-int v_store_init(struct v_store *st, char *err, size_t errlen)
+static int sqlite_prepare(struct v_store *st, char *err, size_t errlen)
 {
-	if (st->kind == ST_SQLITE) {
-		for (int i = 0; schema_sqlite[i]; i++)
-			if (sqlite3_exec(st->db, schema_sqlite[i], NULL, NULL, NULL) != SQLITE_OK) {
-				snprintf(err, errlen, "sqlite schema: %s", sqlite3_errmsg(st->db));
-				return -1;
-			}
-		for (int i = 0; i < Q__N; i++)
-		{
-			char *q = sqlite_sql(sql[i]);
-			int rc = q ? sqlite3_prepare_v3(st->db, q, -1, SQLITE_PREPARE_PERSISTENT, &st->st[i], NULL) : SQLITE_NOMEM;
-			free(q);
-			if (rc != SQLITE_OK) {
-				snprintf(err, errlen, "sqlite prepare: %s", sqlite3_errmsg(st->db));
-				return -1;
-			}
+	for (int i = 0; i < Q__N; i++) {
+		char *q = sqlite_sql(sql[i]);
+		int rc = q ? sqlite3_prepare_v3(st->db, q, -1, SQLITE_PREPARE_PERSISTENT, &st->st[i], NULL) : SQLITE_NOMEM;
+		free(q);
+		if (rc != SQLITE_OK) {
+			snprintf(err, errlen, "sqlite prepare: %s", sqlite3_errmsg(st->db));
+			return -1;
 		}
-		return 0;
 	}
+	return 0;
+}
+
+/* Run statements in one PostgreSQL transaction; %s in a statement is
+ * replaced by arg (an already quoted identifier). */
+static int pg_script(struct v_store *st, const char *const *stmts, const char *arg, char *err, size_t errlen)
+{
 	PGresult *r = PQexec(st->pg, "BEGIN");
 	PQclear(r);
-	for (int i = 0; schema_pg[i]; i++) {
-		r = PQexec(st->pg, schema_pg[i]);
+	for (int i = 0; stmts[i]; i++) {
+		char q[1024];
+		snprintf(q, sizeof q, stmts[i], arg ? arg : "");
+		r = PQexec(st->pg, arg ? q : stmts[i]);
 		ExecStatusType s = PQresultStatus(r);
 		PQclear(r);
 		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-			snprintf(err, errlen, "postgresql schema: %s", PQerrorMessage(st->pg));
+			snprintf(err, errlen, "postgresql: %s", PQerrorMessage(st->pg));
 			r = PQexec(st->pg, "ROLLBACK");
 			PQclear(r);
 			return -1;
@@ -186,10 +258,52 @@ int v_store_init(struct v_store *st, char *err, size_t errlen)
 	ExecStatusType s = PQresultStatus(r);
 	PQclear(r);
 	if (s != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "postgresql schema commit: %s", PQerrorMessage(st->pg));
+		snprintf(err, errlen, "postgresql commit: %s", PQerrorMessage(st->pg));
 		return -1;
 	}
 	return 0;
+}
+
+int v_store_init(struct v_store *st, char *err, size_t errlen)
+{
+	if (st->kind == ST_SQLITE) {
+		for (int i = 0; schema_sqlite[i]; i++)
+			if (sqlite3_exec(st->db, schema_sqlite[i], NULL, NULL, NULL) != SQLITE_OK) {
+				snprintf(err, errlen, "sqlite schema: %s", sqlite3_errmsg(st->db));
+				return -1;
+			}
+		return sqlite_prepare(st, err, errlen);
+	}
+	return pg_script(st, schema_pg, NULL, err, errlen);
+}
+
+int v_store_attach(struct v_store *st, char *err, size_t errlen)
+{
+	if (st->kind == ST_SQLITE)
+		return v_store_init(st, err, errlen);
+	PGresult *r = PQexec(st->pg, "SELECT 1 FROM keys, nonces, nonce_uses, audit LIMIT 0");
+	int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	if (!ok)
+		snprintf(err, errlen, "postgresql: %s(run `attest-verifier init --grant ROLE` as the tables' owner)",
+			 PQerrorMessage(st->pg));
+	return ok ? 0 : -1;
+}
+
+int v_store_grant(struct v_store *st, const char *role, char *err, size_t errlen)
+{
+	if (st->kind != ST_PG) {
+		snprintf(err, errlen, "--grant applies to PostgreSQL only");
+		return -1;
+	}
+	char *q = PQescapeIdentifier(st->pg, role, strlen(role));
+	if (!q) {
+		snprintf(err, errlen, "role name: %s", PQerrorMessage(st->pg));
+		return -1;
+	}
+	int rc = pg_script(st, grants_pg, q, err, errlen);
+	PQfreemem(q);
+	return rc;
 }
 
 /* ---- a tiny parameter binding layer ------------------------------------- */
@@ -258,6 +372,8 @@ static long run(struct v_store *st, int q, struct params *p, struct result *res)
 		sqlite3_reset(s);
 		return ch;
 	}
+	if (pg_usable(st))
+		return -1;
 	PGresult *r = PQexecParams(st->pg, sql[q], p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
 	ExecStatusType es = PQresultStatus(r);
 	if (es == PGRES_TUPLES_OK) {
@@ -301,16 +417,25 @@ static int64_t res_int(struct result *res, int col)
 
 int v_store_begin(struct v_store *st)
 {
-	return run(st, Q_BEGIN, NULL, NULL) < 0 ? -1 : 0;
+	st->in_tx = false;
+	int rc = run(st, Q_BEGIN, NULL, NULL) < 0 ? -1 : 0;
+	st->in_tx = rc == 0;
+	return rc;
 }
 int v_store_commit(struct v_store *st)
 {
-	return run(st, Q_COMMIT, NULL, NULL) < 0 ? -1 : 0;
+	int rc = run(st, Q_COMMIT, NULL, NULL) < 0 ? -1 : 0;
+	st->in_tx = false;
+	return rc;
 }
 void v_store_rollback(struct v_store *st)
 {
+	bool was = st->in_tx;
+	st->in_tx = false;
 	if (st->kind == ST_SQLITE && sqlite3_get_autocommit(st->db))
 		return;
+	if (st->kind == ST_PG && !was && PQstatus(st->pg) != CONNECTION_OK)
+		return; /* nothing to roll back on a lost connection */
 	run(st, Q_ROLLBACK, NULL, NULL);
 }
 
@@ -318,6 +443,8 @@ int v_store_ping(struct v_store *st)
 {
 	if (st->kind == ST_SQLITE)
 		return sqlite3_exec(st->db, "SELECT count(*) FROM nonces WHERE 0", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	if (pg_usable(st))
+		return -1;
 	PGresult *r = PQexec(st->pg, "SELECT 1");
 	int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 	PQclear(r);
@@ -338,35 +465,60 @@ int v_store_nonce_insert(struct v_store *st, const char *nonce_hex,
 	return run(st, Q_NONCE_INS, &p, NULL) == 1 ? 0 : -1;
 }
 
+/* 1 if query q with the one text parameter v returns a row, 0 if not. */
+static int exists(struct v_store *st, int q, const char *v)
+{
+	struct params p = {0};
+	struct result res = {0};
+	p_text(&p, v);
+	long n = run(st, q, &p, &res);
+	bool row = res.row; /* SQLite's count after a SELECT is not its rows */
+	res_done(&res);
+	return n < 0 ? -1 : row;
+}
+
 int v_store_nonce_consume(struct v_store *st, const char *nonce_hex,
 			  int64_t now_ms, const char *decision_id,
 			  enum v_nonce_result *resout)
 {
-	struct params p = {0};
-	p_text(&p, nonce_hex);
-	p_int(&p, now_ms);
-	p_text(&p, decision_id);
-	long n = run(st, Q_NONCE_USE, &p, NULL);
-	if (n < 0)
-		return -1;
-	if (n == 1) {
-		*resout = V_NONCE_OK;
-		return 0;
-	}
-	struct params g = {0};
+	struct params g = {0}, u = {0};
 	struct result res = {0};
 	p_text(&g, nonce_hex);
-	n = run(st, Q_NONCE_GET, &g, &res);
+	if (run(st, Q_NONCE_GET, &g, &res) < 0)
+		return -1;
+	bool issued = res.row;
+	int64_t expires = issued ? res_int(&res, 0) : 0;
+	res_done(&res);
+	if (!issued) {
+		*resout = V_NONCE_UNKNOWN;
+		return 0;
+	}
+	if (expires <= now_ms) { /* a used one stays "replayed" after expiry */
+		int used = exists(st, Q_NONCE_USED, nonce_hex);
+		if (used < 0)
+			return -1;
+		*resout = used ? V_NONCE_REPLAYED : V_NONCE_EXPIRED;
+		return 0;
+	}
+	p_text(&u, nonce_hex);
+	p_int(&u, now_ms);
+	p_text(&u, decision_id);
+	p_int(&u, expires);
+	long n = run(st, Q_NONCE_USE, &u, NULL);
 	if (n < 0)
 		return -1;
-	if (!res.row)
-		*resout = V_NONCE_UNKNOWN;
-	else if (!res_null(&res, 0))
-		*resout = V_NONCE_REPLAYED;
-	else
-		*resout = V_NONCE_EXPIRED;
-	res_done(&res);
+	*resout = n == 1 ? V_NONCE_OK : V_NONCE_REPLAYED;
 	return 0;
+}
+
+int v_store_audit_has(struct v_store *st, const char *decision_id)
+{
+	return exists(st, Q_AUDIT_HAS, decision_id);
+}
+
+int v_store_nonce_issued(struct v_store *st, const char *nonce_hex)
+{
+	return exists(st, Q_NONCE_GET, nonce_hex);
 }
 
 int v_store_keys_active(struct v_store *st, const char *hv_key_hex,
@@ -388,7 +540,17 @@ int v_store_nonce_gc(struct v_store *st, int64_t before_ms)
 {
 	struct params p = {0};
 	p_int(&p, before_ms);
-	return run(st, Q_NONCE_GC, &p, NULL) < 0 ? -1 : 0;
+	if (st->kind == ST_PG) { /* through the owner's function: no DELETE right */
+		if (pg_usable(st))
+			return -1;
+		PGresult *r = PQexecParams(st->pg, "SELECT attest_nonce_gc(CAST($1 AS BIGINT))", 1, NULL, p.v, NULL, NULL, 0);
+		int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+		PQclear(r);
+		if (!ok)
+			set_err(st, "nonce gc");
+		return ok ? 0 : -1;
+	}
+	return run(st, Q_NONCE_USES_GC, &p, NULL) < 0 || run(st, Q_NONCE_GC, &p, NULL) < 0 ? -1 : 0;
 }
 
 int v_store_audit_insert(struct v_store *st, const struct v_audit *a)
@@ -438,6 +600,10 @@ static int exec_simple(struct v_store *st, const char *q, int np,
 		if (changes)
 			*changes = sqlite3_changes(st->db);
 		return 0;
+	}
+	if (pg_usable(st)) {
+		snprintf(err, errlen, "%s", st->err);
+		return -1;
 	}
 	PGresult *r = PQexecParams(st->pg, q, np, NULL, pv, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -610,6 +776,10 @@ static int select_rows(struct v_store *st, const char *q, int np,
 			return -1;
 		}
 		return 0;
+	}
+	if (pg_usable(st)) {
+		snprintf(err, errlen, "%s", st->err);
+		return -1;
 	}
 	PGresult *r = PQexecParams(st->pg, q, np, NULL, pv, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {

@@ -38,8 +38,15 @@ struct v_audit {
 struct v_store *v_store_open(const char *url, char *err, size_t errlen);
 void v_store_close(struct v_store *st);
 const char *v_store_kind(const struct v_store *st); /* "sqlite" / "postgresql" */
-/* Create tables, triggers and indexes if missing. */
+/* Create tables, triggers and indexes if missing (`attest-verifier init`,
+ * PostgreSQL: as the tables' owner). */
 int v_store_init(struct v_store *st, char *err, size_t errlen);
+/* The daemon's start: SQLite as v_store_init (its own file); PostgreSQL
+ * runs no DDL (the least-privilege role cannot), it checks the tables. */
+int v_store_attach(struct v_store *st, char *err, size_t errlen);
+/* PostgreSQL: grant the daemon's least privileges to role (SELECT on keys,
+ * SELECT/INSERT on nonces, nonce_uses and audit, the retention function). */
+int v_store_grant(struct v_store *st, const char *role, char *err, size_t errlen);
 
 int v_store_begin(struct v_store *st);
 int v_store_commit(struct v_store *st);
@@ -54,6 +61,9 @@ int v_store_nonce_consume(struct v_store *st, const char *nonce_hex,
 			  int64_t now_ms, const char *decision_id,
 			  enum v_nonce_result *res);
 int v_store_nonce_gc(struct v_store *st, int64_t before_ms);
+/* After a failed COMMIT: did it happen after all? 1 yes, 0 no, -1 error. */
+int v_store_audit_has(struct v_store *st, const char *decision_id);
+int v_store_nonce_issued(struct v_store *st, const char *nonce_hex);
 int v_store_audit_insert(struct v_store *st, const struct v_audit *a);
 
 /* Who changes a key and how; every key change is an audit row. */

@@ -73,8 +73,10 @@ static struct v_store *open_store(const char *cmd, struct common *co, struct v_c
 	}
 	if (co->storage)
 		snprintf(cfg->storage, sizeof cfg->storage, "%s", co->storage);
+	/* only init creates the schema (PostgreSQL: as the owner); the other
+	 * commands use it as it is (SQLite: created on first use) */
 	struct v_store *st = v_store_open(cfg->storage, err, sizeof err);
-	if (!st || v_store_init(st, err, sizeof err)) {
+	if (!st || (!strcmp(cmd, "init") ? v_store_init(st, err, sizeof err) : v_store_attach(st, err, sizeof err))) {
 		fprintf(stderr, "%s %s: storage: %s\n", prog, cmd, err);
 		v_store_close(st);
 		return NULL;
@@ -290,18 +292,37 @@ static int cmd_key_id(int argc, char **argv)
 static int cmd_init(int argc, char **argv)
 {
 	struct common co = {"/etc/attest-verifier/verifier.json", NULL, false};
-	int rc0 = common_only(argc, argv, "init",
-			      "usage: attest-verifier init [--config FILE | --storage URL]\n"
-			      "Creates tables, append-only triggers and indexes (idempotent).\n", &co);
-	if (rc0 >= 0)
-		return rc0;
+	const char *grant = NULL;
+	static const struct option o[] = {COMMON_OPTS, {"grant", required_argument, 0, 'g'}, {0, 0, 0, 0}};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:s:hg:", o, NULL)) != -1) {
+		if (common_opt(ch, &co))
+			continue;
+		if (ch == 'g')
+			grant = optarg;
+		else if (ch == 'h') {
+			printf("usage: attest-verifier init [--config FILE | --storage URL] [--grant ROLE]\n"
+			       "Creates tables, append-only triggers and indexes (idempotent). PostgreSQL:\n"
+			       "run it as the tables' owner; --grant ROLE gives the daemon's role its least\n"
+			       "privileges (SELECT on keys, SELECT/INSERT on nonces, nonce_uses, audit,\n"
+			       "EXECUTE on the nonce retention function). The daemon runs no DDL.\n");
+			return 0;
+		} else
+			return die_usage("init", "bad option");
+	}
 	if (optind != argc)
 		return die_usage("init", "unexpected argument");
 	struct v_config cfg;
 	struct v_store *st = open_store("init", &co, &cfg);
 	if (!st)
 		return 1;
-	printf("storage %s ready\n", v_store_kind(st));
+	char err[512];
+	if (grant && v_store_grant(st, grant, err, sizeof err)) {
+		fprintf(stderr, "%s init: --grant %s: %s\n", prog, grant, err);
+		v_store_close(st);
+		return 1;
+	}
+	printf("storage %s ready%s%s\n", v_store_kind(st), grant ? ", privileges granted to " : "", grant ? grant : "");
 	v_store_close(st);
 	return 0;
 }

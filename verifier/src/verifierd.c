@@ -218,6 +218,18 @@ static void reload(void)
 	atomic_fetch_add(keys_ok && !perr[0] ? &m_reloads : &m_reload_errors, 1);
 }
 
+/* Is this job's effect already durable? 1 yes, 0 no, -1 cannot tell. */
+static int job_recorded(const struct job *j)
+{
+	switch (j->kind) {
+	case J_DECISION:
+		return v_store_audit_has(store, j->a.decision_id);
+	case J_NONCES:
+		return j->n_nonces ? v_store_nonce_issued(store, j->nonces[0]) : 0;
+	}
+	return 0;
+}
+
 static void maintenance(int64_t now_ms, int64_t *last_gc)
 {
 	if (atomic_exchange(&reload_requested, 0))
@@ -280,8 +292,13 @@ static void *writer(void *arg)
 			fprintf(stderr, "attest-verifierd: batch of %u failed (%s); retrying one by one\n", n, v_store_errmsg(store));
 			v_store_rollback(store);
 			for (struct job *j = batch; j; j = j->next) {
-				int r = v_store_begin(store);
-				if (r == 0)
+				int r = v_store_begin(store), done = 0;
+				/* a COMMIT whose answer was lost (database crash) may
+				 * have happened: never run a job twice (a decision
+				 * would read its own nonce as replayed) */
+				if (r == 0 && (done = job_recorded(j)) < 0)
+					r = -1;
+				if (r == 0 && !done)
 					r = exec_job(j, now_ms);
 				if (r == 0)
 					r = v_store_commit(store);
@@ -889,7 +906,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	store = v_store_open(cfg.storage, err, sizeof err);
-	if (!store || v_store_init(store, err, sizeof err)) {
+	if (!store || v_store_attach(store, err, sizeof err)) {
 		fprintf(stderr, "attest-verifierd: storage: %s\n", err);
 		return 1;
 	}
