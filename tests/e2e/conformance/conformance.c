@@ -757,17 +757,52 @@ static void cases_virt(void)
 }
 
 /* ---- task switches ------------------------------------------------------------------ */
-/* A copy of the firmware's GDT with a 32-bit code segment and a TSS:
- * IA-32e mode has no task switching: a far JMP to a TSS selector #GPs with
- * the selector as error code, in 64-bit mode and in compatibility mode
- * (Vol. 2A "JMP", Vol. 3A §9.7). */
+/* A copy of the firmware's GDT with a 32-bit code segment, a 64-bit TSS,
+ * a 32-bit data segment and two 32-bit TSSs. IA-32e mode has no task
+ * switching: a far JMP to a TSS selector #GPs with the selector as error
+ * code, in 64-bit mode and in compatibility mode (Vol. 2A "JMP", Vol. 3A
+ * §9.7). In legacy protected mode it switches tasks (Vol. 3A §9.3). */
+void conf_legacy_task(void *blk);
+extern char conf_task_b[], conf_legacy_after_ljmp[];
+
+/* 32-bit TSS (Vol. 3A §9.2.1, Figure 9-2). */
+struct __attribute__((packed)) tss32 {
+	uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+	uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
+	uint32_t es, cs, ss, ds, fs, gs, ldt;
+	uint16_t trap, iomap;
+};
+
+/* conf_legacy_task's block (trap.S). */
+struct __attribute__((packed)) legacy_blk {
+	uint32_t tr, cr0, eflags, cs64, ret;
+	uint32_t far_off;
+	uint16_t far_sel, pad;
+	uint32_t cs32, tss_a;
+};
+
 static uint64_t gdt[64] __attribute__((aligned(16)));
-static uint8_t tss[104] __attribute__((aligned(16)));
+static uint8_t tss64[104] __attribute__((aligned(16)));
+static struct tss32 tss_a, tss_b __attribute__((aligned(16)));
+static struct legacy_blk blk;
+static uint8_t task_b_stack[4096] __attribute__((aligned(16)));
 static struct __attribute__((packed)) {
 	uint32_t off;
 	uint16_t sel;
 } far_tss;
-static uint16_t sel_code32, sel_tss;
+static uint16_t sel_code32, sel_tss64, sel_data32, sel_tss_a, sel_tss_b;
+
+/* Descriptors (Vol. 3A §3.4.5, §5.2.1, §8.2.3; in IA-32e mode §9.2.3):
+ * flat 4 GiB code/data with G and D/B, P, DPL 0; TSS type 9 (available). */
+#define DESC_CODE32 0x00CF9A000000FFFFull
+#define DESC_DATA32 0x00CF92000000FFFFull
+#define DESC_TYPE_TSS_AVAIL 0x9
+#define DESC_TYPE_TSS_BUSY 0xB
+static uint64_t tss_desc(uint64_t base, uint32_t limit)
+{
+	return (limit & 0xffff) | (base & 0xffffff) << 16 | (uint64_t)(0x80 | DESC_TYPE_TSS_AVAIL) << 40 |
+	       (uint64_t)((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
+}
 
 static void p_ljmp64(struct probe *p)
 {
@@ -781,28 +816,86 @@ static void p_ljmp_compat(struct probe *p)
 	conf_compat_ljmp(&far_tss, sel_code32);
 }
 
+static void p_legacy_task(struct probe *p)
+{
+	(void)p;
+	conf_legacy_task(&blk);
+}
+
+static uint64_t below4g(const void *a) { return (uint64_t)(uintptr_t)a; }
+
+/* The legacy-mode task switch: TSS B starts conf_task_b on its own stack
+ * with the current CR3 (below 4 GiB), interrupts off. */
+static void legacy_task_case(void)
+{
+	uint64_t cr0 = ahv_read_cr0(), cr3 = ahv_read_cr3(), fsb = ahv_rdmsr(0xC0000100u),
+		 gsb = ahv_rdmsr(0xC0000101u), rsp;
+	__asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+	if (cr3 >> 32 || rsp >> 32 || below4g(&blk) >> 32) {
+		Print(L"AHV-CONF: task.legacy = not run (CR3, stack or payload above 4 GiB)\r\n");
+		return;
+	}
+	SetMem(&tss_a, sizeof(tss_a), 0);
+	SetMem(&tss_b, sizeof(tss_b), 0);
+	SetMem(&blk, sizeof(blk), 0);
+	tss_a.iomap = tss_b.iomap = sizeof(struct tss32); /* no I/O bitmap */
+	tss_b.cr3 = (uint32_t)cr3;
+	tss_b.eip = (uint32_t)below4g(conf_task_b);
+	tss_b.eflags = 2; /* bit 1 reserved as 1; IF = 0 */
+	tss_b.esp = (uint32_t)below4g(task_b_stack + sizeof(task_b_stack));
+	tss_b.esi = (uint32_t)below4g(&blk);
+	tss_b.cs = sel_code32;
+	tss_b.ss = tss_b.ds = tss_b.es = tss_b.fs = tss_b.gs = sel_data32;
+	blk.far_off = 0, blk.far_sel = sel_tss_b;
+	blk.cs32 = sel_code32, blk.tss_a = sel_tss_a;
+	int r = exec(L"task.legacy-jmp-tss", p_legacy_task, &P);
+	/* Back in 64-bit mode: CR0.TS was set by the switch, FS/GS bases
+	 * were reloaded from the descriptors. */
+	__asm__ volatile("mov %0, %%cr0" ::"r"(cr0) : "memory");
+	ahv_wrmsr(0xC0000100u, fsb);
+	ahv_wrmsr(0xC0000101u, gsb);
+	/* What the switch did (Vol. 3A §9.3): TR = TSS B; CR0.TS set; NT
+	 * clear (a JMP does not nest); TSS A no longer busy, TSS B busy; TSS A
+	 * holds task A's CS, EIP after the JMP and EDI; no back link. */
+	P.out[0] = blk.tr == sel_tss_b;
+	P.out[1] = (blk.cr0 & CR0_TS) != 0;
+	P.out[2] = (blk.eflags >> 14) & 1;
+	P.out[3] = (gdt[sel_tss_a / 8] >> 40 & 0xf) << 4 | (gdt[sel_tss_b / 8] >> 40 & 0xf);
+	show(L"task.legacy-jmp-tss", r, &P, 4);
+	P.out[0] = tss_a.cs == sel_code32;
+	P.out[1] = tss_a.eip == (uint32_t)below4g(conf_legacy_after_ljmp);
+	P.out[2] = tss_a.edi == (uint32_t)below4g(&blk);
+	P.out[3] = tss_b.link;
+	NAME(L"task.legacy-jmp-tss.saved-state");
+	show(nm, r, &P, 4);
+}
+
 static void cases_task(void)
 {
 	struct ahv_dtr fw, mine;
 	ahv_sgdt(&fw);
 	unsigned n = (fw.limit + 1u) / 8;
-	if (n + 3 > 64 || (uint64_t)(uintptr_t)&far_tss >= (1ull << 32)) {
+	uint16_t fw_tr = ahv_str();
+	if (n + 6 > 64 || below4g(&far_tss) >> 32) {
 		Print(L"AHV-CONF: task = not run (GDT of %u entries, or the payload above 4 GiB)\r\n", n);
 		return;
 	}
 	CopyMem(gdt, (void *)(uintptr_t)fw.base, fw.limit + 1u);
-	/* 32-bit code: base 0, limit 4 GiB, G, D, P, DPL 0, type 0xA
-	 * execute/read (Vol. 3A §3.4.5, §5.2.1). */
-	gdt[n] = 0x00CF9A000000FFFFull;
-	/* 16-byte TSS descriptor, type 9 available, P (Vol. 3A §8.2.3). */
-	uint64_t b = (uint64_t)(uintptr_t)tss;
-	gdt[n + 1] = (sizeof(tss) - 1) | (b & 0xffffff) << 16 | 0x89ull << 40 | ((b >> 24) & 0xff) << 56;
-	gdt[n + 2] = b >> 32;
+	gdt[n] = DESC_CODE32;
+	/* 16-byte TSS descriptor in IA-32e mode: base 63:32 in the next 8. */
+	gdt[n + 1] = tss_desc(below4g(tss64), sizeof(tss64) - 1);
+	gdt[n + 2] = below4g(tss64) >> 32;
+	gdt[n + 3] = DESC_DATA32;
+	gdt[n + 4] = tss_desc(below4g(&tss_a), sizeof(tss_a) - 1);
+	gdt[n + 5] = tss_desc(below4g(&tss_b), sizeof(tss_b) - 1);
 	sel_code32 = (uint16_t)(n * 8);
-	sel_tss = (uint16_t)((n + 1) * 8);
-	far_tss.off = 0, far_tss.sel = sel_tss;
-	mine.limit = (uint16_t)((n + 3) * 8 - 1);
-	mine.base = (uint64_t)(uintptr_t)gdt;
+	sel_tss64 = (uint16_t)((n + 1) * 8);
+	sel_data32 = (uint16_t)((n + 3) * 8);
+	sel_tss_a = (uint16_t)((n + 4) * 8);
+	sel_tss_b = (uint16_t)((n + 5) * 8);
+	far_tss.off = 0, far_tss.sel = sel_tss64;
+	mine.limit = (uint16_t)((n + 6) * 8 - 1);
+	mine.base = below4g(gdt);
 	uint64_t fl = ahv_read_rflags();
 	__asm__ volatile("cli; lgdt %0" ::"m"(mine) : "memory");
 	int r1 = exec(L"task.ljmp-tss-64bit", p_ljmp64, &P);
@@ -811,10 +904,24 @@ static void cases_task(void)
 	if (fl & RFLAGS_IF)
 		__asm__ volatile("sti" ::: "memory");
 	/* The error codes are selectors: the firmware's GDT fixes them. */
-	Print(L"AHV-CONF: task.selectors = ok tss %x code32 %x\r\n", sel_tss, sel_code32);
+	Print(L"AHV-CONF: task.selectors = ok tss64 %x code32 %x\r\n", sel_tss64, sel_code32);
 	n_cases++;
 	show(L"task.ljmp-tss-64bit", r1, &P, 0);
 	show(L"task.ljmp-tss-compat", r2, &R, 0);
+
+	/* Last, as it leaves TR on TSS B: legacy mode. */
+	__asm__ volatile("cli; lgdt %0" ::"m"(mine) : "memory");
+	legacy_task_case();
+	__asm__ volatile("lgdt %0" ::"m"(fw) : "memory");
+	/* The firmware's task register back, where it had one: mark its
+	 * descriptor available again, then LTR (Vol. 2A "LTR" #GP on busy). */
+	if (fw_tr) {
+		uint8_t *type = (uint8_t *)(uintptr_t)fw.base + (fw_tr & ~7u) + 5;
+		*type = (uint8_t)((*type & ~0xf) | DESC_TYPE_TSS_AVAIL);
+		__asm__ volatile("ltr %0" ::"r"(fw_tr) : "memory");
+	}
+	if (fl & RFLAGS_IF)
+		__asm__ volatile("sti" ::: "memory");
 }
 
 /* ---- main --------------------------------------------------------------------------- */

@@ -110,6 +110,86 @@ conf_compat_back:
 2:	pop %rbx
 	ret
 
+/*
+ * conf_legacy_task(blk): a hardware task switch from 32-bit protected mode.
+ * From 64-bit mode to compatibility mode (CS = blk->cs32), CR0.PG off: the
+ * CPU leaves IA-32e mode (SDM Vol. 3A §10.8.5.4) and runs legacy protected
+ * mode without paging (identity: the UEFI map is 1:1). LTR blk->tss_a, then
+ * a far JMP to the TSS selector in blk->far (Vol. 3A §9.3): the CPU saves
+ * this task into TSS A and starts task B at conf_task_b with TSS B's
+ * registers (ESI = blk). Task B records TR, CR0 and EFLAGS in blk, sets
+ * CR0.PG again (EFER.LME is still 1: IA-32e mode, compatibility mode) and
+ * far-returns to 64-bit mode, where the saved stack and segment registers
+ * come back. blk, the code and the stacks lie below 4 GiB.
+ * blk layout (32-bit words): 0 TR, 4 CR0, 8 EFLAGS (task B's view), 12 the
+ * 64-bit CS, 16 the 64-bit return point, 20 m16:32 pointer to TSS B,
+ * 28 cs32, 32 TSS A selector.
+ */
+	.globl conf_legacy_task
+conf_legacy_task:
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	mov %rsp, legacy_rsp(%rip)
+	mov %ds, legacy_ds(%rip)
+	mov %es, legacy_es(%rip)
+	mov %ss, legacy_ss(%rip)
+	mov %fs, legacy_fs(%rip)
+	mov %gs, legacy_gs(%rip)
+	xor %eax, %eax
+	mov %cs, %ax
+	mov %eax, 12(%rdi)
+	lea 3f(%rip), %rax
+	mov %eax, 16(%rdi)
+	movl 28(%rdi), %eax
+	push %rax
+	lea 1f(%rip), %rax
+	push %rax
+	lretq
+	.code32
+1:	mov %cr0, %eax
+	and $0x7fffffff, %eax
+	mov %eax, %cr0			/* legacy protected mode from here */
+	mov 32(%edi), %eax
+	ltr %ax
+	ljmp *20(%edi)			/* task switch to TSS B */
+	.globl conf_legacy_after_ljmp
+conf_legacy_after_ljmp:
+	ud2				/* task A is never resumed */
+
+	.globl conf_task_b
+conf_task_b:
+	str %eax
+	mov %eax, 0(%esi)
+	mov %cr0, %eax
+	mov %eax, 4(%esi)
+	pushf
+	pop %eax
+	mov %eax, 8(%esi)
+	mov %cr0, %eax
+	or $0x80000000, %eax
+	mov %eax, %cr0			/* IA-32e mode again (compatibility mode) */
+	pushl 12(%esi)
+	pushl 16(%esi)
+	lret
+	.code64
+3:	mov legacy_ss(%rip), %ss
+	mov legacy_ds(%rip), %ds
+	mov legacy_es(%rip), %es
+	mov legacy_fs(%rip), %fs
+	mov legacy_gs(%rip), %gs
+	mov legacy_rsp(%rip), %rsp
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	ret
+
 	.data
 	.balign 8
 	.globl conf_vec, conf_err
@@ -118,6 +198,13 @@ conf_err: .quad 0
 conf_recover_rsp: .quad 0
 conf_cs64: .word 0
 conf_ss64: .word 0
+legacy_ds: .word 0
+legacy_es: .word 0
+legacy_ss: .word 0
+legacy_fs: .word 0
+legacy_gs: .word 0
+	.balign 8
+legacy_rsp: .quad 0
 
 	/* No executable stack (GNU ld). */
 	.section .note.GNU-stack, "", @progbits
