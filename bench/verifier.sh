@@ -33,7 +33,8 @@ head -c 4096 /dev/urandom > region.bin
 echo '{"max_timestamp_skew_s": -1, "allow_unnamed_regions": true}' > policy.json
 cat > verifier.json <<CONF
 {"listen": "127.0.0.1", "port": 0, "storage": "sqlite:verifier.db", "policy": "policy.json",
- "token_key": "token.pem", "replica_id": "bench", "max_connections": 4096, "nonce_ttl_s": 3600}
+ "token_key": "token.pem", "replica_id": "bench", "max_connections": 4096, "nonce_ttl_s": 3600,
+ "client_requests_per_s": 0, "client_nonces_per_s": 0}
 CONF
 "$C" enroll --config verifier.json hv hv.pem >/dev/null
 "$C" enroll --config verifier.json guest guest.pem >/dev/null

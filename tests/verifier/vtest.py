@@ -83,8 +83,11 @@ class Env:
 
     # -- daemons ------------------------------------------------------------
     def config(self, name, storage, policy, token_key, **extra):
+        # the per-client abuse limits are off unless a test sets them: every
+        # test client is 127.0.0.1 (test_abuse_limits.py tests the limits)
         c = {"listen": "127.0.0.1", "port": 0, "storage": storage, "policy": policy,
-             "token_key": token_key, "replica_id": name, "issuer": "attest-verifier-test"}
+             "token_key": token_key, "replica_id": name, "issuer": "attest-verifier-test",
+             "client_requests_per_s": 0, "client_nonces_per_s": 0, "client_unauth_audits_per_s": 0}
         c.update(extra)
         return self.write(name + ".json", json.dumps(c))
 

@@ -26,6 +26,14 @@ static void defaults(struct v_config *c)
 	c->max_connections = 1024;
 	c->max_batch = 512;
 	c->max_challenge_count = 1000;
+	c->max_connections_per_client = 64;
+	c->request_timeout_s = 10;
+	c->client_requests_per_s = 500;
+	c->client_request_burst = 1000;
+	c->client_nonces_per_s = 50;
+	c->client_nonce_burst = 1000;
+	c->client_unauth_audits_per_s = 5;
+	c->client_unauth_audit_burst = 50;
 }
 
 static int str(json_t *root, const char *k, char *out, size_t cap,
@@ -84,7 +92,9 @@ int v_config_load(struct v_config *c, const char *path, char *err,
 	static const char *const known[] = {"listen", "port", "storage", "policy", "token_key", "tls_cert", "tls_key",
 					    "issuer", "replica_id", "token_ttl_s", "nonce_ttl_s", "nonce_retention_s",
 					    "max_body_bytes", "max_connections", "max_batch", "max_challenge_count",
-					    "comment", NULL};
+					    "max_connections_per_client", "request_timeout_s", "client_requests_per_s",
+					    "client_request_burst", "client_nonces_per_s", "client_nonce_burst",
+					    "client_unauth_audits_per_s", "client_unauth_audit_burst", "comment", NULL};
 	const char *k;
 	json_t *v;
 	int rc = -1;
@@ -99,7 +109,8 @@ int v_config_load(struct v_config *c, const char *path, char *err,
 		}
 	}
 	int64_t port = c->port, tt = c->token_ttl_s, nt = c->nonce_ttl_s, nr = c->nonce_retention_s,
-		mb = c->max_body_bytes, mc = c->max_connections, bt = c->max_batch, cc = c->max_challenge_count;
+		mb = c->max_body_bytes, mc = c->max_connections, bt = c->max_batch, cc = c->max_challenge_count,
+		mpc = c->max_connections_per_client, rt = c->request_timeout_s;
 	char storage[1024];
 	if (str(root, "listen", c->listen, sizeof c->listen, NULL, e, sizeof e) ||
 	    str(root, "storage", storage, sizeof storage, NULL, e, sizeof e) ||
@@ -116,8 +127,21 @@ int v_config_load(struct v_config *c, const char *path, char *err,
 	    num(root, "max_body_bytes", 4096, 16 << 20, &mb, e, sizeof e) ||
 	    num(root, "max_connections", 1, 65536, &mc, e, sizeof e) ||
 	    num(root, "max_batch", 1, 65536, &bt, e, sizeof e) ||
-	    num(root, "max_challenge_count", 1, 100000, &cc, e, sizeof e))
+	    num(root, "max_challenge_count", 1, 100000, &cc, e, sizeof e) ||
+	    num(root, "max_connections_per_client", 1, 65536, &mpc, e, sizeof e) ||
+	    num(root, "request_timeout_s", 1, 3600, &rt, e, sizeof e) ||
+	    num(root, "client_requests_per_s", 0, 1000000, &c->client_requests_per_s, e, sizeof e) ||
+	    num(root, "client_request_burst", 1, 10000000, &c->client_request_burst, e, sizeof e) ||
+	    num(root, "client_nonces_per_s", 0, 1000000, &c->client_nonces_per_s, e, sizeof e) ||
+	    num(root, "client_nonce_burst", 1, 10000000, &c->client_nonce_burst, e, sizeof e) ||
+	    num(root, "client_unauth_audits_per_s", 0, 1000000, &c->client_unauth_audits_per_s, e, sizeof e) ||
+	    num(root, "client_unauth_audit_burst", 1, 10000000, &c->client_unauth_audit_burst, e, sizeof e))
 		goto out;
+	if (c->client_nonces_per_s && c->client_nonce_burst < cc) {
+		snprintf(e, sizeof e, "\"client_nonce_burst\" (%lld) below \"max_challenge_count\" (%lld): no full challenge could pass",
+			 (long long)c->client_nonce_burst, (long long)cc);
+		goto out;
+	}
 	if (json_object_get(root, "storage")) {
 		/* sqlite:relative/path is relative to the config folder too */
 		int n = !strncmp(storage, "sqlite:", 7) && storage[7] && storage[7] != '/'
@@ -136,6 +160,8 @@ int v_config_load(struct v_config *c, const char *path, char *err,
 	c->max_connections = (unsigned)mc;
 	c->max_batch = (unsigned)bt;
 	c->max_challenge_count = (unsigned)cc;
+	c->max_connections_per_client = (unsigned)mpc;
+	c->request_timeout_s = (unsigned)rt;
 	rc = 0;
 out:
 	if (rc)

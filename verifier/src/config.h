@@ -19,6 +19,11 @@ struct v_config {
 	char replica_id[65];
 	int64_t token_ttl_s, nonce_ttl_s, nonce_retention_s;
 	unsigned max_body_bytes, max_connections, max_batch, max_challenge_count;
+	/* abuse limits, per client address (docs/verifier.md) */
+	unsigned max_connections_per_client, request_timeout_s;
+	int64_t client_requests_per_s, client_request_burst;
+	int64_t client_nonces_per_s, client_nonce_burst;
+	int64_t client_unauth_audits_per_s, client_unauth_audit_burst;
 };
 
 /* Defaults, then the file (if path != NULL). 0 on success. */

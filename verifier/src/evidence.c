@@ -15,6 +15,7 @@ static const struct {
 	[V_OK] = {"ok", 200, "accepted"},
 	[V_E_NOT_FOUND] = {"not_found", 404, "no such endpoint"},
 	[V_E_METHOD] = {"method_not_allowed", 405, "method not allowed on this endpoint"},
+	[V_E_RATE_LIMITED] = {"rate_limited", 429, "too many requests or nonces from this client; retry later"},
 	[V_E_CONTENT_TYPE] = {"unsupported_media_type", 415, "Content-Type must be application/json"},
 	[V_E_BODY_TOO_LARGE] = {"body_too_large", 413, "request body exceeds the limit"},
 	[V_E_MALFORMED_JSON] = {"malformed_json", 400, "body is not one valid JSON object"},

@@ -21,6 +21,7 @@ enum v_err {
 	/* transport / syntax (HTTP 4xx other than 403) */
 	V_E_NOT_FOUND,
 	V_E_METHOD,
+	V_E_RATE_LIMITED,
 	V_E_CONTENT_TYPE,
 	V_E_BODY_TOO_LARGE,
 	V_E_MALFORMED_JSON,

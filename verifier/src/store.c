@@ -34,8 +34,11 @@ static const char *const sql[Q__N] = {
 	[Q_NONCE_USED] = "SELECT 1 FROM nonce_uses WHERE nonce = $1",
 	/* PostgreSQL: the daemon's role may not DELETE; an owner's function
 	 * (SECURITY DEFINER) prunes expired nonces only */
-	[Q_NONCE_GC] = "DELETE FROM nonces WHERE expires_ms < $1",
+	/* retention: an unused nonce goes as soon as it expires (nothing can
+	 * use it any more); a used one, so that a replay reads "replayed",
+	 * once its nonce_uses row is older than nonce_retention_s */
 	[Q_NONCE_USES_GC] = "DELETE FROM nonce_uses WHERE expires_ms < $1",
+	[Q_NONCE_GC] = "DELETE FROM nonces WHERE expires_ms < $1 AND NOT EXISTS (SELECT 1 FROM nonce_uses u WHERE u.nonce = nonces.nonce)",
 	[Q_AUDIT_HAS] = "SELECT 1 FROM audit WHERE decision_id = $1",
 	/* 1: enrolled and active, 0: revoked, NULL: not enrolled (per kind) */
 	[Q_KEYS_ACTIVE] = "SELECT (SELECT CASE WHEN revoked_ms IS NULL THEN 1 ELSE 0 END FROM keys WHERE key_id = $1 AND kind = 'hv'), "
@@ -78,9 +81,11 @@ static const char *const schema_pg[] = {
 	"CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_ms)",
 	"CREATE INDEX IF NOT EXISTS nonce_uses_expiry ON nonce_uses(expires_ms)",
 	/* the daemon's retention without DELETE rights: expired nonces only */
-	"CREATE OR REPLACE FUNCTION attest_nonce_gc(before_ms BIGINT) RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public AS "
-	"$$ DELETE FROM nonce_uses WHERE expires_ms < before_ms; DELETE FROM nonces WHERE expires_ms < before_ms $$",
-	"REVOKE ALL ON FUNCTION attest_nonce_gc(BIGINT) FROM PUBLIC",
+	"DROP FUNCTION IF EXISTS attest_nonce_gc(BIGINT)",
+	"CREATE OR REPLACE FUNCTION attest_nonce_gc(now_ms BIGINT, used_before_ms BIGINT) RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public AS "
+	"$$ DELETE FROM nonce_uses WHERE expires_ms < used_before_ms; "
+	"DELETE FROM nonces WHERE expires_ms < now_ms AND NOT EXISTS (SELECT 1 FROM nonce_uses u WHERE u.nonce = nonces.nonce) $$",
+	"REVOKE ALL ON FUNCTION attest_nonce_gc(BIGINT, BIGINT) FROM PUBLIC",
 	NULL};
 
 /* The least privileges of the daemon's role (docs/operator-verifier.md);
@@ -90,7 +95,7 @@ static const char *const grants_pg[] = {
 	"GRANT SELECT ON keys TO %s",
 	"GRANT SELECT, INSERT ON nonces, nonce_uses, audit TO %s",
 	"GRANT USAGE ON SEQUENCE audit_seq_seq TO %s",
-	"GRANT EXECUTE ON FUNCTION attest_nonce_gc(BIGINT) TO %s",
+	"GRANT EXECUTE ON FUNCTION attest_nonce_gc(BIGINT, BIGINT) TO %s",
 	NULL};
 
 /* SQLite numbers parameters by first appearance for "$N"; "?N" is the
@@ -536,21 +541,24 @@ int v_store_keys_active(struct v_store *st, const char *hv_key_hex,
 	return 0;
 }
 
-int v_store_nonce_gc(struct v_store *st, int64_t before_ms)
+int v_store_nonce_gc(struct v_store *st, int64_t now_ms, int64_t used_before_ms)
 {
-	struct params p = {0};
-	p_int(&p, before_ms);
+	struct params p = {0}, u = {0};
+	p_int(&p, now_ms);
+	p_int(&u, used_before_ms);
 	if (st->kind == ST_PG) { /* through the owner's function: no DELETE right */
 		if (pg_usable(st))
 			return -1;
-		PGresult *r = PQexecParams(st->pg, "SELECT attest_nonce_gc(CAST($1 AS BIGINT))", 1, NULL, p.v, NULL, NULL, 0);
+		const char *pv[] = {p.v[0], u.v[0]};
+		PGresult *r = PQexecParams(st->pg, "SELECT attest_nonce_gc(CAST($1 AS BIGINT), CAST($2 AS BIGINT))", 2, NULL, pv, NULL,
+					   NULL, 0);
 		int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 		PQclear(r);
 		if (!ok)
 			set_err(st, "nonce gc");
 		return ok ? 0 : -1;
 	}
-	return run(st, Q_NONCE_USES_GC, &p, NULL) < 0 || run(st, Q_NONCE_GC, &p, NULL) < 0 ? -1 : 0;
+	return run(st, Q_NONCE_USES_GC, &u, NULL) < 0 || run(st, Q_NONCE_GC, &p, NULL) < 0 ? -1 : 0;
 }
 
 int v_store_audit_insert(struct v_store *st, const struct v_audit *a)

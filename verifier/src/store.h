@@ -60,7 +60,9 @@ int v_store_nonce_insert(struct v_store *st, const char *nonce_hex,
 int v_store_nonce_consume(struct v_store *st, const char *nonce_hex,
 			  int64_t now_ms, const char *decision_id,
 			  enum v_nonce_result *res);
-int v_store_nonce_gc(struct v_store *st, int64_t before_ms);
+/* Unused nonces expired before now_ms, used ones expired before
+ * used_before_ms (now - nonce_retention_s). */
+int v_store_nonce_gc(struct v_store *st, int64_t now_ms, int64_t used_before_ms);
 /* After a failed COMMIT: did it happen after all? 1 yes, 0 no, -1 error. */
 int v_store_audit_has(struct v_store *st, const char *decision_id);
 int v_store_nonce_issued(struct v_store *st, const char *nonce_hex);

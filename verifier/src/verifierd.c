@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "evidence.h"
+#include "client_limits.h"
 #include "store.h"
 #include "token.h"
 #include "vcrypto.h"
@@ -81,7 +82,7 @@ static void state_set(struct vstate *s)
 /* ---- metrics ----------------------------------------------------------------- */
 static atomic_ullong m_decisions[V_E__COUNT];
 static atomic_ullong m_challenges, m_batches, m_batch_jobs, m_storage_errors;
-static atomic_ullong m_reloads, m_reload_errors;
+static atomic_ullong m_reloads, m_reload_errors, m_rate_limited[V_B__N];
 
 /* ---- the writer (group commit) ----------------------------------------------- */
 enum { J_NONCES = 1, J_DECISION, J_PING };
@@ -230,13 +231,57 @@ static int job_recorded(const struct job *j)
 	return 0;
 }
 
-static void maintenance(int64_t now_ms, int64_t *last_gc)
+/* One audit row for the unauthenticated rejections of one client that the
+ * client_unauth_audits_per_s limit kept out of the log one by one. */
+static void write_summary(void *ctx, const char *client, uint64_t total, const uint32_t counts[V_E__COUNT],
+			  int64_t first_ms, int64_t last_ms)
+{
+	(void)ctx;
+	struct v_audit a;
+	char detail[200], ev[1024];
+	size_t el = 0;
+	memset(&a, 0, sizeof a);
+	if (v_uuid(a.decision_id))
+		return;
+	el += (size_t)snprintf(ev, sizeof ev, "{\"count\":%llu,\"first_ms\":%lld,\"last_ms\":%lld,\"codes\":{",
+			       (unsigned long long)total, (long long)first_ms, (long long)last_ms);
+	for (int i = 0, n = 0; i < V_E__COUNT && el < sizeof ev; i++)
+		if (counts[i])
+			el += (size_t)snprintf(ev + el, sizeof ev - el, "%s\"%s\":%u", n++ ? "," : "", v_err_code(i), counts[i]);
+	if (el + 3 > sizeof ev)
+		return;
+	memcpy(ev + el, "}}", 3);
+	snprintf(detail, sizeof detail, "%llu unauthenticated rejections not recorded one by one (client_unauth_audits_per_s)",
+		 (unsigned long long)total);
+	a.ts_ms = last_ms;
+	snprintf(a.replica, sizeof a.replica, "%s", cfg.replica_id);
+	snprintf(a.client, sizeof a.client, "%s", client);
+	a.verdict = "reject_summary";
+	a.code = "unrecorded_rejections";
+	a.http = 0;
+	a.detail = detail;
+	a.evidence = ev;
+	if (v_store_begin(store) || v_store_audit_insert(store, &a) || v_store_commit(store)) {
+		v_store_rollback(store);
+		atomic_fetch_add(&m_storage_errors, 1);
+		fprintf(stderr, "attest-verifierd: rejection summary: %s\n", v_store_errmsg(store));
+	}
+}
+
+static void maintenance(int64_t now_ms, int64_t *last_gc, int64_t *last_summary)
 {
 	if (atomic_exchange(&reload_requested, 0))
 		reload();
-	if (now_ms - *last_gc > 60000) {
+	/* every 10 s: the compact record of unrecorded rejections; nonce
+	 * retention at least once per nonce lifetime (and per minute) */
+	if (now_ms - *last_summary >= 10000) {
+		*last_summary = now_ms;
+		v_limits_drain(write_summary, NULL);
+	}
+	int64_t gc_every = cfg.nonce_ttl_s < 60 ? cfg.nonce_ttl_s * 1000 : 60000;
+	if (now_ms - *last_gc >= gc_every) {
 		*last_gc = now_ms;
-		if (v_store_nonce_gc(store, now_ms - cfg.nonce_retention_s * 1000))
+		if (v_store_nonce_gc(store, now_ms, now_ms - cfg.nonce_retention_s * 1000))
 			fprintf(stderr, "attest-verifierd: nonce gc: %s\n", v_store_errmsg(store));
 	}
 }
@@ -244,7 +289,7 @@ static void maintenance(int64_t now_ms, int64_t *last_gc)
 static void *writer(void *arg)
 {
 	(void)arg;
-	int64_t last_gc = (int64_t)(v_now_ns() / 1000000);
+	int64_t last_gc = (int64_t)(v_now_ns() / 1000000), last_summary = last_gc;
 	for (;;) {
 		pthread_mutex_lock(&q_mu);
 		while (!q_head && !q_stop && !atomic_load(&reload_requested)) {
@@ -275,7 +320,7 @@ static void *writer(void *arg)
 		pthread_mutex_unlock(&q_mu);
 
 		int64_t now_ms = (int64_t)(v_now_ns() / 1000000);
-		maintenance(now_ms, &last_gc);
+		maintenance(now_ms, &last_gc, &last_summary);
 		if (!batch)
 			continue;
 		int rc = v_store_begin(store);
@@ -461,11 +506,20 @@ static enum MHD_Result decide(struct MHD_Connection *c, struct conn *cc,
 	struct job *j = &cc->job;
 	memset(j, 0, sizeof *j);
 	j->kind = J_DECISION;
+	client_addr(c, j->a.client, sizeof j->a.client);
+	/* an unauthenticated rejection costs the sender nothing: past its
+	 * budget it is counted (summary row every 10 s), not logged alone */
+	if (e != V_OK && !(dec && dec->authenticated) &&
+	    !v_limits_take(j->a.client, V_B_UNAUTH_AUDIT, 1, v_now_ns())) {
+		atomic_fetch_add(&m_rate_limited[V_B_UNAUTH_AUDIT], 1);
+		atomic_fetch_add(&m_decisions[e], 1);
+		v_limits_note_unrecorded(j->a.client, e);
+		return reply_error(c, e, detail, NULL);
+	}
 	if (v_uuid(j->a.decision_id))
 		return reply_error(c, V_E_INTERNAL, "no randomness", NULL);
 	j->a.ts_ms = (int64_t)(v_now_ns() / 1000000);
 	snprintf(j->a.replica, sizeof j->a.replica, "%s", cfg.replica_id);
-	client_addr(c, j->a.client, sizeof j->a.client);
 	snprintf(cc->detail, sizeof cc->detail, "%s", detail ? detail : "");
 	j->pre_err = e;
 	j->pre_detail = cc->detail;
@@ -583,6 +637,12 @@ static enum MHD_Result do_challenge(struct MHD_Connection *c, struct conn *cc)
 		json_decref(b);
 	}
 	unsigned n = count ? (unsigned)count : 1;
+	char addr[64];
+	client_addr(c, addr, sizeof addr);
+	if (!v_limits_take(addr, V_B_NONCES, n, v_now_ns())) {
+		atomic_fetch_add(&m_rate_limited[V_B_NONCES], 1);
+		return reply_error(c, V_E_RATE_LIMITED, "client_nonces_per_s", NULL);
+	}
 	struct job *j = &cc->job;
 	memset(j, 0, sizeof *j);
 	j->kind = J_NONCES;
@@ -678,6 +738,11 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c)
 	OUT("# TYPE attest_verifier_commit_jobs_total counter\nattest_verifier_commit_jobs_total %llu\n", (unsigned long long)atomic_load(&m_batch_jobs));
 	OUT("# TYPE attest_verifier_storage_errors_total counter\nattest_verifier_storage_errors_total %llu\n", (unsigned long long)atomic_load(&m_storage_errors));
 	OUT("# TYPE attest_verifier_reloads_total counter\nattest_verifier_reloads_total %llu\n", (unsigned long long)atomic_load(&m_reloads));
+	static const char *const bucket_name[V_B__N] = {"requests", "nonces", "unauth_audits"};
+	OUT("# HELP attest_verifier_rate_limited_total Requests refused (requests, nonces) or rejections not audited one by one (unauth_audits) by the per-client limits.\n");
+	OUT("# TYPE attest_verifier_rate_limited_total counter\n");
+	for (int i = 0; i < V_B__N; i++)
+		OUT("attest_verifier_rate_limited_total{limit=\"%s\"} %llu\n", bucket_name[i], (unsigned long long)atomic_load(&m_rate_limited[i]));
 	OUT("# TYPE attest_verifier_reload_errors_total counter\nattest_verifier_reload_errors_total %llu\n", (unsigned long long)atomic_load(&m_reload_errors));
 	struct vstate *st = state_get();
 	size_t nh = 0, ng = 0;
@@ -713,6 +778,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (!cc)
 			return MHD_NO;
 		*con_cls = cc;
+		char addr[64];
+		client_addr(c, addr, sizeof addr);
+		if (!v_limits_take(addr, V_B_REQUESTS, 1, v_now_ns())) {
+			atomic_fetch_add(&m_rate_limited[V_B_REQUESTS], 1);
+			cc->responded = true;
+			return reply_error(c, V_E_RATE_LIMITED, "client_requests_per_s", NULL);
+		}
 		bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 		enum route r = R_NONE;
 		bool want_post = true;
@@ -938,6 +1010,15 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	const struct v_rate rates[V_B__N] = {
+		[V_B_REQUESTS] = {(double)cfg.client_requests_per_s, (double)cfg.client_request_burst},
+		[V_B_NONCES] = {(double)cfg.client_nonces_per_s, (double)cfg.client_nonce_burst},
+		[V_B_UNAUTH_AUDIT] = {(double)cfg.client_unauth_audits_per_s, (double)cfg.client_unauth_audit_burst},
+	};
+	if (v_limits_init(rates, 65536)) {
+		fprintf(stderr, "attest-verifierd: out of memory\n");
+		return 1;
+	}
 	pthread_t wt;
 	if (pthread_create(&wt, NULL, writer, NULL)) {
 		fprintf(stderr, "attest-verifierd: cannot start the writer thread\n");
@@ -983,13 +1064,15 @@ int main(int argc, char **argv)
 	struct MHD_Daemon *d;
 	if (tls_cert)
 		d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, logger, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-				     MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+				     MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, cfg.request_timeout_s,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.max_connections_per_client,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_THREAD_POOL_SIZE, pool,
 				     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
 				     MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_END);
 	else
 		d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, logger, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-				     MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+				     MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, cfg.request_timeout_s,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.max_connections_per_client,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_THREAD_POOL_SIZE, pool,
 				     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
 	if (!d) {
