@@ -692,67 +692,81 @@ static void cases_cache(void)
 }
 
 /* ---- VT-x and SVM instructions ------------------------------------------------- */
+/* One instruction per case: in[0] is its operand, IN_PAGE for the
+ * physical address of a zeroed 4 KiB page. */
+#define IN_PAGE (~0ull)
+struct insn_case {
+	const CHAR16 *name;
+	probe_fn fn;
+	uint64_t in0;
+	unsigned nout;
+};
+
+static void run_insns(const struct insn_case *c, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		P.in[0] = c[i].in0 == IN_PAGE ? (uint64_t)(uintptr_t)page : c[i].in0; /* identity map: PA = VA */
+		P.in[1] = 0;
+		run(c[i].name, c[i].fn, c[i].nout);
+	}
+}
+
 static void cases_virt(void)
 {
-	uint64_t pa = (uint64_t)(uintptr_t)page; /* identity map: PA = VA */
 	/* Outside VMX operation (CR4.VMXE = 0) every VMX instruction is #UD
 	 * (their "Protected Mode Exceptions", SDM Vol. 2C / 3C §32); on AMD
-	 * they are #UD anyway. */
-	P.in[0] = pa;
-	run(L"vmx.vmxon", p_vmxon, 0);
-	run(L"vmx.vmxoff", p_vmxoff, 0);
-	run(L"vmx.vmclear", p_vmclear, 0);
-	run(L"vmx.vmptrld", p_vmptrld, 0);
-	run(L"vmx.vmptrst", p_vmptrst, 0);
-	P.in[0] = 0x681e; /* guest RIP field (Vol. 3D Appendix B) */
-	P.in[1] = 0;
-	run(L"vmx.vmread", p_vmread, 0);
-	run(L"vmx.vmwrite", p_vmwrite, 0);
-	run(L"vmx.vmlaunch", p_vmlaunch, 0);
-	run(L"vmx.vmresume", p_vmresume, 0);
-	P.in[0] = 2; /* all-context */
-	run(L"vmx.invept", p_invept, 0);
-	run(L"vmx.invvpid", p_invvpid, 0);
-	run(L"vmx.vmfunc", p_vmfunc, 0);
-	run(L"vmx.getsec", p_getsec, 0);
-	/* The hypercall instructions with functions attest-hv does not have
+	 * they are #UD anyway. VMREAD/VMWRITE name the guest RIP field 0x681E
+	 * (Vol. 3D Appendix B); INVEPT/INVVPID type 2, all contexts.
+	 * The hypercall instructions with functions attest-hv does not have
 	 * (docs/protocol.md): bare, VMCALL #UDs outside VMX non-root (Vol. 2C
 	 * "VMCALL") and VMMCALL without an intercept (APM Vol. 3 "VMMCALL");
-	 * under the hypervisor the vendor's one is the hypercall. */
-	P.in[0] = 0x414800FFu;
-	run(L"hypercall.vmcall.unknown", p_vmcall, 1);
-	P.in[0] = 0x414800FFu;
-	run(L"hypercall.vmmcall.unknown", p_vmmcall, 1);
-	P.in[0] = 0;
-	run(L"hypercall.vmcall.rax0", p_vmcall, 1);
-	P.in[0] = 0;
-	run(L"hypercall.vmmcall.rax0", p_vmmcall, 1);
-	/* SVM with EFER.SVME = 0: #UD (APM Vol. 3, each instruction's
+	 * under the hypervisor the vendor's one is the hypercall.
+	 * SVM with EFER.SVME = 0: #UD (APM Vol. 3, each instruction's
 	 * exceptions). SKINIT is not run: it would reinitialise the CPU into
 	 * the secure loader, ending the test. */
-	P.in[0] = pa;
-	run(L"svm.vmrun", p_vmrun, 0);
-	run(L"svm.vmload", p_vmload, 0);
-	run(L"svm.vmsave", p_vmsave, 0);
-	run(L"svm.stgi", p_stgi, 0);
-	run(L"svm.clgi-stgi", p_clgi_stgi, 0);
-	run(L"svm.invlpga", p_invlpga, 0);
+	static const struct insn_case insns[] = {
+		{L"vmx.vmxon", p_vmxon, IN_PAGE, 0},
+		{L"vmx.vmxoff", p_vmxoff, 0, 0},
+		{L"vmx.vmclear", p_vmclear, IN_PAGE, 0},
+		{L"vmx.vmptrld", p_vmptrld, IN_PAGE, 0},
+		{L"vmx.vmptrst", p_vmptrst, 0, 0},
+		{L"vmx.vmread", p_vmread, 0x681e, 0},
+		{L"vmx.vmwrite", p_vmwrite, 0x681e, 0},
+		{L"vmx.vmlaunch", p_vmlaunch, 0, 0},
+		{L"vmx.vmresume", p_vmresume, 0, 0},
+		{L"vmx.invept", p_invept, 2, 0},
+		{L"vmx.invvpid", p_invvpid, 2, 0},
+		{L"vmx.vmfunc", p_vmfunc, 0, 0},
+		{L"vmx.getsec", p_getsec, 0, 0},
+		{L"hypercall.vmcall.unknown", p_vmcall, 0x414800FFu, 1},
+		{L"hypercall.vmmcall.unknown", p_vmmcall, 0x414800FFu, 1},
+		{L"hypercall.vmcall.rax0", p_vmcall, 0, 1},
+		{L"hypercall.vmmcall.rax0", p_vmmcall, 0, 1},
+		{L"svm.vmrun", p_vmrun, IN_PAGE, 0},
+		{L"svm.vmload", p_vmload, IN_PAGE, 0},
+		{L"svm.vmsave", p_vmsave, IN_PAGE, 0},
+		{L"svm.stgi", p_stgi, 0, 0},
+		{L"svm.clgi-stgi", p_clgi_stgi, 0, 0},
+		{L"svm.invlpga", p_invlpga, IN_PAGE, 0},
+	};
+	run_insns(insns, sizeof(insns) / sizeof(insns[0]));
 	/* With EFER.SVME = 1 (accepted where SVM exists): VMSAVE then VMLOAD
 	 * of the same area, CLGI/STGI, INVLPGA. VMRUN is not run: it would
 	 * enter a guest. */
+	static const struct insn_case svme[] = {
+		{L"svm.svme.vmsave", p_vmsave, IN_PAGE, 0},
+		{L"svm.svme.vmload", p_vmload, IN_PAGE, 0},
+		{L"svm.svme.clgi-stgi", p_clgi_stgi, 0, 0},
+		{L"svm.svme.invlpga", p_invlpga, IN_PAGE, 0},
+	};
 	uint64_t e = ahv_rdmsr(0xC0000080u);
 	P.in[0] = 0xC0000080u, P.in[1] = e | (1ull << 12);
-	if (exec(L"svm.svme-on", p_wrmsr, &P) == 0) {
-		show(L"svm.svme-on", 0, &P, 1);
-		P.in[0] = pa;
-		run(L"svm.svme.vmsave", p_vmsave, 0);
-		run(L"svm.svme.vmload", p_vmload, 0);
-		run(L"svm.svme.clgi-stgi", p_clgi_stgi, 0);
-		run(L"svm.svme.invlpga", p_invlpga, 0);
+	int r = exec(L"svm.svme-on", p_wrmsr, &P);
+	show(L"svm.svme-on", r, &P, 1);
+	if (r == 0) {
+		run_insns(svme, sizeof(svme) / sizeof(svme[0]));
 		R.in[0] = 0xC0000080u, R.in[1] = e;
 		restore(L"svm.svme-on", p_wrmsr_only);
-	} else {
-		show(L"svm.svme-on", 1, &P, 0);
 	}
 }
 

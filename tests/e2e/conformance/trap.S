@@ -17,14 +17,27 @@
 	.text
 	.code64
 
-	.globl conf_try
-conf_try:
+/* The SysV callee-saved registers. */
+	.macro SAVE_CALLEE
 	push %rbx
 	push %rbp
 	push %r12
 	push %r13
 	push %r14
 	push %r15
+	.endm
+	.macro RESTORE_CALLEE
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	.endm
+
+	.globl conf_try
+conf_try:
+	SAVE_CALLEE
 	sub $8, %rsp			/* call fn with a 16-byte aligned stack */
 	mov %rsp, conf_recover_rsp(%rip)
 	mov %cs, %ax
@@ -39,12 +52,7 @@ conf_try:
 conf_recover:
 	mov $1, %eax
 1:	add $8, %rsp
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbp
-	pop %rbx
+	RESTORE_CALLEE
 	ret
 
 /* Stack here: vector, error code, then the interrupt frame. */
@@ -127,12 +135,7 @@ conf_compat_back:
  */
 	.globl conf_legacy_task
 conf_legacy_task:
-	push %rbx
-	push %rbp
-	push %r12
-	push %r13
-	push %r14
-	push %r15
+	SAVE_CALLEE
 	mov %rsp, legacy_rsp(%rip)
 	mov %ds, legacy_ds(%rip)
 	mov %es, legacy_es(%rip)
@@ -182,12 +185,7 @@ conf_task_b:
 	mov legacy_fs(%rip), %fs
 	mov legacy_gs(%rip), %gs
 	mov legacy_rsp(%rip), %rsp
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbp
-	pop %rbx
+	RESTORE_CALLEE
 	ret
 
 	.data
