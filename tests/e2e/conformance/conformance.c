@@ -442,6 +442,21 @@ static void cases_xcr(void)
 		NAME(L"xsetbv.%lx", vals[i]);
 		xsetbv_case(nm, 0, vals[i]);
 	}
+	/* Every component the CPU supports at once (legal by construction):
+	 * CPUID.(0DH,0):EBX and (0DH,1):EBX then size the XSAVE area for
+	 * this XCR0 (Vol. 1 §13.2), whoever executes the CPUID. */
+	uint64_t all = (uint64_t)xcr_ok_hi << 32 | xcr_ok_lo;
+	P.in[0] = 0, P.in[1] = all;
+	r = exec(L"xsetbv.all-supported", p_xsetbv, &P);
+	show(L"xsetbv.all-supported", r, &P, 1);
+	if (r == 0) {
+		for (uint32_t sub = 0; sub < 2; sub++) {
+			NAME(L"cpuid.d.%x.all-supported", sub);
+			P.in[0] = 0xD, P.in[1] = sub;
+			run(nm, p_cpuid, 4);
+		}
+		restore(L"xsetbv.all-supported", p_xsetbv_orig);
+	}
 	xsetbv_case(L"xsetbv.same", 0, xcr0_orig);
 	xsetbv_case(L"xsetbv.ecx1", 1, xcr0_orig);
 	xsetbv_case(L"xsetbv.ecx80000000", 0x80000000u, xcr0_orig);
