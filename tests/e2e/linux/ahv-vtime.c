@@ -26,6 +26,8 @@ static s64 sys3(s64 nr, s64 a, s64 b, s64 c)
 }
 
 #define SYS_WRITE 1
+#define SYS_IOCTL 16
+#define TCSBRK 0x5409 /* with argument 1: tcdrain() */
 #define SYS_EXIT 60
 #define SYS_SYSLOG 103
 #define SYSLOG_ACTION_READ_ALL 3
@@ -102,6 +104,8 @@ void _start_c(long *sp)
 	}
 	line[pos++] = '\n';
 	sys3(SYS_WRITE, 1, (s64)line, pos);
+	/* Wait until the console has sent the line: init powers off next. */
+	sys3(SYS_IOCTL, 1, TCSBRK, 1);
 	sys3(SYS_EXIT, 0, 0, 0);
 	for (;;)
 		;
