@@ -62,11 +62,21 @@ static void idt_build(void)
 	my_idt.base = (uint64_t)(uintptr_t)idt;
 }
 
-/* fn(p) with interrupts off and our IDT; 1 when it faulted (conf_vec/err). */
+/* fn(p) with our IDT; 1 when it faulted (conf_vec/err). Interrupts go off
+ * here and stay off until the case's line is printed (irq_restore), after
+ * its restore: no firmware interrupt handler runs with a case's CR0.EM,
+ * XCR0 or EFER. */
+static int irq_was_on;
+
+static void irq_restore(void)
+{
+	if (irq_was_on)
+		__asm__ volatile("sti" ::: "memory");
+}
+
 static int try_probe(probe_fn fn, struct probe *p)
 {
 	struct ahv_dtr fw;
-	uint64_t fl = ahv_read_rflags();
 	__asm__ volatile("cli" ::: "memory");
 	ahv_sidt(&fw);
 	__asm__ volatile("lidt %0" ::"m"(my_idt) : "memory");
@@ -74,8 +84,6 @@ static int try_probe(probe_fn fn, struct probe *p)
 	__asm__ volatile("lidt %0" ::"m"(fw) : "memory");
 	p->vec = f ? conf_vec : 0;
 	p->err = f ? conf_err : 0;
-	if (fl & RFLAGS_IF)
-		__asm__ volatile("sti" ::: "memory");
 	return f;
 }
 
@@ -140,6 +148,7 @@ static void print_fault(const struct probe *p)
 /* Print a case's line: "ok" and p->out[0..nout), or the exception. */
 static void show(const CHAR16 *name, int r, const struct probe *p, unsigned nout)
 {
+	irq_restore();
 	Print(L"AHV-CONF: %s = ", name);
 	if (r < 0) {
 		Print(L"skipped");
@@ -166,6 +175,7 @@ static int run(const CHAR16 *name, probe_fn fn, unsigned nout)
 static void restore(const CHAR16 *name, probe_fn fn)
 {
 	if (try_probe(fn, &R)) {
+		irq_restore();
 		Print(L"AHV-CONF: %s.restore = ", name);
 		print_fault(&R);
 		Print(L"\r\n");
@@ -808,6 +818,9 @@ struct __attribute__((packed)) legacy_blk {
 	uint32_t far_off;
 	uint16_t far_sel, pad;
 	uint32_t cs32, tss_a;
+	uint32_t op;          /* 0 task switch, 1 CPUID and RDMSR in legacy mode */
+	uint32_t vendor[3];   /* op 1: CPUID.0 EBX, EDX, ECX */
+	uint32_t efer;        /* op 1: EFER[31:0] */
 };
 
 static uint64_t gdt[64] __attribute__((aligned(16)));
@@ -853,17 +866,32 @@ static void p_legacy_task(struct probe *p)
 
 static uint64_t below4g(const void *a) { return (uint64_t)(uintptr_t)a; }
 
+/* CPUID and RDMSR EFER in legacy protected mode, paging off (op 1): the
+ * exits a back end takes there, and what EFER.LMA reads there (0: Vol. 3A
+ * §10.8.5). */
+static void legacy_insn_case(void)
+{
+	uint64_t cr0 = ahv_read_cr0(), fsb = ahv_rdmsr(0xC0000100u), gsb = ahv_rdmsr(0xC0000101u);
+	uint32_t r[4];
+	SetMem(&blk, sizeof(blk), 0);
+	blk.cs32 = sel_code32, blk.op = 1;
+	int rc = exec(L"mode.legacy-cpuid-rdmsr", p_legacy_task, &P);
+	__asm__ volatile("mov %0, %%cr0" ::"r"(cr0) : "memory");
+	ahv_wrmsr(0xC0000100u, fsb);
+	ahv_wrmsr(0xC0000101u, gsb);
+	ahv_cpuid(0, 0, r);
+	P.out[0] = blk.vendor[0] == r[1] && blk.vendor[1] == r[3] && blk.vendor[2] == r[2];
+	P.out[1] = blk.efer;
+	P.out[2] = blk.cr0;
+	show(L"mode.legacy-cpuid-rdmsr", rc, &P, 3);
+}
+
 /* The legacy-mode task switch: TSS B starts conf_task_b on its own stack
  * with the current CR3 (below 4 GiB), interrupts off. */
 static void legacy_task_case(void)
 {
 	uint64_t cr0 = ahv_read_cr0(), cr3 = ahv_read_cr3(), fsb = ahv_rdmsr(0xC0000100u),
-		 gsb = ahv_rdmsr(0xC0000101u), rsp;
-	__asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
-	if (cr3 >> 32 || rsp >> 32 || below4g(&blk) >> 32) {
-		Print(L"AHV-CONF: task.legacy = not run (CR3, stack or payload above 4 GiB)\r\n");
-		return;
-	}
+		 gsb = ahv_rdmsr(0xC0000101u);
 	SetMem(&tss_a, sizeof(tss_a), 0);
 	SetMem(&tss_b, sizeof(tss_b), 0);
 	SetMem(&blk, sizeof(blk), 0);
@@ -925,22 +953,27 @@ static void cases_task(void)
 	far_tss.off = 0, far_tss.sel = sel_tss64;
 	mine.limit = (uint16_t)((n + 6) * 8 - 1);
 	mine.base = below4g(gdt);
-	uint64_t fl = ahv_read_rflags();
 	__asm__ volatile("cli; lgdt %0" ::"m"(mine) : "memory");
 	int r1 = exec(L"task.ljmp-tss-64bit", p_ljmp64, &P);
 	int r2 = exec(L"task.ljmp-tss-compat", p_ljmp_compat, &R);
 	__asm__ volatile("lgdt %0" ::"m"(fw) : "memory");
-	if (fl & RFLAGS_IF)
-		__asm__ volatile("sti" ::: "memory");
 	/* The error codes are selectors: the firmware's GDT fixes them. */
 	Print(L"AHV-CONF: task.selectors = ok tss64 %x code32 %x\r\n", sel_tss64, sel_code32);
 	n_cases++;
 	show(L"task.ljmp-tss-64bit", r1, &P, 0);
 	show(L"task.ljmp-tss-compat", r2, &R, 0);
 
-	/* Last, as it leaves TR on TSS B: legacy mode. */
+	/* Legacy protected mode; the task switch last, as it leaves TR on
+	 * TSS B. */
 	__asm__ volatile("cli; lgdt %0" ::"m"(mine) : "memory");
-	legacy_task_case();
+	uint64_t rsp;
+	__asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+	if (ahv_read_cr3() >> 32 || rsp >> 32 || below4g(&blk) >> 32)
+		Print(L"AHV-CONF: mode = not run (CR3, stack or payload above 4 GiB)\r\n");
+	else {
+		legacy_insn_case();
+		legacy_task_case();
+	}
 	__asm__ volatile("lgdt %0" ::"m"(fw) : "memory");
 	/* The firmware's task register back, where it had one: mark its
 	 * descriptor available again, then LTR (Vol. 2A "LTR" #GP on busy). */
@@ -949,8 +982,7 @@ static void cases_task(void)
 		*type = (uint8_t)((*type & ~0xf) | DESC_TYPE_TSS_AVAIL);
 		__asm__ volatile("ltr %0" ::"r"(fw_tr) : "memory");
 	}
-	if (fl & RFLAGS_IF)
-		__asm__ volatile("sti" ::: "memory");
+	irq_restore();
 }
 
 /* ---- main --------------------------------------------------------------------------- */
@@ -975,6 +1007,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	InitializeLib(image, st);
 	Print(L"AHV-CONF: START\r\n");
 	load_skip_list(image);
+	irq_was_on = (ahv_read_rflags() & RFLAGS_IF) != 0;
 	idt_build();
 	cases_cpuid();
 	cases_xcr();

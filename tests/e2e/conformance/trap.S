@@ -129,9 +129,13 @@ conf_compat_back:
  * CR0.PG again (EFER.LME is still 1: IA-32e mode, compatibility mode) and
  * far-returns to 64-bit mode, where the saved stack and segment registers
  * come back. blk, the code and the stacks lie below 4 GiB.
+ * With blk->op = 1 there is no task switch: in legacy protected mode the
+ * code runs CPUID leaf 0 and RDMSR EFER (both intercepted by a back end),
+ * records CR0, and goes back the same way.
  * blk layout (32-bit words): 0 TR, 4 CR0, 8 EFLAGS (task B's view), 12 the
  * 64-bit CS, 16 the 64-bit return point, 20 m16:32 pointer to TSS B,
- * 28 cs32, 32 TSS A selector.
+ * 28 cs32, 32 TSS A selector, 36 op, 40/44/48 CPUID.0 EBX/EDX/ECX,
+ * 52 EFER[31:0].
  */
 	.globl conf_legacy_task
 conf_legacy_task:
@@ -156,12 +160,27 @@ conf_legacy_task:
 1:	mov %cr0, %eax
 	and $0x7fffffff, %eax
 	mov %eax, %cr0			/* legacy protected mode from here */
+	cmpl $0, 36(%edi)
+	jne 4f
 	mov 32(%edi), %eax
 	ltr %ax
 	ljmp *20(%edi)			/* task switch to TSS B */
 	.globl conf_legacy_after_ljmp
 conf_legacy_after_ljmp:
 	ud2				/* task A is never resumed */
+
+4:	xor %eax, %eax			/* op 1 */
+	cpuid
+	mov %ebx, 40(%edi)
+	mov %edx, 44(%edi)
+	mov %ecx, 48(%edi)
+	mov $0xC0000080, %ecx		/* IA32_EFER */
+	rdmsr
+	mov %eax, 52(%edi)
+	mov %cr0, %eax
+	mov %eax, 4(%edi)
+	mov %edi, %esi
+	jmp 5f
 
 	.globl conf_task_b
 conf_task_b:
@@ -172,7 +191,7 @@ conf_task_b:
 	pushf
 	pop %eax
 	mov %eax, 8(%esi)
-	mov %cr0, %eax
+5:	mov %cr0, %eax
 	or $0x80000000, %eax
 	mov %eax, %cr0			/* IA-32e mode again (compatibility mode) */
 	pushl 12(%esi)
