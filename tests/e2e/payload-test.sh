@@ -24,13 +24,6 @@ smpset=() smprun=() ncpu=${AHV_E2E_SMP:-1}
 if [ -n "${AHV_E2E_SMP:-}" ]; then
   smpset=(--set 'smp = on')
   smprun=(--pass "AHV-BOOT: smp = on: all $ncpu CPUs under the hypervisor")
-  if [ "$mode" = bochs ]; then
-    # The payload's own every-CPU check wakes the APs through the firmware,
-    # which uses INIT-SIPI, and Bochs 2.7 mishandles the SIPI VM exit
-    # (docs/smp.md); here the stops' NMI kicks show the APs are ours.
-    : > "$work/no-every-cpu"
-    smpset+=(--file "$work/no-every-cpu:\\attest-hv\\test\\no-every-cpu")
-  fi
 fi
 
 # A throwaway guest key: public half enrolled, private scalar for the payload.

@@ -1,12 +1,12 @@
-/* store_decode_test.c - the SVM xAPIC trap's store decoder
- * (hypervisor/arch/x86/svm/store_decode.c) on the stores Linux and EDK2
+/* store_decode_test.c - the xAPIC trap's store decoder
+ * (hypervisor/arch/x86/store_decode.c) on the stores Linux and EDK2
  * emit, and on hostile bytes: truncated, 64-bit, register-only, unknown
  * opcodes, prefix floods, and random bytes in buffers cut to their exact
  * length (ASan catches any read past them). Label: unit. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../../hypervisor/arch/x86/svm/store_decode.h"
+#include "../../hypervisor/arch/x86/include/ahv/x86/store_decode.h"
 
 static int fails;
 static uint64_t gpr[16];

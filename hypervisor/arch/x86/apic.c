@@ -7,8 +7,6 @@
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/hv.h"
 
-#define MSR_IA32_APIC_BASE 0x1B         /* SDM Vol. 3A §11.4.4 */
-#define APIC_BASE_EXTD (1ull << 10)     /* x2APIC mode enabled (§11.12.1) */
 #define MSR_X2APIC_ICR 0x830            /* §11.12.9: one 64-bit write */
 #define XAPIC_ICR_LO 0x300              /* §11.6.1, Figure 11-12 */
 #define XAPIC_ICR_HI 0x310

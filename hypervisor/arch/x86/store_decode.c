@@ -3,7 +3,7 @@
  * legacy prefixes (§2.1.1), REX in 64-bit mode (§2.2.1), opcode, ModRM and
  * SIB (§2.1.5 Tables 2-2, 2-3), displacement, immediate.
  */
-#include "store_decode.h"
+#include "ahv/x86/store_decode.h"
 
 int ahv_decode_store32(const uint8_t *b, unsigned n, int long_mode, const uint64_t gpr[16], unsigned *len,
 		       uint32_t *val, int *xreg)

@@ -79,12 +79,11 @@ void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t guest_cr4)
 			/* OSXSAVE mirrors CR4.OSXSAVE (SDM Vol. 2A CPUID,
 			 * Table 3-10 bit 27): the guest's, not the host's. */
 			r[2] = (guest_cr4 & CR4_OSXSAVE) ? r[2] | CPUID_1_ECX_OSXSAVE : r[2] & ~CPUID_1_ECX_OSXSAVE;
-			/* smp = on under SVM (docs/smp.md): no x2APIC, whose ICR
-			 * is an MSR the INIT/SIPI emulation does not trap, nor
-			 * MONITOR/MWAIT: parked CPUs then wait with HLT, which the
-			 * hypervisor sees (EDK2's AP loop picks MWAIT when
-			 * offered). VT-x sees INIT and SIPI itself: nothing hidden. */
-			if ((hv->handoff->policy & AHV_HO_SMP) && hv->ops->backend == AHV_BACKEND_SVM)
+			/* smp = on (docs/smp.md): no x2APIC, whose ICR is an MSR
+			 * the INIT/SIPI emulation (initsipi.c) does not trap, nor
+			 * MONITOR/MWAIT: parked CPUs then wait with HLT, which SVM
+			 * sees (EDK2's AP loop picks MWAIT when offered). */
+			if (hv->handoff->policy & AHV_HO_SMP)
 				r[2] &= ~((1u << 21) | (1u << 3));
 		} else if (leaf == 0xD && sub == 1 && (r[0] & CPUID_D1_EAX_XSAVES)) {
 			r[1] = xsaves_size(r[1]);

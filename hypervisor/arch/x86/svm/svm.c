@@ -10,7 +10,6 @@
 #include "ahv/x86/hv.h"
 #include "ahv/x86/log.h"
 #include "vmcb.h"
-#include "store_decode.h"
 
 /* CPUID Fn8000_0001 ECX[2] SVM (§15.4 "Enabling SVM"); Fn8000_000A EDX
  * feature bits (APM Vol. 3 Appendix E.4.9): [0] NP, [3] NRIPS. */
@@ -220,114 +219,20 @@ static void exit_ioio(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 		    !!(info & IOIO_STR), !!(info & IOIO_REP));
 }
 
-/* ---- smp = on: emulated INIT/SIPI (docs/smp.md) --------------------------------- */
-/* x86 register encoding (ModRM.reg + REX.R) -> struct ahv_gprs slot. */
-/* ModRM register encoding -> struct ahv_gprs slot (SDM Vol. 2A §2.1.5
- * Table 2-2 with REX.R/B: RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8-R15). */
-static const uint8_t enc_to_gpr[16] = {AHV_RAX, AHV_RCX, AHV_RDX, AHV_RBX, AHV_RSP, AHV_RBP, AHV_RSI,
-				       AHV_RDI, AHV_R8, AHV_R9, AHV_R10, AHV_R11, AHV_R12, AHV_R13,
-				       AHV_R14, AHV_R15};
-
-static volatile uint32_t *xapic_reg(unsigned off)
-{
-	return (volatile uint32_t *)(uintptr_t)(AHV_XAPIC_BASE + off);
-}
-
-/* A write to the ICR's low half (xAPIC offset 0x300, SDM Vol. 3A §11.6.1).
- * INIT and SIPI never reach a CPU under the hypervisor: QEMU 7.2 resets a
- * CPU whose INIT was intercepted once the host runs (the INIT stays
- * pending), and a real INIT would take the CPU out of the guest. They are
- * emulated instead: INIT arms the target's wait-for-SIPI, the first SIPI
- * after it releases the target (parked in its host) at vector << 12. */
-static void icr_write(struct ahv_hv *hv, struct ahv_vcpu *self, uint32_t lo)
-{
-	unsigned mode = (lo >> 8) & 7, sh = (lo >> 18) & 3;
-	if (mode != 5 && mode != 6) {
-		*xapic_reg(0x300) = lo;
-		return;
-	}
-	if (mode == 5 && !(lo & (1u << 14)) && (lo & (1u << 15)))
-		return; /* INIT level de-assert: no effect (SDM Vol. 3A §11.6.1) */
-	uint32_t dest = *xapic_reg(0x310) >> 24;
-	unsigned hits = 0;
-	static uint32_t logged;
-	if (logged++ < 64)
-		ahv_log("AHV-HV-SMP: cpu %u sends %s (ICR %x, dest %u)\n", self->index, mode == 5 ? "INIT" : "SIPI",
-			lo, dest);
-	uint32_t n = __atomic_load_n(&hv->n_vcpus, __ATOMIC_ACQUIRE);
-	for (uint32_t i = 0; i < n; i++) {
-		struct ahv_vcpu *t = hv->vcpus[i];
-		int hit = sh == 0 ? (!(lo & (1u << 11)) && t->apic_id == dest) : sh == 1 ? t == self :
-			  sh == 2 ? 1 : t != self;
-		if (!hit)
-			continue;
-		hits++;
-		if (t->index == 0)
-			continue; /* INIT/SIPI to the boot CPU: ignored */
-		if (mode == 5) {
-			__atomic_store_n(&t->wait_sipi, 1, __ATOMIC_RELEASE);
-			/* A real INIT stops the CPU at once: a CPU that is not
-			 * parked yet (running, or halted natively after its idle
-			 * loop, or offline in Linux's play_dead) gets an NMI and
-			 * parks at that NMI exit. CPU offline/online works so. */
-			__atomic_store_n(&t->init_pending, 1, __ATOMIC_SEQ_CST);
-			if (!__atomic_load_n(&t->parked, __ATOMIC_SEQ_CST))
-				ahv_apic_send_nmi(t->apic_id);
-		} else if (__atomic_exchange_n(&t->wait_sipi, 0, __ATOMIC_ACQ_REL)) {
-			t->sipi_vector = lo & 0xff;
-			__atomic_store_n(&t->sipi_go, 1, __ATOMIC_SEQ_CST);
-			if (__atomic_load_n(&t->parked, __ATOMIC_SEQ_CST)) {
-				/* Wake it from its host HLT: an NMI to its APIC id. */
-				ahv_apic_send_nmi(t->apic_id);
-			}
-			if (logged < 64) {
-				struct svm_vcpu *ts = t->arch;
-				ahv_log("AHV-HV-SMP: cpu %u: %lu exits, last %lx at %04x:%lx cr0 %lx efer %lx rflags %lx\n",
-					t->index, t->exits, ts->vmcb->ctl.exitcode, ts->vmcb->save.cs.selector,
-					ts->vmcb->save.rip, ts->vmcb->save.cr0, ts->vmcb->save.efer, ts->vmcb->save.rflags);
-			}
-		}
-	}
-	static uint32_t warned;
-	if (!hits && sh == 0 && warned++ < 8)
-		ahv_log("ahv: %s to APIC id %u (ICR %x): no such CPU under the hypervisor, dropped\n",
-			mode == 5 ? "INIT" : "SIPI", dest, lo);
-}
-
+/* ---- smp = on: emulated INIT/SIPI (initsipi.c, docs/smp.md) --------------------- */
 /* The guest wrote to its xAPIC page (write-protected in the shared NPT
- * when smp = on): decode the store, do it (or emulate it, for the ICR),
- * step over it. */
+ * when smp = on): decode the store and do it, step over it. */
 static void exit_apic_write(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s, uint64_t gpa)
 {
 	struct vmcb_save *g = &s->vmcb->save;
 	int lm = (g->efer & EFER_LMA) && (g->cs.attrib & (1u << 9));
-	uint64_t lin = (lm ? 0 : g->cs.base) + g->rip;
-	uint8_t insn[15];
-	unsigned n = 0, len;
-	uint32_t val;
-	int xreg;
-	/* Fetch through the engine's one walker (guest tables, then NPT, with
-	 * its hypervisor-memory and RAM checks). */
 	struct ahv_vcpu_exit x = {.cr0 = g->cr0, .cr3 = g->cr3, .cr4 = g->cr4, .efer = g->efer,
 				  .cs_l = lm, .cpl = g->cpl, .apic_id = v->apic_id};
-	n = (unsigned)ahv_guest_fetch(hv->core, &x, lin, insn, sizeof(insn));
-	uint64_t enc[16];
-	for (unsigned i = 0; i < 16; i++)
-		enc[i] = ((const uint64_t *)&v->gprs)[enc_to_gpr[i]];
-	if (ahv_decode_store32(insn, n, lm, enc, &len, &val, &xreg)) {
-		ahv_log("ahv: cannot decode the xAPIC write at rip %lx (gpa %lx, bytes %02x %02x %02x %02x): #GP\n",
-			g->rip, gpa, insn[0], insn[1], insn[2], insn[3]);
+	unsigned len;
+	if (ahv_xapic_store(hv, v, &x, (lm ? 0 : g->cs.base) + g->rip, gpa, &len)) {
 		inject_gp(s);
 		return;
 	}
-	unsigned off = (unsigned)(gpa & 0xffc);
-	uint32_t old = xreg >= 0 ? *xapic_reg(off) : 0;
-	if (off == 0x300)
-		icr_write(hv, v, val);
-	else
-		*xapic_reg(off) = val;
-	if (xreg >= 0)
-		((uint64_t *)&v->gprs)[enc_to_gpr[xreg]] = old; /* a 32-bit write zero-extends */
 	g->rip += len;
 }
 
@@ -390,29 +295,12 @@ static void exit_hlt(struct ahv_vcpu *v, struct svm_vcpu *s)
  * halted with IF=0, or one that an INIT reached (init_pending). */
 static void park_for_sipi(struct ahv_vcpu *v, struct svm_vcpu *s)
 {
-	v->hlt_parks++;
-	__atomic_store_n(&v->init_pending, 0, __ATOMIC_SEQ_CST);
-	/* Halt in the host with GIF=1 (IF=0): an NMI - the sender's wake-up
-	 * after a SIPI, or a stop's kick - is taken by the host's IRETQ handler
-	 * and ends the HLT; nothing spins while the CPU waits. */
-	__atomic_store_n(&v->parked, 1, __ATOMIC_SEQ_CST);
+	/* Wait with GIF=1 (IF=0): the NMI that ends the host HLT must be
+	 * taken (APM §15.17). */
 	__asm__ volatile("stgi" ::: "memory");
-	while (!__atomic_load_n(&v->sipi_go, __ATOMIC_SEQ_CST)) {
-		if (ahv_smp_stop_pending()) {
-			ahv_smp_check_in(v);
-			continue;
-		}
-		ahv_park_wait(&v->sipi_go, &ahv_smp_stop_active);
-	}
+	uint32_t vec = ahv_sipi_wait(v);
 	__asm__ volatile("clgi" ::: "memory");
-	__atomic_store_n(&v->parked, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&v->sipi_go, 0, __ATOMIC_RELEASE);
-	/* The INIT that came with this SIPI, if any, is done with (an INIT
-	 * sent while parked was never acted on by an NMI exit). */
-	__atomic_store_n(&v->init_pending, 0, __ATOMIC_SEQ_CST);
-	if (v->hlt_parks < 8)
-		ahv_log("AHV-HV-SMP: cpu %u starts at %x:0000 (SIPI)\n", v->index, v->sipi_vector << 8);
-	sipi_reset(v, s, v->sipi_vector);
+	sipi_reset(v, s, vec);
 }
 
 static void exit_npf(struct ahv_hv *hv, struct svm_vcpu *s)
@@ -616,15 +504,8 @@ static int svm_prepare(struct ahv_hv *hv)
 	}
 	s->npt_shared = &s->npt;
 	if (hv->handoff->policy & AHV_HO_SMP) {
-		/* x2APIC mode would send INIT/SIPI by WRMSR, past the trap. */
-		if (ahv_rdmsr(0x1B) & (1u << 10)) {
-			ahv_snprintf(err, sizeof(hv->handoff->error), "smp = on needs the local APIC in xAPIC mode (x2APIC is enabled)");
+		if (ahv_smp_xapic_usable(err, sizeof(hv->handoff->error)))
 			return -1;
-		}
-		if ((ahv_rdmsr(0x1B) & ~0xfffull & ((1ull << ahv_maxphyaddr()) - 1)) != AHV_XAPIC_BASE) {
-			ahv_snprintf(err, sizeof(hv->handoff->error), "smp = on needs the xAPIC at its default address");
-			return -1;
-		}
 		/* Writes to the xAPIC page exit: INIT/SIPI are emulated (docs/smp.md). */
 		if (ahv_pt_protect4k(&s->npt, AHV_XAPIC_BASE, PTE_RW)) {
 			ahv_snprintf(err, sizeof(hv->handoff->error), "hypervisor memory pool too small for the nested page tables");

@@ -346,11 +346,11 @@ static void exit_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x
 	skip_insn();
 }
 
-static void exit_vmcall(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+/* The guest state the core reads at an exit (hypercall, xAPIC trap). */
+static void exit_state(struct ahv_vcpu *v, struct ahv_vcpu_exit *e)
 {
-	(void)x;
 	uint64_t cs_ar = vmread(VMCS_GUEST_ES_AR + 2 * VSEG_CS);
-	struct ahv_vcpu_exit e = {
+	*e = (struct ahv_vcpu_exit){
 		.cr0 = vmread(VMCS_GUEST_CR0),
 		.cr3 = vmread(VMCS_GUEST_CR3),
 		.cr4 = vmread(VMCS_GUEST_CR4) & ~CR4_VMXE,
@@ -358,7 +358,15 @@ static void exit_vmcall(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *
 		.cs_l = (cs_ar >> 13) & 1, /* AR bit 13: L (§25.4.1) */
 		/* CPL = SS.DPL, AR bits 6:5 (§25.4.1, Table 25-2 note). */
 		.cpl = (uint8_t)((vmread(VMCS_GUEST_ES_AR + 2 * VSEG_SS) >> 5) & 3),
+		.apic_id = v->apic_id,
 	};
+}
+
+static void exit_vmcall(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+{
+	(void)x;
+	struct ahv_vcpu_exit e;
+	exit_state(v, &e);
 	ahv_vcpu_hypercall(hv, v, &e);
 	skip_insn();
 }
@@ -533,10 +541,29 @@ static void exit_cr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 
 static void exit_ept_violation(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 {
-	(void)v;
 	/* Guest-physical address (§28.2.1, §25.9.1) and the exit qualification
 	 * for EPT violations (§28.2.1 Table 28-7). */
 	uint64_t gpa = vmread(VMCS_GUEST_PHYS_ADDR);
+	/* smp = on: a store to the write-protected xAPIC page (bit 1 of the
+	 * qualification: a data write, Table 28-7): emulated (initsipi.c).
+	 * The instruction length is not reported for EPT violations (§28.2.5):
+	 * the decoder's is used. */
+	if ((gpa & ~0xfffull) == AHV_XAPIC_BASE && (vmread(VMCS_EXIT_QUALIFICATION) & 2) &&
+	    (hv->handoff->policy & AHV_HO_SMP)) {
+		struct ahv_vcpu_exit e;
+		unsigned len;
+		exit_state(v, &e);
+		uint64_t lin = (e.cs_l ? 0 : vmread(VMCS_GUEST_ES_BASE + 2 * VSEG_CS)) + vmread(VMCS_GUEST_RIP);
+		if (ahv_xapic_store(hv, v, &e, lin, gpa, &len)) {
+			inject_gp();
+			return;
+		}
+		vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + len);
+		uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+		if (irq & 3) /* blocking by STI / MOV SS ends with it (Table 25-3) */
+			vmwrite(VMCS_GUEST_INTERRUPTIBILITY, irq & ~3ull);
+		return;
+	}
 	/* One EPT for all CPUs (smp = on), one mapper at a time. A mapping
 	 * only ever appears here, and not-present entries are not cached
 	 * (§29.4.2), so the other CPUs need no invalidation. */
@@ -596,16 +623,11 @@ static void exit_task_switch(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_v
 	ahv_halt_forever();
 }
 
-/* INIT (§26.2 "Other Causes of VM Exits"): load the state of SDM Vol. 3A
- * §9.1.1 Table 9-1 (after INIT) into the guest and wait for a SIPI
- * (activity state wait-for-SIPI, §25.4.2 Table 25-3). For the SMP issue;
- * needs unrestricted guest for the real-mode start. */
-static void exit_init(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+/* The state of SDM Vol. 3A §9.1.1 Table 9-1 (after INIT); needs
+ * unrestricted guest for the real-mode start. */
+static void load_init_state(struct ahv_vcpu *v, struct vmx_vcpu *x)
 {
-	(void)hv;
 	uint32_t r[4];
-	if (!(caps.misc & VMX_MISC_WAIT_SIPI) || !(x->proc2 & PROC2_UNRESTRICTED))
-		ahv_panic("INIT for this CPU, but VT-x cannot park it in wait-for-SIPI here");
 	ahv_cpuid(1, 0, r);
 	memset(&v->gprs, 0, sizeof(v->gprs));
 	v->gprs.rdx = r[0]; /* family/model/stepping */
@@ -640,6 +662,34 @@ static void exit_init(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 	vmwrite(VMCS_GUEST_RFLAGS, 2);
 	vmwrite(VMCS_GUEST_DR7, 0x400);
 	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
+}
+
+/* SIPI: real mode at vector << 12 (Vol. 3A §9.4.4.1 "MP initialization":
+ * CS = vector << 8, IP = 0), active, no blocking (Bochs saves
+ * wait-for-SIPI's SMI masking as blocking by SMI, which VM entry outside
+ * SMM refuses, §26.3.1.5). */
+static void start_at_vector(uint64_t vec)
+{
+	vmwrite(VMCS_GUEST_ES_SEL + 2 * VSEG_CS, vec << 8);
+	vmwrite(VMCS_GUEST_ES_BASE + 2 * VSEG_CS, vec << 12);
+	vmwrite(VMCS_GUEST_RIP, 0);
+	vmwrite(VMCS_GUEST_ACTIVITY, VMX_ACTIVITY_ACTIVE);
+	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
+}
+
+/* INIT exit (§26.2 "Other Causes of VM Exits"): Table 9-1 state, then wait
+ * for a SIPI in the wait-for-SIPI activity state (§25.4.2 Table 25-3).
+ * With smp = on the guest's own INITs are emulated (initsipi.c) and never
+ * get here; this serves an INIT from elsewhere. */
+static void exit_init(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+{
+	(void)hv;
+	if (!(caps.misc & VMX_MISC_WAIT_SIPI) || !(x->proc2 & PROC2_UNRESTRICTED)) {
+		ahv_log("\nAHV-GUEST-SHUTDOWN: INIT for cpu %u, but VT-x cannot park it in wait-for-SIPI here\n",
+			v->index);
+		ahv_halt_forever();
+	}
+	load_init_state(v, x);
 	vmwrite(VMCS_GUEST_ACTIVITY, VMX_ACTIVITY_WAIT_SIPI);
 	v->host_nmi = 0; /* an NMI for the old context has no one to go to */
 	/* From now on a stop does not kick this CPU (vcpu.c; the store is
@@ -657,18 +707,25 @@ static void exit_sipi(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 {
 	(void)hv, (void)x;
 	uint64_t vec = vmread(VMCS_EXIT_QUALIFICATION) & 0xff;
-	vmwrite(VMCS_GUEST_ES_SEL + 2 * VSEG_CS, vec << 8);
-	vmwrite(VMCS_GUEST_ES_BASE + 2 * VSEG_CS, vec << 12);
-	vmwrite(VMCS_GUEST_RIP, 0);
-	vmwrite(VMCS_GUEST_ACTIVITY, VMX_ACTIVITY_ACTIVE);
-	/* No blocking at the start (Bochs saves wait-for-SIPI's SMI masking as
-	 * blocking by SMI, which VM entry outside SMM refuses, §26.3.1.5). */
-	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	start_at_vector(vec);
 	/* Runs guest code again: kicked by the next stop; if one is on now,
 	 * vmx_run.S sees it before the entry and this CPU checks in. */
 	__atomic_store_n(&v->in_wait_for_sipi, 0, __ATOMIC_SEQ_CST);
 	if (v->hlt_parks <= 8)
 		ahv_log("AHV-HV-SMP: cpu %u: INIT, then SIPI: starts at %lx:0000\n", v->index, vec << 8);
+}
+
+/* smp = on: an emulated INIT reached this CPU (initsipi.c): wait in the
+ * host for the SIPI, then start in real mode at its vector with the state
+ * of Table 9-1 (no wait-for-SIPI activity state, so no SIPI VM exit:
+ * docs/vmx.md). Called before each VM entry while init_pending is set. */
+static void start_after_sipi(struct ahv_vcpu *v, struct vmx_vcpu *x)
+{
+	uint64_t vec = ahv_sipi_wait(v);
+	load_init_state(v, x);
+	start_at_vector(vec);
+	vmwrite(VMCS_ENTRY_INTR_INFO, 0);
+	__atomic_store_n(&v->host_nmi, 0, __ATOMIC_SEQ_CST);
 }
 
 /* NMI exit (smp = on: NMI exiting, §26.2; the exit interruption
@@ -688,8 +745,9 @@ static void exit_nmi(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, vmread(VMCS_GUEST_INTERRUPTIBILITY) & ~8ull);
 	if (ahv_smp_stop_pending())
 		ahv_smp_check_in(v);
-	else
+	else if (!__atomic_load_n(&v->init_pending, __ATOMIC_SEQ_CST))
 		__atomic_store_n(&v->host_nmi, 1, __ATOMIC_SEQ_CST);
+	/* else: an emulated INIT's NMI; vmx_loop parks before the entry. */
 }
 
 /* Can an NMI be injected at the next entry? Not while another event is
@@ -788,6 +846,8 @@ static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcp
 	struct vmx_vcpu *x = v->arch;
 	static const uint32_t no_nmi;
 	for (;;) {
+		if (__atomic_load_n(&v->init_pending, __ATOMIC_SEQ_CST))
+			start_after_sipi(v, x);
 		vmwrite(VMCS_GUEST_RSP, v->gprs.rsp);
 		/* An NMI for the guest that reached the host (isr.S, exit_nmi):
 		 * inject it when the guest can take one; until then vmx_run.S
@@ -944,6 +1004,16 @@ static int vmx_prepare(struct ahv_hv *hv)
 	if (build_ept(hv, x)) {
 		ahv_snprintf(err, cap, "hypervisor memory pool too small for the EPT");
 		return -1;
+	}
+	/* smp = on: guest writes to the xAPIC page exit, INIT/SIPI are
+	 * emulated (initsipi.c; docs/vmx.md: Bochs's SIPI VM exit). */
+	if (hv->handoff->policy & AHV_HO_SMP) {
+		if (ahv_smp_xapic_usable(err, cap))
+			return -1;
+		if (ahv_pt_protect4k(&x->ept, AHV_XAPIC_BASE, EPT_W)) {
+			ahv_snprintf(err, cap, "hypervisor memory pool too small for the EPT");
+			return -1;
+		}
 	}
 	ahv_log("ahv: vmx: basic %lx ept/vpid cap %lx (1G %d, 2M %d), misc %lx, true controls %d\n", caps.basic,
 		caps.ept_vpid, !!(caps.ept_vpid & EPT_CAP_1G), !!(caps.ept_vpid & EPT_CAP_2M), caps.misc,

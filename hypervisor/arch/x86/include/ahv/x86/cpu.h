@@ -38,6 +38,10 @@
 #define CR4_OSXSAVE (1ull << 18) /* SDM Vol. 3A §2.5 */
 #define CR4_PKE (1ull << 22)     /* SDM Vol. 3A §2.5 */
 
+/* IA32_APIC_BASE (SDM Vol. 3A §11.4.4, §11.12.1). */
+#define MSR_IA32_APIC_BASE 0x1Bu
+#define APIC_BASE_EXTD (1ull << 10) /* x2APIC mode */
+
 /* RFLAGS (APM Vol. 2 §3.1.6). */
 #define RFLAGS_IF (1ull << 9)
 

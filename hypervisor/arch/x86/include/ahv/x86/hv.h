@@ -257,6 +257,20 @@ extern uint32_t ahv_smp_stop_active;
 /* Send an NMI to the CPU with this APIC id, through the xAPIC page or the
  * x2APIC ICR MSR, whichever mode the local APIC is in (apic.c). */
 void ahv_apic_send_nmi(uint32_t apic_id);
+
+/* Emulated INIT/SIPI (initsipi.c, docs/smp.md), smp = on. */
+/* The guest stored to its xAPIC page (write-protected in the nested
+ * tables) at guest-physical gpa with the instruction at linear address lin:
+ * decode it and do it (INIT/SIPI through the ICR are emulated). 0 and the
+ * instruction's length, or -1: the guest gets #GP. */
+int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu_exit *x, uint64_t lin,
+		    uint64_t gpa, unsigned *len);
+/* Park this CPU in its host until a SIPI releases it (checking in to
+ * stops meanwhile); returns the SIPI's vector. */
+uint32_t ahv_sipi_wait(struct ahv_vcpu *v);
+/* Can INIT/SIPI be trapped (xAPIC mode at its default address)? 0, or -1
+ * with the reason. */
+int ahv_smp_xapic_usable(char *why, size_t cap);
 /* isr.S: return if *a or *b is set, else HLT until an NMI. */
 void ahv_park_wait(const uint32_t *a, const uint32_t *b);
 void ahv_smp_check_in(struct ahv_vcpu *v);

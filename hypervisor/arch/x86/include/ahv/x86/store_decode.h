@@ -1,5 +1,5 @@
 /*
- * store_decode.h - decode the one guest store the SVM xAPIC trap must
+ * store_decode.h - decode the one guest store the xAPIC trap (SVM and VT-x) must
  * emulate (docs/smp.md): a 32-bit MOV r/m32,r32 (89 /r), MOV r/m32,imm32
  * (C7 /0) or XCHG r/m32,r32 (87 /r), with segment/address-size/LOCK
  * prefixes, REX (not REX.W), ModRM, SIB and displacement (SDM Vol. 2A
@@ -7,8 +7,8 @@
  * EDK2's MmioWrite32 emit. Self-contained so a hosted unit test can feed it
  * hostile bytes (tests/unit/store_decode_test.c).
  */
-#ifndef AHV_X86_SVM_STORE_DECODE_H
-#define AHV_X86_SVM_STORE_DECODE_H
+#ifndef AHV_X86_STORE_DECODE_H
+#define AHV_X86_STORE_DECODE_H
 
 #include <stdint.h>
 

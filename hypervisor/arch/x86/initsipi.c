@@ -1,0 +1,155 @@
+/*
+ * initsipi.c - emulated INIT and SIPI, shared by both back ends with
+ * smp = on (docs/smp.md). No INIT or SIPI sent by the guest ever reaches a
+ * CPU under the hypervisor: a real INIT would take the CPU out of the
+ * guest (SVM; QEMU 7.2 even resets a CPU whose INIT was intercepted), and
+ * Bochs 2.7 mishandles the SIPI VM exit (docs/vmx.md). The guest's stores
+ * to its xAPIC page exit (the page is write-protected in the NPT/EPT), are
+ * decoded (store_decode.c) and done here; a store to the ICR that sends
+ * INIT or SIPI is acted on in the hypervisor instead: INIT arms the
+ * target's wait_sipi and stops it with an NMI (it parks in its host at
+ * that NMI exit), the first SIPI after it releases the parked target at
+ * vector << 12 (SDM Vol. 3A §9.4.4 "MP Initialization Example").
+ */
+#include "ahv/x86/cpu.h"
+#include "ahv/x86/hv.h"
+#include "ahv/x86/log.h"
+#include "ahv/x86/store_decode.h"
+
+/* ICR fields (SDM Vol. 3A §11.6.1, Figure 11-12). */
+#define XAPIC_ICR_LO 0x300
+#define XAPIC_ICR_HI 0x310
+#define ICR_MODE(lo) (((lo) >> 8) & 7)   /* delivery mode */
+#define ICR_MODE_INIT 5u
+#define ICR_MODE_SIPI 6u
+#define ICR_DEST_LOGICAL (1u << 11)
+#define ICR_LEVEL_ASSERT (1u << 14)
+#define ICR_TRIGGER_LEVEL (1u << 15)
+#define ICR_SHORTHAND(lo) (((lo) >> 18) & 3) /* 0 none, 1 self, 2 all, 3 all but self */
+
+/* ModRM register encoding -> struct ahv_gprs slot (SDM Vol. 2A §2.1.5
+ * Table 2-2 with REX.R/B: RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8-R15). */
+static const uint8_t enc_to_gpr[16] = {AHV_RAX, AHV_RCX, AHV_RDX, AHV_RBX, AHV_RSP, AHV_RBP, AHV_RSI,
+				       AHV_RDI, AHV_R8, AHV_R9, AHV_R10, AHV_R11, AHV_R12, AHV_R13,
+				       AHV_R14, AHV_R15};
+
+static volatile uint32_t *xapic_reg(unsigned off)
+{
+	return (volatile uint32_t *)(uintptr_t)(AHV_XAPIC_BASE + off);
+}
+
+/* A write to the ICR's low half: anything but INIT and SIPI goes to the
+ * APIC as written; INIT and SIPI are emulated for every CPU they name. */
+static void icr_write(struct ahv_hv *hv, struct ahv_vcpu *self, uint32_t lo)
+{
+	unsigned mode = ICR_MODE(lo), sh = ICR_SHORTHAND(lo);
+	if (mode != ICR_MODE_INIT && mode != ICR_MODE_SIPI) {
+		*xapic_reg(XAPIC_ICR_LO) = lo;
+		return;
+	}
+	if (mode == ICR_MODE_INIT && !(lo & ICR_LEVEL_ASSERT) && (lo & ICR_TRIGGER_LEVEL))
+		return; /* INIT level de-assert: no effect (§11.6.1) */
+	uint32_t dest = *xapic_reg(XAPIC_ICR_HI) >> 24;
+	unsigned hits = 0;
+	static uint32_t logged;
+	if (logged++ < 64)
+		ahv_log("AHV-HV-SMP: cpu %u sends %s (ICR %x, dest %u)\n", self->index,
+			mode == ICR_MODE_INIT ? "INIT" : "SIPI", lo, dest);
+	uint32_t n = __atomic_load_n(&hv->n_vcpus, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < n; i++) {
+		struct ahv_vcpu *t = hv->vcpus[i];
+		int hit = sh == 0 ? (!(lo & ICR_DEST_LOGICAL) && t->apic_id == dest) : sh == 1 ? t == self :
+			  sh == 2 ? 1 : t != self;
+		if (!hit)
+			continue;
+		hits++;
+		if (t->index == 0)
+			continue; /* INIT/SIPI to the boot CPU: ignored */
+		if (mode == ICR_MODE_INIT) {
+			__atomic_store_n(&t->wait_sipi, 1, __ATOMIC_RELEASE);
+			/* A real INIT stops the CPU at once: a CPU that is not
+			 * parked yet (running, or halted natively in its idle
+			 * loop, or offline in Linux's play_dead) gets an NMI and
+			 * parks at that NMI exit. */
+			__atomic_store_n(&t->init_pending, 1, __ATOMIC_SEQ_CST);
+			if (!__atomic_load_n(&t->parked, __ATOMIC_SEQ_CST))
+				ahv_apic_send_nmi(t->apic_id);
+		} else if (__atomic_exchange_n(&t->wait_sipi, 0, __ATOMIC_ACQ_REL)) {
+			t->sipi_vector = lo & 0xff;
+			__atomic_store_n(&t->sipi_go, 1, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&t->parked, __ATOMIC_SEQ_CST))
+				ahv_apic_send_nmi(t->apic_id); /* wake it from its host HLT */
+		}
+	}
+	static uint32_t warned;
+	if (!hits && sh == 0 && warned++ < 8)
+		ahv_log("ahv: %s to APIC id %u (ICR %x): no such CPU under the hypervisor, dropped\n",
+			mode == ICR_MODE_INIT ? "INIT" : "SIPI", dest, lo);
+}
+
+int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu_exit *x, uint64_t lin,
+		    uint64_t gpa, unsigned *len)
+{
+	uint8_t insn[15];
+	uint32_t val;
+	int xreg;
+	/* Fetch through the engine's one walker (guest tables, then the
+	 * nested tables, with its hypervisor-memory and RAM checks). */
+	unsigned n = (unsigned)ahv_guest_fetch(hv->core, x, lin, insn, sizeof(insn));
+	uint64_t enc[16];
+	for (unsigned i = 0; i < 16; i++)
+		enc[i] = ((const uint64_t *)&v->gprs)[enc_to_gpr[i]];
+	if (ahv_decode_store32(insn, n, x->cs_l, enc, len, &val, &xreg)) {
+		ahv_log("ahv: cannot decode the xAPIC write at %lx (gpa %lx, %u bytes fetched): #GP\n", lin, gpa, n);
+		return -1;
+	}
+	unsigned off = (unsigned)(gpa & 0xffc);
+	uint32_t old = xreg >= 0 ? *xapic_reg(off) : 0;
+	if (off == XAPIC_ICR_LO)
+		icr_write(hv, v, val);
+	else
+		*xapic_reg(off) = val;
+	if (xreg >= 0)
+		((uint64_t *)&v->gprs)[enc_to_gpr[xreg]] = old; /* a 32-bit write zero-extends */
+	return 0;
+}
+
+uint32_t ahv_sipi_wait(struct ahv_vcpu *v)
+{
+	v->hlt_parks++;
+	__atomic_store_n(&v->init_pending, 0, __ATOMIC_SEQ_CST);
+	/* Halt in the host (IF=0): an NMI - the sender's wake-up after a
+	 * SIPI, or a stop's kick - ends the HLT (isr.S: an NMI between the
+	 * checks and the HLT skips it); nothing spins while the CPU waits. */
+	__atomic_store_n(&v->parked, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&v->sipi_go, __ATOMIC_SEQ_CST)) {
+		if (ahv_smp_stop_pending()) {
+			ahv_smp_check_in(v);
+			continue;
+		}
+		ahv_park_wait(&v->sipi_go, &ahv_smp_stop_active);
+	}
+	__atomic_store_n(&v->parked, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&v->sipi_go, 0, __ATOMIC_RELEASE);
+	/* The INIT that came with this SIPI, if any, is done with (an INIT
+	 * sent while parked was never acted on by an NMI exit). */
+	__atomic_store_n(&v->init_pending, 0, __ATOMIC_SEQ_CST);
+	if (v->hlt_parks < 8)
+		ahv_log("AHV-HV-SMP: cpu %u starts at %x:0000 (SIPI)\n", v->index, v->sipi_vector << 8);
+	return v->sipi_vector;
+}
+
+int ahv_smp_xapic_usable(char *why, size_t cap)
+{
+	uint64_t base = ahv_rdmsr(MSR_IA32_APIC_BASE);
+	/* x2APIC mode would send INIT/SIPI by WRMSR, past the trap (§11.12). */
+	if (base & APIC_BASE_EXTD) {
+		ahv_snprintf(why, cap, "smp = on needs the local APIC in xAPIC mode (x2APIC is enabled)");
+		return -1;
+	}
+	if ((base & ~0xfffull & ((1ull << ahv_maxphyaddr()) - 1)) != AHV_XAPIC_BASE) {
+		ahv_snprintf(why, cap, "smp = on needs the xAPIC at its default address");
+		return -1;
+	}
+	return 0;
+}
