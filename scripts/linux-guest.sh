@@ -127,6 +127,11 @@ for m in ${mods[*]}; do
   insmod /lib/modules/$kver/\$m 2>/tmp/insmod.err || echo "AHV-LINUX: insmod \$m: \$(cat /tmp/insmod.err)"
 done
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^\$1=//p"; }
+# ahv_openssl_ia32cap=MASK: OpenSSL's CPU capability mask for the guest
+# programs (docs/bochs.md: Bochs 2.7's corei7_skylake_x computes P-256 wrong
+# on OpenSSL's ADX/BMI2 path, bare as under the hypervisor).
+cap=\$(arg ahv_openssl_ia32cap)
+[ -n "\$cap" ] && export OPENSSL_ia32cap="\$cap"
 mode=\$(arg ahv)
 if [ "\$mode" = bench ]; then
   echo "AHV-LINUX: shell reached"

@@ -26,12 +26,17 @@ for f in "$loader" "$check" "$ahv"; do [ -f "$f" ] || { echo "linux-test: missin
 # the binaries between the initramfs and the refvals below.
 guest=$build/linux-guest
 "$top/scripts/linux-guest.sh" --out "$guest" --build "$build"
+# Under Bochs the guest programs run OpenSSL without its ADX/BMI2 paths:
+# Bochs 2.7 gets P-256 wrong there, bare as under the hypervisor (the bare
+# run is the oracle; docs/bochs.md).
+extra=${AHV_LINUX_ARGS:-}
+[ "$mode" = bochs ] && extra="$extra ahv_openssl_ia32cap=:~0x80100"
 work=$(mktemp -d /tmp/ahv-e2e.XXXXXX)
 # AHV_E2E_KEEP=1 keeps the logs (the folder is named at the end).
 trap 'if [ -n "${AHV_E2E_KEEP:-}" ]; then echo "linux-test: logs kept in $work/logs"; else rm -rf "$work"; fi' EXIT
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$guest/vmlinuz" \
   --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
-  --args "console=ttyS0 loglevel=4 panic=-1 ${AHV_LINUX_ARGS:-}" --key "$guest/guest.pub.pem" \
+  --args "console=ttyS0 loglevel=4 panic=-1 $extra" --key "$guest/guest.pub.pem" \
   --set 'dev_key = allow' >/dev/null
 fail='AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-LINUX: FAIL|Kernel panic'
 if [ "$mode" = bochs ]; then
