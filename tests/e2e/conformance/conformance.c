@@ -498,7 +498,7 @@ static void cases_xcr(void)
 }
 
 /* ---- MSRs ------------------------------------------------------------------------ */
-enum { SHOW_VALUE, SHOW_NONZERO, SHOW_NOTHING };
+enum { SHOW_VALUE, SHOW_NONZERO };
 struct msr_case {
 	const CHAR16 *name;
 	uint32_t msr;
@@ -544,12 +544,10 @@ static const struct msr_case msrs[] = {
 	{L"unimplemented_40000000", 0x40000000u, SHOW_VALUE, 1, 0, 0},
 };
 
-static void print_val(uint64_t v, uint8_t how)
+/* What a case prints of an MSR value: itself, or whether it is nonzero. */
+static void shown_value(uint64_t v, uint8_t how)
 {
-	if (how == SHOW_VALUE)
-		P.out[0] = v;
-	else
-		P.out[0] = v != 0;
+	P.out[0] = how == SHOW_VALUE ? v : v != 0;
 }
 
 static void msr_one(const CHAR16 *name, uint32_t msr, uint8_t how, int wb, uint64_t rsvd_or, uint64_t rsvd_and)
@@ -558,8 +556,8 @@ static void msr_one(const CHAR16 *name, uint32_t msr, uint8_t how, int wb, uint6
 	P.in[0] = msr;
 	int r = exec(nm, p_rdmsr, &P);
 	uint64_t v = P.out[0];
-	print_val(v, how);
-	show(nm, r, &P, how == SHOW_NOTHING ? 0 : 1);
+	shown_value(v, how);
+	show(nm, r, &P, 1);
 	if (r) /* a value we could not read: write 0 back */
 		v = 0;
 	if (wb) {
@@ -578,7 +576,7 @@ static void msr_one(const CHAR16 *name, uint32_t msr, uint8_t how, int wb, uint6
 			R.in[0] = msr, R.in[1] = v;
 			restore(nm, p_wrmsr_only);
 		}
-		print_val(P.out[0], how);
+		shown_value(P.out[0], how);
 		show(nm, w, &P, 1);
 	}
 }
