@@ -9,6 +9,8 @@
  *                the evidence (TPM2_Quote by a primary AK over SHA-256 of the
  *                public key's SPKI DER, PCRs 0/4/8, plus the event log);
  *   later boots  unseal; a seal that does not open gives no key at all;
+ *   every boot   a credential from the verifier on the ESP is answered
+ *                (TPM2_ActivateCredential with the EK and the primary AK);
  *   every boot   lock: extend PCR 8 with AHV_TPM_LOCK_EVENT (logged), before
  *                the next stage is loaded.
  * Secrets (the scalar, the TPM buffers that carried it, the DRBG) live in
@@ -128,6 +130,7 @@ static EFI_STATUS write_file(const char *path, const void *data, size_t n)
 }
 
 /* ---- evidence --------------------------------------------------------------- */
+static void export_ek_cert(void);
 static size_t ev_digest_size(uint16_t alg)
 {
 	switch (alg) {
@@ -227,9 +230,85 @@ static void export_evidence(const uint8_t *spki, size_t spki_len)
 	int bad = write_file(AHV_TPMB_AK, pem, pem_len) != EFI_SUCCESS;
 	bad |= write_file(AHV_TPMB_QUOTE, attest, at_len) != EFI_SUCCESS;
 	bad |= w.err || write_file(AHV_TPMB_SIG, tsig, w.len) != EFI_SUCCESS;
+	bad |= write_file(AHV_TPMB_AKPUB, ak_pub, ak_len) != EFI_SUCCESS;
 	say("AHV-BOOT: TPM: enrollment evidence (quote over PCRs 0,4,8 by the AK, nonce = key id) written to %s: %s",
 	    AHV_TPMB_DIR, bad ? "FAILED" : "ok");
 	export_event_log();
+	export_ek_cert();
+}
+
+/* The EK certificate from its NV index (TCG EK Credential Profile 2.0
+ * s2.2.1.4), for the verifier to check against the manufacturers' CAs. */
+static void export_ek_cert(void)
+{
+	static uint8_t crt[2048];
+	size_t n = 0;
+	int rc = ahv_tpm_nv_read_all(&tpm, TPM_NV_EK_CERT_RSA, crt, sizeof(crt), &n);
+	if (rc) {
+		say("AHV-BOOT: TPM: no EK certificate in NV %x (%s, TPM rc %x)", TPM_NV_EK_CERT_RSA,
+		    ahv_tpm_strerror(rc), tpm.last_rc);
+		return;
+	}
+	EFI_STATUS st = write_file(AHV_TPMB_EKCRT, crt, n);
+	say("AHV-BOOT: TPM: EK certificate (%lu bytes) written to %s: %s", (uint64_t)n, AHV_TPMB_EKCRT,
+	    EFI_ERROR(st) ? "FAILED" : "ok");
+}
+
+/* The verifier's challenge (TPM 2.0 Part 1 s24 "Credential Protection"): the
+ * EK (Template L-1, recreated from the endorsement seed) decrypts the seed,
+ * the TPM checks that the credential names the AK it has loaded (the primary
+ * AK, recreated from the owner seed) and returns the secret, which goes back
+ * to the verifier in AHV_TPMB_ANSWER. Nothing here is secret from the OS: it
+ * proves only that this TPM holds both keys. */
+static void answer_credential(void)
+{
+	void *data = NULL;
+	UINTN size = 0;
+	static uint8_t nonce[16];
+	uint8_t secret[64];
+	size_t n = 0, idl, esl;
+	uint32_t ek = 0, ak = 0, sess = 0;
+	struct ahv_tpm_rd r;
+
+	if (read_file(AHV_TPMB_CRED, &data, &size) != EFI_SUCCESS)
+		return;
+	ahv_tpm_rd_init(&r, data, size);
+	const uint8_t *id = ahv_tpm_get_tpm2b_view(&r, 1024, &idl);
+	const uint8_t *es = ahv_tpm_get_tpm2b_view(&r, 512, &esl);
+	int rc = ahv_tpm_rd_done(&r);
+	if (!rc)
+		rc = ahv_tpm_create_primary(&tpm, TPM_RH_ENDORSEMENT, AHV_TPM_KEY_EK_RSA, &ek, NULL, 0, NULL);
+	if (!rc)
+		rc = ahv_tpm_create_primary(&tpm, TPM_RH_OWNER, AHV_TPM_KEY_AK_ECC, &ak, NULL, 0, NULL);
+	if (!rc)
+		rc = ahv_tpm_get_random(&tpm, nonce, sizeof(nonce));
+	if (!rc)
+		rc = ahv_tpm_start_policy_session(&tpm, 0, nonce, sizeof(nonce), &sess);
+	if (!rc)
+		rc = ahv_tpm_policy_secret(&tpm, TPM_RH_ENDORSEMENT, sess);
+	if (!rc) {
+		struct ahv_tpm_auth pa = ahv_tpm_auth_policy(sess, 0);
+		rc = ahv_tpm_activate_credential(&tpm, ak, ek, &pa, id, idl, es, esl, secret, sizeof(secret), &n);
+		if (!rc)
+			sess = 0; /* continueSession clear: the TPM flushed it */
+	}
+	uint32_t last = tpm.last_rc;
+	if (sess)
+		ahv_tpm_flush(&tpm, sess);
+	if (ak)
+		ahv_tpm_flush(&tpm, ak);
+	if (ek)
+		ahv_tpm_flush(&tpm, ek);
+	FreePool(data);
+	if (rc) {
+		say("AHV-BOOT: TPM: the credential in %s does not activate (%s, TPM rc %x): not made for this TPM's EK "
+		    "and AK", AHV_TPMB_CRED, ahv_tpm_strerror(rc), last);
+		return;
+	}
+	EFI_STATUS st = write_file(AHV_TPMB_ANSWER, secret, n);
+	ahv_wipe(secret, sizeof(secret));
+	say("AHV-BOOT: TPM: credential activated; answer written to %s: %s", AHV_TPMB_ANSWER,
+	    EFI_ERROR(st) ? "FAILED" : "ok");
 }
 
 /* ---- the key ------------------------------------------------------------------ */
@@ -297,6 +376,7 @@ int ahv_tpmb_key(int dev_key_allowed, char *why, size_t cap)
 		ahv_snprintf(why, cap, "no TPM");
 		return dev_key_allowed ? AHV_TPMB_KEY_DEV : AHV_TPMB_KEY_NONE;
 	}
+	answer_credential();
 	EFI_STATUS st = read_file(AHV_TPMB_BLOB, &data, &size);
 	if (st == EFI_NOT_FOUND) {
 		if (!provision(why, cap))

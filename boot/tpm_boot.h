@@ -26,6 +26,12 @@
 #define AHV_TPMB_QUOTE AHV_TPMB_DIR "\\quote.msg"      /* TPMS_ATTEST */
 #define AHV_TPMB_SIG AHV_TPMB_DIR "\\quote.sig"        /* TPMT_SIGNATURE */
 #define AHV_TPMB_LOG AHV_TPMB_DIR "\\eventlog.bin"     /* TCG2 event log */
+#define AHV_TPMB_AKPUB AHV_TPMB_DIR "\\ak.pub"        /* the AK's TPMT_PUBLIC */
+#define AHV_TPMB_EKCRT AHV_TPMB_DIR "\\ek.crt"        /* EK certificate (DER) */
+/* From the verifier: TPM2B_ID_OBJECT || TPM2B_ENCRYPTED_SECRET (MakeCredential
+ * for this TPM's EK and the AK's name); the loader answers with the secret. */
+#define AHV_TPMB_CRED AHV_TPMB_DIR "\\credential.bin"
+#define AHV_TPMB_ANSWER AHV_TPMB_DIR "\\credential.ans"
 
 /* PCR and event type of the loader's measurements: PCR 8 (PC Client PFP
  * spec s3.3.4 Table 1: PCRs 8-15 are for the OS / its loader; PCR 8 is what

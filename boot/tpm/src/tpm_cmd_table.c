@@ -23,6 +23,13 @@ static const struct ahv_tpm_cmd_desc table[AHV_TPM_CMD_COUNT_] = {
 	/* flushHandle is a parameter, not a handle (P3 s28.4) */
 	[AHV_TPM_CMD_FLUSH_CONTEXT]      = { TPM_CC_FlushContext,     "TPM2_FlushContext",     0, 0, 0 },
 	[AHV_TPM_CMD_QUOTE]              = { TPM_CC_Quote,            "TPM2_Quote",            1, 1, 0 },
+	/* authHandle@, policySession (P3 s23.4) */
+	[AHV_TPM_CMD_POLICY_SECRET]      = { TPM_CC_PolicySecret,     "TPM2_PolicySecret",     2, 1, 0 },
+	/* activateHandle@ (ADMIN), keyHandle@ (USER) (P3 s12.5) */
+	[AHV_TPM_CMD_ACTIVATE_CREDENTIAL]= { TPM_CC_ActivateCredential, "TPM2_ActivateCredential", 2, 2, 0 },
+	[AHV_TPM_CMD_NV_READ_PUBLIC]     = { TPM_CC_NV_ReadPublic,    "TPM2_NV_ReadPublic",    1, 0, 0 },
+	/* authHandle@, nvIndex (P3 s31.13) */
+	[AHV_TPM_CMD_NV_READ]            = { TPM_CC_NV_Read,          "TPM2_NV_Read",          2, 1, 0 },
 };
 
 const struct ahv_tpm_cmd_desc *ahv_tpm_cmd_desc(enum ahv_tpm_cmd_id id)

@@ -14,6 +14,8 @@ struct key_shape {
 	uint16_t sym_alg, sym_bits, sym_mode;
 	uint16_t scheme, scheme_hash;
 	uint16_t size;
+	const uint8_t *policy;  /* authPolicy (32 bytes) or NULL: empty */
+	uint16_t unique_len;    /* RSA: zero bytes in unique.rsa (EK template) */
 };
 
 /* Storage parent, the SRK shape of the TCG provisioning guidance:
@@ -29,16 +31,31 @@ struct key_shape {
 #define SEALED_ATTRS (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | \
 	TPMA_OBJECT_NODA | TPMA_OBJECT_ADMINWITHPOLICY)
 
+/* The endorsement key, TCG EK Credential Profile 2.0 s2.1.5.1 Template L-1
+ * (RSA 2048): fixedTPM|fixedParent|sensitiveDataOrigin|adminWithPolicy|
+ * restricted|decrypt, authPolicy = PolicySecret(TPM_RH_ENDORSEMENT) (Policy A,
+ * s2.1.5.4), AES-128-CFB, a 256-byte zero unique field. The template the
+ * certificate in NV index TPM_NV_EK_CERT_RSA was made for. */
+#define EK_ATTRS (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | \
+	TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY | \
+	TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT)
+const uint8_t ahv_tpm_ek_policy[AHV_TPM_DIGEST_SIZE] = {
+	0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xB3, 0xF8, 0x1A, 0x90, 0xCC, 0x8D, 0x46, 0xA5, 0xD7, 0x24,
+	0xFD, 0x52, 0xD7, 0x6E, 0x06, 0x52, 0x0B, 0x64, 0xF2, 0xA1, 0xDA, 0x1B, 0x33, 0x14, 0x69, 0xAA,
+};
+
 static const struct key_shape shapes[AHV_TPM_KEY_COUNT_] = {
 	[AHV_TPM_KEY_STORAGE_ECC] = { TPM_ALG_ECC, STORAGE_ATTRS, TPM_ALG_AES, 128, TPM_ALG_CFB,
-				      TPM_ALG_NULL, 0, TPM_ECC_NIST_P256 },
+				      TPM_ALG_NULL, 0, TPM_ECC_NIST_P256, NULL, 0 },
 	[AHV_TPM_KEY_STORAGE_RSA] = { TPM_ALG_RSA, STORAGE_ATTRS, TPM_ALG_AES, 128, TPM_ALG_CFB,
-				      TPM_ALG_NULL, 0, 2048 },
+				      TPM_ALG_NULL, 0, 2048, NULL, 0 },
 	[AHV_TPM_KEY_AK_ECC] = { TPM_ALG_ECC, AK_ATTRS, TPM_ALG_NULL, 0, 0,
-				 TPM_ALG_ECDSA, TPM_ALG_SHA256, TPM_ECC_NIST_P256 },
+				 TPM_ALG_ECDSA, TPM_ALG_SHA256, TPM_ECC_NIST_P256, NULL, 0 },
+	[AHV_TPM_KEY_EK_RSA] = { TPM_ALG_RSA, EK_ATTRS, TPM_ALG_AES, 128, TPM_ALG_CFB,
+				 TPM_ALG_NULL, 0, 2048, ahv_tpm_ek_policy, 256 },
 };
 static const struct key_shape sealed_shape = {
-	TPM_ALG_KEYEDHASH, SEALED_ATTRS, TPM_ALG_NULL, 0, 0, TPM_ALG_NULL, 0, 0
+	TPM_ALG_KEYEDHASH, SEALED_ATTRS, TPM_ALG_NULL, 0, 0, TPM_ALG_NULL, 0, 0, NULL, 0
 };
 
 /* TPMT_PUBLIC (P2 s12.2.4) of a shape: type, nameAlg, objectAttributes,
@@ -50,6 +67,10 @@ static void put_public(struct ahv_tpm_wr *w, const struct key_shape *s,
 	ahv_tpm_put_u16(w, s->type);
 	ahv_tpm_put_u16(w, TPM_ALG_SHA256);
 	ahv_tpm_put_u32(w, s->attrs);
+	if (!policy && s->policy) {
+		policy = s->policy;
+		policy_len = AHV_TPM_DIGEST_SIZE;
+	}
 	ahv_tpm_put_tpm2b(w, policy, policy_len);
 	if (s->type != TPM_ALG_KEYEDHASH) {
 		ahv_tpm_put_u16(w, s->sym_alg);
@@ -71,7 +92,9 @@ static void put_public(struct ahv_tpm_wr *w, const struct key_shape *s,
 	case TPM_ALG_RSA: /* TPMS_RSA_PARMS (P2 s12.2.3.5) */
 		ahv_tpm_put_u16(w, s->size);         /* keyBits */
 		ahv_tpm_put_u32(w, 0);               /* exponent: default 2^16+1 */
-		ahv_tpm_put_tpm2b(w, NULL, 0);       /* unique.rsa */
+		ahv_tpm_put_u16(w, s->unique_len);   /* unique.rsa: zeros or empty */
+		for (unsigned i = 0; i < s->unique_len; i++)
+			ahv_tpm_put_u8(w, 0);
 		break;
 	default: /* KEYEDHASH: TPMS_KEYEDHASH_PARMS (P2 s12.2.3.3) */
 		ahv_tpm_put_tpm2b(w, NULL, 0);       /* unique.keyedHash */

@@ -67,8 +67,14 @@ enum ahv_tpm_key_template {
 	AHV_TPM_KEY_STORAGE_RSA,  /* RSA-2048 */
 	/* Attestation key: restricted signing, ECDSA/SHA-256 on P-256. */
 	AHV_TPM_KEY_AK_ECC,
+	/* Endorsement key, EK Credential Profile Template L-1 (RSA 2048), under
+	 * TPM_RH_ENDORSEMENT; its authPolicy is ahv_tpm_ek_policy. */
+	AHV_TPM_KEY_EK_RSA,
 	AHV_TPM_KEY_COUNT_
 };
+/* PolicySecret(TPM_RH_ENDORSEMENT) digest, the EK's authPolicy (EK Credential
+ * Profile 2.0 s2.1.5.4 "Policy A"). */
+extern const uint8_t ahv_tpm_ek_policy[AHV_TPM_DIGEST_SIZE];
 
 /* A sealed data object as TPM2_Create returns it (the TPM2B contents). */
 struct ahv_tpm_object {
@@ -144,6 +150,29 @@ struct ahv_tpm_quote_info {
 /* Strict parse of a TPM_ST_ATTEST_QUOTE TPMS_ATTEST (P2 s10.12.12). The
  * signature over it is ECDSA over SHA-256(attest) (ahv_ecdsa_verify_raw). */
 int ahv_tpm_quote_parse(const uint8_t *attest, size_t len, struct ahv_tpm_quote_info *info);
+
+/* ---- enrollment: EK certificate and credential activation --------------- */
+/* TPM2_PolicySecret(auth_handle, session) with an empty-password
+ * authorization of auth_handle (P3 s23.4): no nonce, cpHash, policyRef or
+ * expiration. With TPM_RH_ENDORSEMENT it satisfies the EK's policy. */
+int ahv_tpm_policy_secret(struct ahv_tpm *t, uint32_t auth_handle, uint32_t session);
+/* TPM2_ActivateCredential (P3 s12.5; P1 s24 "Credential Protection"):
+ * activate (the AK, ADMIN role, empty password) and key (the EK, USER role,
+ * authorized by ek_auth, e.g. a policy session after PolicySecret). The
+ * credential blob (TPM2B_ID_OBJECT contents) and encrypted seed
+ * (TPM2B_ENCRYPTED_SECRET contents) come from MakeCredential; out gets
+ * certInfo, the secret. The TPM answers TPM_RC_INTEGRITY (AHV_TPM_ERC) when
+ * the credential was made for another key name or another EK. */
+int ahv_tpm_activate_credential(struct ahv_tpm *t, uint32_t activate, uint32_t key,
+				const struct ahv_tpm_auth *ek_auth,
+				const uint8_t *cred, size_t cred_len,
+				const uint8_t *secret, size_t secret_len,
+				uint8_t *out, size_t cap, size_t *out_len);
+/* The whole data of NV index idx (TPM2_NV_ReadPublic for its size, then
+ * TPM2_NV_Read in chunks, authorized by the index itself with an empty
+ * password: TPMA_NV_AUTHREAD, P3 s31.13). */
+int ahv_tpm_nv_read_all(struct ahv_tpm *t, uint32_t idx, uint8_t *out, size_t cap,
+			size_t *out_len);
 
 #ifdef __cplusplus
 }

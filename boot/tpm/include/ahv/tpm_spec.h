@@ -48,6 +48,10 @@
 #define TPM_CC_PolicyPCR 0x0000017Fu        /* P3 s23.7 */
 #define TPM_CC_PCR_Extend 0x00000182u       /* P3 s22.2 */
 #define TPM_CC_PolicyGetDigest 0x00000189u  /* P3 s23.19 */
+#define TPM_CC_ActivateCredential 0x00000147u /* P3 s12.5 */
+#define TPM_CC_NV_Read 0x0000014Eu          /* P3 s31.13 */
+#define TPM_CC_PolicySecret 0x00000151u     /* P3 s23.4 */
+#define TPM_CC_NV_ReadPublic 0x00000169u    /* P3 s31.6 */
 
 /* ---- TPM_RC response codes (P2 s6.6, "Definition of TPM_RC Constants") --
  * Format-zero codes: bit 7 clear, RC_VER1 (0x100) + number, RC_WARN (0x900)
@@ -84,6 +88,10 @@
 #define TPM_RH_NULL 0x40000007u
 #define TPM_RS_PW 0x40000009u  /* password authorization session */
 #define TPM_RH_ENDORSEMENT 0x4000000Bu
+#define TPM_HT_NV_INDEX 0x01u
+/* NV index of the RSA 2048 EK certificate (TCG EK Credential Profile 2.0,
+ * s2.2.1.4 "Low Range") */
+#define TPM_NV_EK_CERT_RSA 0x01C00002u
 
 /* ---- TPM_ALG_ID (P2 s6.3, "Definition of TPM_ALG_ID Constants") ------ */
 #define TPM_ALG_RSA 0x0001u
