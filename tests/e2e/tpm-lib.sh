@@ -86,3 +86,63 @@ check() { # check COND-STATUS what
   if [ "$1" = 0 ]; then echo "tpm-test: ok   $2"; else echo "tpm-test: FAIL $2"; fails=$((fails + 1)); fi
 }
 hexof() { awk -v t="$2" '$1==t{printf "%s", $2}' "$work/$1.txt"; }
+
+# ---- EK-rooted enrollment (docs/operator-verifier.md "Enrollment") ---------------
+# tpm_manufacture STATEDIR CADIR: a TPM "from the factory": swtpm_setup makes
+# its EK (RSA 2048, Template L-1) and an EK certificate in NV 0x01c00002,
+# signed by the local CA in CADIR (made on first use: a root,
+# swtpm-localca-rootca-cert.pem, and an intermediate, issuercert.pem).
+tpm_manufacture() {
+  local st=$1 ca=$2
+  mkdir -p "$st" "$ca"
+  cat > "$ca/localca.conf" <<EOC
+statedir = $ca
+signingkey = $ca/signkey.pem
+issuercert = $ca/issuercert.pem
+certserial = $ca/certserial
+EOC
+  cat > "$ca/setup.conf" <<EOC
+create_certs_tool = $(command -v swtpm_localca)
+create_certs_tool_config = $ca/localca.conf
+create_certs_tool_options = /etc/swtpm-localca.options
+active_pcr_banks = sha256
+EOC
+  swtpm_setup --tpm2 --tpmstate "$st" --create-ek-cert --create-platform-cert --config "$ca/setup.conf" \
+    --overwrite > "$ca/setup.log" 2>&1
+}
+
+# tpm_tools_start STATEDIR: swtpm on TCP for tpm2-tools (TPM2TOOLS_TCTI set);
+# tpm_tools_stop ends it. tpm_t CMD ARGS... runs a tool and flushes the
+# transient objects it leaves (swtpm has 3 slots, no resource manager).
+tpm_tools_start() {
+  local port=$((20000 + RANDOM % 20000))
+  swtpm socket --tpm2 --tpmstate dir="$1" --server type=tcp,port=$port --ctrl type=tcp,port=$((port + 1)) \
+    --flags startup-clear,not-need-init --log file="$work/swtpm-tools.log" &
+  tools_pid=$!
+  export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
+  for _ in $(seq 1 50); do tpm2_getrandom 4 >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}
+tpm_tools_stop() { kill "$tools_pid" 2>/dev/null || true; wait "$tools_pid" 2>/dev/null || true; unset TPM2TOOLS_TCTI; }
+tpm_t() { "$@" && tpm2_flushcontext -t >/dev/null 2>&1; }
+
+# tpm_forge_quote OUTDIR KEY.pem EVENTLOG: in the TPM of tpm_tools_start,
+# replay the event log's PCR 0/4/8 events (golden values), make a primary
+# restricted ECDSA AK and quote PCRs 0, 4, 8 with SHA-256(SPKI of KEY.pem) as
+# qualifying data: OUTDIR gets ak.pem, ak.pub (TPMT_PUBLIC), quote.msg,
+# quote.sig, pcrs.bin (the PCRs read back), and ek.crt (this TPM's own).
+tpm_forge_quote() {
+  local out=$1 key=$2 log=$3 q
+  mkdir -p "$out"
+  "$top/tests/e2e/tpm/eventlog_replay.py" "$log" > "$out/events.txt" || return 1
+  while read -r pcr d; do tpm2_pcrextend "$pcr:sha256=$d" || return 1; done < "$out/events.txt"
+  q=$(openssl pkey -pubin -in "$key" -outform DER | sha256sum | cut -c1-64)
+  tpm_t tpm2_createprimary -Q -C o -G ecc256:ecdsa-sha256:null -c "$out/ak.ctx" \
+    -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign|noda' &&
+  tpm_t tpm2_readpublic -Q -c "$out/ak.ctx" -f tss -o "$out/ak.tss" &&
+  tpm_t tpm2_readpublic -Q -c "$out/ak.ctx" -f pem -o "$out/ak.pem" &&
+  tail -c +3 "$out/ak.tss" > "$out/ak.pub" &&
+  tpm_t tpm2_quote -Q -c "$out/ak.ctx" -l sha256:0,4,8 -q "$q" -g sha256 -m "$out/quote.msg" -s "$out/quote.sig" &&
+  tpm2_pcrread -Q sha256:0,4,8 -o "$out/pcrs.bin" &&
+  { tpm2_nvread -Q 0x1c00002 -C 0x1c00002 -o "$out/ek.crt" 2>/dev/null || true; }
+}

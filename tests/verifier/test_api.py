@@ -24,7 +24,7 @@ try:
     check(env.run([env.cli, "frobnicate"]).returncode == 2, "unknown command -> 2")
     check(env.run([env.cli, "enroll", "--storage", "sqlite:" + env.path("x.db"), "teapot", "/dev/null"]).returncode == 2,
           "bad key kind -> 2")
-    r = env.run([env.cli, "enroll", "--storage", "sqlite:" + env.path("x.db"), "hv", env.write("junk.pem", "junk")])
+    r = env.run([env.cli, "enroll", "--storage", "sqlite:" + env.path("x.db"), "--insecure-no-evidence", "hv", env.write("junk.pem", "junk")])
     check(r.returncode == 1 and "not a PEM" in r.stderr, "junk key -> clear error: " + r.stderr)
     r = env.run([env.cli, "policy-check", env.write("bad-policy.json", '{"regions":[{"name":"a","digests":["zz"]}]}')])
     check(r.returncode == 1 and "digests" in r.stderr, "bad policy names the field: " + r.stderr)
@@ -54,10 +54,10 @@ try:
     env.cli_run("policy-check", policy)
     db = "sqlite:" + env.path("verifier.db")
     conf = env.config("api", db, policy, token_key, max_body_bytes=32768)
-    hv_id = env.cli_run("enroll", "--config", conf, "hv", hv).stdout.strip()
+    hv_id = env.cli_run("enroll", "--config", conf, "--insecure-no-evidence", "hv", hv).stdout.strip()
     check(hv_id == env.cli_run("key-id", hv).stdout.strip(), "enroll prints the key id")
     env.cli_run("enroll", "--config", conf, "--name", "guest-1", "guest", guest)
-    env.cli_run("enroll", "--config", conf, "hv", hv384)
+    env.cli_run("enroll", "--config", conf, "--insecure-no-evidence", "hv", hv384)
     check(env.run([env.cli, "enroll", "--config", conf, "guest", hv]).returncode == 1, "one key, one kind")
     keys = env.cli_run("keys", "--config", conf).stdout
     check(hv_id in keys and "guest-1" in keys, "keys lists enrolled keys")

@@ -25,7 +25,7 @@ try:
     policy = env.write("policy.json", json.dumps({"max_timestamp_skew_s": -1, "allow_unnamed_regions": True}))
     db = "sqlite:" + env.path("verifier.db")
     conf = env.config("crash", db, policy, token)
-    env.cli_run("enroll", "--config", conf, "hv", hv)
+    env.cli_run("enroll", "--config", conf, "--insecure-no-evidence", "hv", hv)
     env.cli_run("enroll", "--config", conf, "guest", guest)
     d = env.start(conf, "crash")
     N = 400

@@ -27,7 +27,7 @@ try:
     ca = env.config("replica-a", url, policy, token)
     cb = env.config("replica-b", url, policy, token)
     env.cli_run("init", "--config", ca)
-    env.cli_run("enroll", "--config", ca, "hv", hv)
+    env.cli_run("enroll", "--config", ca, "--insecure-no-evidence", "hv", hv)
     env.cli_run("enroll", "--config", cb, "guest", guest)
     a, b = env.start(ca, "replica-a"), env.start(cb, "replica-b")
     st, h = a.request("GET", "/healthz")

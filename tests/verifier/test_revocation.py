@@ -34,7 +34,7 @@ def wait_reload(d, counter):
 def scenario(env, storage, name, daemons, conf):
     hv, guest, hv2 = env.genkey(name + "-hv.pem"), env.genkey(name + "-guest.pem"), env.genkey(name + "-hv2.pem")
     reg = env.write(name + "-region.bin", b"revocation region " * 40)
-    hv_id = env.cli_run("enroll", "--config", conf, "hv", hv).stdout.strip()
+    hv_id = env.cli_run("enroll", "--config", conf, "--insecure-no-evidence", "hv", hv).stdout.strip()
     guest_id = env.cli_run("enroll", "--config", conf, "guest", guest).stdout.strip()
     for d in daemons:
         wait_reload(d, "reloads_total")
@@ -54,16 +54,16 @@ def scenario(env, storage, name, daemons, conf):
     for d in daemons:
         kept = submit(d, hv, "unknown_hv_key", "revoked hv key, no reload")
     # re-enroll refused without --unrevoke, allowed with it
-    r = env.run([env.cli, "enroll", "--config", conf, "hv", hv])
+    r = env.run([env.cli, "enroll", "--config", conf, "--insecure-no-evidence", "hv", hv])
     check(r.returncode == 1 and "--unrevoke" in r.stderr, "re-enroll of a revoked key refused: %s" % r.stderr)
     for d in daemons:
         submit(d, hv, "unknown_hv_key", "still revoked after the refused re-enroll")
-    env.cli_run("enroll", "--config", conf, "--unrevoke", "hv", hv)
+    env.cli_run("enroll", "--config", conf, "--unrevoke", "--insecure-no-evidence", "hv", hv)
     # the refused submission did not burn its nonce: it passes now
     st, j = daemons[0].submit(*kept)
     check(st == 200, "the revoked-key submission's nonce stayed unused: %s %s" % (st, j))
     # keys reload even when the policy file is broken; revocation still holds
-    hv2_id = env.cli_run("enroll", "--config", conf, "hv", hv2).stdout.strip()
+    hv2_id = env.cli_run("enroll", "--config", conf, "--insecure-no-evidence", "hv", hv2).stdout.strip()
     env.cli_run("revoke", "--config", conf, guest_id)
     good_policy = open(env.path("policy.json")).read()
     env.write("policy.json", "{broken")

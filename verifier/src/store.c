@@ -51,7 +51,7 @@ static const char *const sql[Q__N] = {
 
 static const char *const schema_sqlite[] = {
 	"PRAGMA journal_mode=WAL",
-	"CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('hv','guest')), sig_alg INTEGER NOT NULL, name TEXT NOT NULL, spki_pem TEXT NOT NULL, enrolled_ms INTEGER NOT NULL, revoked_ms INTEGER)",
+	"CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('hv','guest')), sig_alg INTEGER NOT NULL, name TEXT NOT NULL, spki_pem TEXT NOT NULL, enrolled_ms INTEGER NOT NULL, revoked_ms INTEGER, enrollment TEXT NOT NULL DEFAULT 'unrecorded')",
 	"CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, consumed_ms INTEGER, decision_id TEXT, replica TEXT)",
 	"CREATE TABLE IF NOT EXISTS nonce_uses (nonce TEXT PRIMARY KEY, consumed_ms INTEGER NOT NULL, decision_id TEXT NOT NULL, expires_ms INTEGER NOT NULL)",
 	MIGRATE_USES,
@@ -67,7 +67,9 @@ static const char *const schema_sqlite[] = {
 static const char *const schema_pg[] = {
 	"SET client_min_messages TO warning",
 	"SELECT pg_advisory_xact_lock(4242)", /* serialize concurrent inits */
-	"CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('hv','guest')), sig_alg INTEGER NOT NULL, name TEXT NOT NULL, spki_pem TEXT NOT NULL, enrolled_ms BIGINT NOT NULL, revoked_ms BIGINT)",
+	"CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('hv','guest')), sig_alg INTEGER NOT NULL, name TEXT NOT NULL, spki_pem TEXT NOT NULL, enrolled_ms BIGINT NOT NULL, revoked_ms BIGINT, enrollment TEXT NOT NULL DEFAULT 'unrecorded')",
+	/* tables made before enrollments were recorded */
+	"ALTER TABLE keys ADD COLUMN IF NOT EXISTS enrollment TEXT NOT NULL DEFAULT 'unrecorded'",
 	"CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL, consumed_ms BIGINT, decision_id TEXT, replica TEXT)",
 	"CREATE TABLE IF NOT EXISTS nonce_uses (nonce TEXT PRIMARY KEY, consumed_ms BIGINT NOT NULL, decision_id TEXT NOT NULL, expires_ms BIGINT NOT NULL)",
 	MIGRATE_USES,
@@ -277,6 +279,13 @@ int v_store_init(struct v_store *st, char *err, size_t errlen)
 				snprintf(err, errlen, "sqlite schema: %s", sqlite3_errmsg(st->db));
 				return -1;
 			}
+		/* A table made before enrollments were recorded: add the column
+		 * (SQLite has no ADD COLUMN IF NOT EXISTS; "duplicate column" is fine). */
+		if (sqlite3_exec(st->db, "ALTER TABLE keys ADD COLUMN enrollment TEXT NOT NULL DEFAULT 'unrecorded'", NULL,
+				 NULL, NULL) != SQLITE_OK && !strstr(sqlite3_errmsg(st->db), "duplicate column")) {
+			snprintf(err, errlen, "sqlite schema: %s", sqlite3_errmsg(st->db));
+			return -1;
+		}
 		return sqlite_prepare(st, err, errlen);
 	}
 	return pg_script(st, schema_pg, NULL, err, errlen);
@@ -694,7 +703,8 @@ int v_store_key_add(struct v_store *st, int kind, const char *key_id_hex,
 	snprintf(alg, sizeof alg, "%u", sig_alg);
 	snprintf(now, sizeof now, "%" PRId64, (int64_t)(v_now_ns() / 1000000));
 	const char *kname = v_key_kind_name(kind);
-	const char *pv[] = {key_id_hex, kname, alg, name, spki_pem, now};
+	const char *enr = kc->enrollment ? kc->enrollment : "unrecorded";
+	const char *pv[] = {key_id_hex, kname, alg, name, spki_pem, now, enr};
 	struct key_row k = {0};
 	if (v_store_begin(st)) {
 		snprintf(err, errlen, "begin: %s", st->err);
@@ -712,14 +722,14 @@ int v_store_key_add(struct v_store *st, int kind, const char *key_id_hex,
 		rc = -1;
 	} else if (rc == 0 && k.found) {
 		code = k.revoked ? "key_unrevoked" : "key_reenrolled";
-		const char *uv[] = {key_id_hex, name, now};
-		rc = exec_simple(st, "UPDATE keys SET revoked_ms = NULL, name = $2, enrolled_ms = CAST($3 AS BIGINT) WHERE key_id = $1",
-				 3, uv, err, errlen, NULL);
+		const char *uv[] = {key_id_hex, name, now, enr};
+		rc = exec_simple(st, "UPDATE keys SET revoked_ms = NULL, name = $2, enrolled_ms = CAST($3 AS BIGINT), enrollment = $4 WHERE key_id = $1",
+				 4, uv, err, errlen, NULL);
 	} else if (rc == 0) {
-		rc = exec_simple(st, "INSERT INTO keys(key_id, kind, sig_alg, name, spki_pem, enrolled_ms) VALUES ($1, $2, CAST($3 AS INTEGER), $4, $5, CAST($6 AS BIGINT))",
-				 6, pv, err, errlen, NULL);
+		rc = exec_simple(st, "INSERT INTO keys(key_id, kind, sig_alg, name, spki_pem, enrolled_ms, enrollment) VALUES ($1, $2, CAST($3 AS INTEGER), $4, $5, CAST($6 AS BIGINT), $7)",
+				 7, pv, err, errlen, NULL);
 	}
-	snprintf(detail, sizeof detail, "%s key \"%.64s\" %s", kname, name, code + 4);
+	snprintf(detail, sizeof detail, "%s key \"%.64s\" %s (%.40s)", kname, name, code + 4, enr);
 	if (rc == 0)
 		rc = audit_key_change(st, kc, kind, key_id_hex, code, detail, err, errlen);
 	return key_change_end(st, rc, err, errlen);
@@ -844,15 +854,15 @@ int v_store_keys_load(struct v_store *st, struct v_keyset *ks, char *err,
 static int list_row(void *c, int nc, const char *const *v)
 {
 	(void)nc;
-	fprintf(c, "%-5s %s P-%s %-16s %s\n", v[1], v[0], !strcmp(v[2], "1") ? "256" : "384", v[3],
-		v[4] ? "revoked" : "active");
+	fprintf(c, "%-5s %s P-%s %-16s %s %s\n", v[1], v[0], !strcmp(v[2], "1") ? "256" : "384", v[3],
+		v[4] ? "revoked" : "active", v[5] ? v[5] : "");
 	return 0;
 }
 
 int v_store_keys_list(struct v_store *st, FILE *out)
 {
 	char err[256];
-	if (select_rows(st, "SELECT key_id, kind, sig_alg, name, revoked_ms FROM keys ORDER BY kind, key_id", 0, NULL, list_row, out, err, sizeof err)) {
+	if (select_rows(st, "SELECT key_id, kind, sig_alg, name, revoked_ms, enrollment FROM keys ORDER BY kind, key_id", 0, NULL, list_row, out, err, sizeof err)) {
 		snprintf(st->err, sizeof st->err, "%s", err);
 		return -1;
 	}

@@ -74,6 +74,9 @@ struct v_key_change {
 	const char *actor;    /* audit `client`: "cli:USER" */
 	bool unrevoke;        /* enrolling a revoked key again is allowed */
 	char *evidence;       /* JSON for the audit row, may be NULL */
+	/* the key's record: "tpm-ek" (EK-rooted evidence checked),
+	 * "insecure-no-evidence" (hv key without it), "operator" (guest) */
+	const char *enrollment;
 };
 
 /* Enroll (or re-enroll an active key: new name). A revoked key is refused

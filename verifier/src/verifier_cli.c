@@ -2,7 +2,8 @@
  * attest-verifier - offline companion of attest-verifierd (docs/verifier.md):
  * verify a report offline, enroll/revoke/list keys, check a policy, dump the
  * audit log, create the schema, make a token signing key.
- * Exit status: 0 success/accepted, 1 rejected or failed, 2 usage error.
+ * Exit status: 0 success/accepted, 1 rejected or failed, 2 usage error,
+ * 3 (enroll) a credential challenge was issued, the key is not enrolled yet.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <openssl/pem.h>
 
 #include "config.h"
+#include "ek_challenge.h"
 #include "evidence.h"
 #include "policy.h"
 #include "store.h"
@@ -133,13 +135,96 @@ static void key_change_actor(struct v_key_change *kc, const struct v_config *cfg
 	kc->actor = actor;
 }
 
+/* What `enroll hv` is told about the key's TPM evidence. */
+struct ek_opts {
+	const char *dir, *challenge, *state, *answer;
+	bool insecure;
+	struct v_ek_trust tr;
+};
+
+/* --pcr N=HEX for N in 0, 4, 8 (SHA-256). */
+static int ek_pcr_opt(struct v_ek_trust *tr, const char *arg)
+{
+	static const unsigned idx[] = {0, 4, 8};
+	char *eq = strchr(arg, '=');
+	for (unsigned i = 0; eq && i < 3; i++)
+		if ((unsigned)strtoul(arg, NULL, 10) == idx[i] && eq - arg <= 2 && arg[0] >= '0' && arg[0] <= '9') {
+			if (v_unhex(tr->pcr[i], 32, eq + 1) != 32)
+				return -1;
+			tr->pcr_set |= 1u << i;
+			return 0;
+		}
+	return -1;
+}
+
+/* The gate of `enroll hv` (docs/operator-verifier.md "Enrollment"): the
+ * evidence checked, then a credential issued (exit 3) or its answer checked.
+ * 0 lets the enrollment proceed, with kc's enrollment and evidence set. */
+static int ek_gate(struct ek_opts *eo, const uint8_t id[32], struct v_key_change *kc, char *json, size_t jn)
+{
+	struct v_ek_result res;
+	char err[512], an[69], ec[65];
+	if (eo->insecure && !eo->dir) {
+		kc->enrollment = "insecure-no-evidence";
+		return 0;
+	}
+	if (!eo->dir || eo->insecure) {
+		fprintf(stderr, "%s enroll: a hypervisor key needs TPM evidence (--ek-evidence DIR --ek-ca FILE --pcr 0=.. "
+				"--pcr 4=.. --pcr 8=.. --state FILE, then --challenge or --answer), or "
+				"--insecure-no-evidence alone\n", prog);
+		return 1;
+	}
+	if (!eo->state || !!eo->challenge == !!eo->answer) {
+		fprintf(stderr, "%s enroll: --ek-evidence needs --state and one of --challenge OUT or --answer FILE\n", prog);
+		return EX_USAGE_;
+	}
+	if (v_ek_check(eo->dir, id, &eo->tr, &res, err, sizeof err)) {
+		fprintf(stderr, "%s enroll: evidence refused: %s\n", prog, err);
+		return 1;
+	}
+	int rc = eo->challenge ? v_ek_challenge(&res, id, eo->challenge, eo->state, err, sizeof err)
+			       : v_ek_answer(&res, id, eo->state, eo->answer, err, sizeof err);
+	EVP_PKEY_free(res.ek);
+	if (rc) {
+		fprintf(stderr, "%s enroll: evidence refused: %s\n", prog, err);
+		return 1;
+	}
+	if (eo->challenge) {
+		printf("challenge written to %s: place it at \\attest-hv\\tpm\\credential.bin, boot once, then run enroll "
+		       "again with --answer (\\attest-hv\\tpm\\credential.ans)\n", eo->challenge);
+		return 3;
+	}
+	v_hex(an, res.ak_name, 34);
+	v_hex(ec, res.ek_cert_sha256, 32);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "enrollment", "tpm-ek", "ek_issuer", res.ek_subject,
+			      "ek_cert_sha256", ec, "ak_name", an);
+	char *d = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	snprintf(json, jn, "%s", d ? d : "{}");
+	free(d);
+	json_decref(o);
+	kc->evidence = json;
+	kc->enrollment = "tpm-ek";
+	return 0;
+}
+
 static int cmd_enroll(int argc, char **argv)
 {
 	struct common co = {"/etc/attest-verifier/verifier.json", NULL, false};
 	const char *name = NULL;
 	struct v_key_change kc = {0};
+	struct ek_opts eo;
+	char evjson[512];
+	memset(&eo, 0, sizeof eo);
 	static const struct option o[] = {COMMON_OPTS, {"name", required_argument, 0, 'n'},
-					  {"unrevoke", no_argument, 0, 'U'}, {0, 0, 0, 0}};
+					  {"unrevoke", no_argument, 0, 'U'},
+					  {"insecure-no-evidence", no_argument, 0, 'I'},
+					  {"ek-evidence", required_argument, 0, 'E'},
+					  {"ek-ca", required_argument, 0, 'A'},
+					  {"ek-intermediate", required_argument, 0, 'M'},
+					  {"pcr", required_argument, 0, 'P'},
+					  {"challenge", required_argument, 0, 'C'},
+					  {"state", required_argument, 0, 'S'},
+					  {"answer", required_argument, 0, 'R'}, {0, 0, 0, 0}};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "c:s:hn:", o, NULL)) != -1) {
 		if (common_opt(ch, &co))
@@ -148,14 +233,39 @@ static int cmd_enroll(int argc, char **argv)
 			name = optarg;
 		else if (ch == 'U')
 			kc.unrevoke = true;
-		else if (ch == 'h') {
+		else if (ch == 'I')
+			eo.insecure = true;
+		else if (ch == 'E')
+			eo.dir = optarg;
+		else if (ch == 'C')
+			eo.challenge = optarg;
+		else if (ch == 'S')
+			eo.state = optarg;
+		else if (ch == 'R')
+			eo.answer = optarg;
+		else if (ch == 'A' && eo.tr.n_roots < V_EK_MAX_FILES)
+			eo.tr.roots[eo.tr.n_roots++] = optarg;
+		else if (ch == 'M' && eo.tr.n_intermediates < V_EK_MAX_FILES)
+			eo.tr.intermediates[eo.tr.n_intermediates++] = optarg;
+		else if (ch == 'P') {
+			if (ek_pcr_opt(&eo.tr, optarg))
+				return die_usage("enroll", "--pcr takes N=HEX, N one of 0, 4, 8, HEX 64 digits (SHA-256)");
+		} else if (ch == 'h') {
 			printf("usage: attest-verifier enroll [--config FILE | --storage URL] [--name NAME] [--unrevoke]\n"
-			       "                              (hv|guest) KEY.pem\n"
+			       "         guest KEY.pem\n"
+			       "         hv KEY.pem --ek-evidence DIR --ek-ca ROOT.pem [--ek-intermediate CA.pem]\n"
+			       "            --pcr 0=HEX --pcr 4=HEX --pcr 8=HEX --state FILE (--challenge OUT | --answer FILE)\n"
+			       "         hv KEY.pem --insecure-no-evidence\n"
 			       "Enrolls the public part of KEY.pem (EC P-256 or P-384; public SPKI or private\n"
 			       "PEM) as a hypervisor (report-signing) or guest (request-signing) key, and\n"
-			       "prints its key id. Running daemons pick it up on SIGHUP. A revoked key is\n"
-			       "refused unless --unrevoke is given (it is active again on the next request).\n"
-			       "Every enrollment is recorded in the audit log.\n");
+			       "prints its key id. A hypervisor key needs its TPM evidence (the loader's\n"
+			       "\\attest-hv\\tpm: ek.crt, ak.pub, quote.msg, quote.sig): the EK certificate\n"
+			       "must chain to an --ek-ca root, the AK's quote must name this key (SHA-256 of\n"
+			       "its SPKI) and PCRs 0, 4, 8 equal to the --pcr references. With --challenge,\n"
+			       "a credential for that EK and AK is written (exit 3); the loader answers it\n"
+			       "on the next boot (credential.ans) and enroll --answer completes. The key's\n"
+			       "record says tpm-ek, or insecure-no-evidence. A revoked key is refused unless\n"
+			       "--unrevoke is given. Every enrollment is recorded in the audit log.\n");
 			return 0;
 		} else
 			return die_usage("enroll", "bad option");
@@ -166,6 +276,8 @@ static int cmd_enroll(int argc, char **argv)
 	int k = !strcmp(kind, "hv") || !strcmp(kind, "hypervisor") ? V_KEY_HV : !strcmp(kind, "guest") ? V_KEY_GUEST : 0;
 	if (!k)
 		return die_usage("enroll", "KIND must be hv or guest");
+	if (k == V_KEY_GUEST && (eo.dir || eo.insecure))
+		return die_usage("enroll", "TPM evidence is for hypervisor keys");
 	size_t len;
 	uint8_t *pem = v_read_file(path, &len, 1 << 20);
 	if (!pem) {
@@ -184,6 +296,11 @@ static int cmd_enroll(int argc, char **argv)
 		return 1;
 	}
 	EVP_PKEY_free(pk);
+	kc.enrollment = "operator";
+	if (k == V_KEY_HV && (rc = ek_gate(&eo, id, &kc, evjson, sizeof evjson)) != 0) {
+		free(spki);
+		return rc;
+	}
 	v_hex(hex, id, 32);
 	struct v_config cfg;
 	struct v_store *st = open_store("enroll", &co, &cfg);
