@@ -12,7 +12,7 @@
  * emulator and CPU model, bare (hypervisor = off) and under attest-hv, and
  * diffs the two transcripts against differences.txt.
  *
- * Exceptions are caught by the payload's own IDT (trap.S), loaded with
+ * Exceptions are caught by the payload's own IDT (../trap), loaded with
  * interrupts off around each case only; the firmware's IDT is back before
  * anything is printed. State a case changes (XCR0, CR0, CR4, EFER, MSRs) is
  * restored before its line is printed; a restore that faults prints a line
@@ -26,41 +26,14 @@
 #include <efilib.h>
 #include <stdint.h>
 #include "ahv/x86/cpu.h"
+#include "trap.h"
 
-/* ---- catching exceptions (trap.S) ------------------------------------------- */
+/* ---- catching exceptions (../trap: trap.h) ------------------------------------ */
 struct probe {
 	uint64_t in[4], out[4];
 	uint64_t vec, err; /* the exception, when it faulted */
 };
 typedef void (*probe_fn)(struct probe *);
-int conf_try(probe_fn fn, struct probe *p);
-void conf_compat_ljmp(void *far_ptr, uint64_t cs32);
-extern uint64_t conf_vec, conf_err;
-extern char conf_stub0[];
-
-/* 64-bit IDT gate (SDM Vol. 3A §7.14.1 "64-Bit Mode IDT"): type 0xE
- * interrupt gate, present, DPL 0. */
-struct __attribute__((packed)) idt_gate {
-	uint16_t off0, sel;
-	uint8_t ist, type;
-	uint16_t off1;
-	uint32_t off2, zero;
-};
-#define IDT_TYPE_INT_GATE_P 0x8E
-static struct idt_gate idt[32] __attribute__((aligned(16)));
-static struct ahv_dtr my_idt;
-
-static void idt_build(void)
-{
-	uint16_t cs = ahv_read_cs();
-	for (unsigned v = 0; v < 32; v++) {
-		uint64_t a = (uint64_t)(uintptr_t)conf_stub0 + 16 * v;
-		idt[v] = (struct idt_gate){(uint16_t)a, cs, 0, IDT_TYPE_INT_GATE_P, (uint16_t)(a >> 16),
-					   (uint32_t)(a >> 32), 0};
-	}
-	my_idt.limit = sizeof(idt) - 1;
-	my_idt.base = (uint64_t)(uintptr_t)idt;
-}
 
 /* fn(p) with our IDT; 1 when it faulted (conf_vec/err). Interrupts go off
  * here and stay off until the case's line is printed (irq_restore), after
@@ -76,15 +49,7 @@ static void irq_restore(void)
 
 static int try_probe(probe_fn fn, struct probe *p)
 {
-	struct ahv_dtr fw;
-	__asm__ volatile("cli" ::: "memory");
-	ahv_sidt(&fw);
-	__asm__ volatile("lidt %0" ::"m"(my_idt) : "memory");
-	int f = conf_try(fn, p);
-	__asm__ volatile("lidt %0" ::"m"(fw) : "memory");
-	p->vec = f ? conf_vec : 0;
-	p->err = f ? conf_err : 0;
-	return f;
+	return trap_call((trap_fn)fn, p, &p->vec, &p->err);
 }
 
 /* ---- the transcript ------------------------------------------------------------ */
@@ -799,8 +764,6 @@ static void cases_virt(void)
  * switching: a far JMP to a TSS selector #GPs with the selector as error
  * code, in 64-bit mode and in compatibility mode (Vol. 2A "JMP", Vol. 3A
  * §9.7). In legacy protected mode it switches tasks (Vol. 3A §9.3). */
-void conf_legacy_task(void *blk);
-extern char conf_task_b[], conf_legacy_after_ljmp[];
 
 /* 32-bit TSS (Vol. 3A §9.2.1, Figure 9-2). */
 struct __attribute__((packed)) tss32 {
@@ -1006,7 +969,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	Print(L"AHV-CONF: START\r\n");
 	load_skip_list(image);
 	irq_was_on = (ahv_read_rflags() & RFLAGS_IF) != 0;
-	idt_build();
+	trap_idt_init();
 	cases_cpuid();
 	cases_xcr();
 	cases_msr();

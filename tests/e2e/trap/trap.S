@@ -1,9 +1,10 @@
 /*
- * trap.S - the conformance payload's exception catcher and mode switches.
+ * trap.S - the exception catcher and mode switches of the CPL0 test
+ * payloads (conformance, hostile; trap.c holds the IDT around it).
  *
  * conf_try(fn, arg) calls fn(arg) and returns 0, or 1 when fn raised an
  * exception: the handler (one stub per vector 0..31 of the payload's own
- * IDT, conformance.c loads it around each case) stores the vector and the
+ * IDT, trap.c loads it around each call) stores the vector and the
  * error code in conf_vec / conf_err and resumes at conf_recover with the
  * stack pointer conf_try saved, in 64-bit mode (CS = the selector conf_try
  * ran with), whatever mode or stack the faulting code was in.
@@ -87,6 +88,17 @@ conf_stub0:
 	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	stub \v
 	.endr
+
+/*
+ * trap_nmi_count: an NMI handler that counts and returns (IRET unblocks
+ * NMIs, SDM Vol. 3A §7.7.1 "Handling Multiple NMIs"), for a payload that
+ * takes NMIs from another CPU (trap_idt_gate(2, trap_nmi_count)).
+ */
+	.balign 16
+	.globl trap_nmi_count
+trap_nmi_count:
+	lock incq trap_nmis(%rip)
+	iretq
 
 /*
  * conf_compat_ljmp(far_ptr, cs32): far JMP through the m16:32 pointer at
@@ -209,8 +221,9 @@ conf_task_b:
 
 	.data
 	.balign 8
-	.globl conf_vec, conf_err
+	.globl conf_vec, conf_err, trap_nmis
 conf_vec: .quad 0
+trap_nmis: .quad 0
 conf_err: .quad 0
 conf_recover_rsp: .quad 0
 conf_cs64: .word 0
