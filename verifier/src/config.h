@@ -21,6 +21,7 @@ struct v_config {
 	unsigned max_body_bytes, max_connections, max_batch, max_challenge_count;
 	/* abuse limits, per client address (docs/verifier.md) */
 	unsigned max_connections_per_client, request_timeout_s;
+	unsigned request_deadline_s; /* total time to read one request (slowloris) */
 	int64_t client_requests_per_s, client_request_burst;
 	int64_t client_nonces_per_s, client_nonce_burst;
 	int64_t client_unauth_audits_per_s, client_unauth_audit_burst;

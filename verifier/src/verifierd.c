@@ -31,6 +31,7 @@
 #include "config.h"
 #include "evidence.h"
 #include "client_limits.h"
+#include "conn_deadline.h"
 #include "store.h"
 #include "token.h"
 #include "vcrypto.h"
@@ -418,6 +419,7 @@ struct conn {
 	bool too_large;
 	bool responded;
 	bool pending; /* suspended on job, counted in inflight */
+	bool read_done; /* header and body read: no read deadline */
 	struct job job;
 	/* what the answer needs once the job is durable */
 	char detail[256];
@@ -744,6 +746,8 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c)
 	for (int i = 0; i < V_B__N; i++)
 		OUT("attest_verifier_rate_limited_total{limit=\"%s\"} %llu\n", bucket_name[i], (unsigned long long)atomic_load(&m_rate_limited[i]));
 	OUT("# TYPE attest_verifier_reload_errors_total counter\nattest_verifier_reload_errors_total %llu\n", (unsigned long long)atomic_load(&m_reload_errors));
+	OUT("# HELP attest_verifier_deadline_closed_total Connections closed because a request was not read within request_deadline_s.\n");
+	OUT("# TYPE attest_verifier_deadline_closed_total counter\nattest_verifier_deadline_closed_total %llu\n", (unsigned long long)v_deadline_closed_total());
 	struct vstate *st = state_get();
 	size_t nh = 0, ng = 0;
 	for (size_t i = 0; i < st->ks.n; i++)
@@ -763,6 +767,27 @@ static bool is_json_ctype(const char *ct)
 	if (!ct || strncasecmp(ct, "application/json", 16))
 		return false;
 	return ct[16] == 0 || ct[16] == ';' || ct[16] == ' ';
+}
+
+static struct v_deadline *conn_deadline(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: every connection gets its read deadline
+ * from its start (conn_deadline.h); CLOSED comes before the socket closes. */
+static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+			enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = ci ? v_deadline_open(ci->connect_fd) : NULL;
+	} else {
+		v_deadline_close(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
@@ -848,6 +873,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (!cc->read_done) { /* header and body are in: the read deadline is met */
+		cc->read_done = true;
+		v_deadline_disarm(conn_deadline(c));
+	}
 	if (cc->pending) { /* resumed by the writer: the job is done */
 		cc->pending = false;
 		enum MHD_Result r = finish(c, cc);
@@ -879,9 +908,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
-	(void)c;
 	(void)toe;
 	struct conn *cc = *con_cls;
+	/* the next request on this connection gets a fresh read deadline */
+	v_deadline_rearm(conn_deadline(c));
 	if (cc) {
 		if (cc->pending) /* cannot happen: MHD keeps suspended connections */
 			atomic_fetch_sub(&inflight, 1);
@@ -1019,6 +1049,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "attest-verifierd: out of memory\n");
 		return 1;
 	}
+	if (v_deadline_start(cfg.request_deadline_s)) {
+		fprintf(stderr, "attest-verifierd: cannot start the read-deadline thread\n");
+		return 1;
+	}
 	pthread_t wt;
 	if (pthread_create(&wt, NULL, writer, NULL)) {
 		fprintf(stderr, "attest-verifierd: cannot start the writer thread\n");
@@ -1066,14 +1100,14 @@ int main(int argc, char **argv)
 		d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, logger, NULL, MHD_OPTION_SOCK_ADDR, &ss,
 				     MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, cfg.request_timeout_s,
 				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.max_connections_per_client,
-				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_THREAD_POOL_SIZE, pool,
+				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, conn_notify, NULL, MHD_OPTION_THREAD_POOL_SIZE, pool,
 				     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
 				     MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_END);
 	else
 		d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, logger, NULL, MHD_OPTION_SOCK_ADDR, &ss,
 				     MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, cfg.request_timeout_s,
 				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.max_connections_per_client,
-				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_THREAD_POOL_SIZE, pool,
+				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, conn_notify, NULL, MHD_OPTION_THREAD_POOL_SIZE, pool,
 				     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "attest-verifierd: cannot listen on %s port %u: %s\n", cfg.listen, cfg.port, strerror(errno));
@@ -1112,6 +1146,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3000 && atomic_load(&inflight) > 0; i++)
 		usleep(10000);
 	MHD_stop_daemon(d);
+	v_deadline_stop();
 	pthread_mutex_lock(&q_mu);
 	q_stop = true;
 	pthread_cond_signal(&q_cv);

@@ -664,6 +664,80 @@ static void cases_cr(void)
 	run(L"cr8.read-write", p_cr8, 1);
 }
 
+/* ---- debug and descriptor-table registers -------------------------------------- */
+/* MOV to DR6/DR7 #GPs with bits 63:32 set (SDM Vol. 2B "MOV—Move to/from
+ * Debug Registers"); a back end switches both through the VMCS/VMCB (and
+ * VMRUN fails on a DR6/DR7 upper half that is not 0, APM Vol. 2 §15.5.1).
+ * No breakpoint is enabled: DR7 keeps L0-L3/G0-G3 clear. */
+#define DR_PROBE(n)                                                                                     \
+	static void p_wdr##n(struct probe *p)                                                            \
+	{                                                                                                \
+		uint64_t v;                                                                              \
+		__asm__ volatile("mov %0, %%dr" #n ::"r"(p->in[0]) : "memory");                        \
+		__asm__ volatile("mov %%dr" #n ", %0" : "=r"(v));                                        \
+		p->out[0] = v;                                                                           \
+	}                                                                                                \
+	static void p_rdr##n(struct probe *p) { __asm__ volatile("mov %%dr" #n ", %0" : "=r"(p->out[0])); }
+DR_PROBE(0)
+DR_PROBE(6)
+DR_PROBE(7)
+
+/* STR, SLDT and the GDT limit (the base is an address); the IDT limit is
+ * read outside the probe, which runs on the payload's own IDT. */
+static void p_desc(struct probe *p)
+{
+	struct ahv_dtr g;
+	uint16_t tr, ldt;
+	ahv_sgdt(&g);
+	__asm__ volatile("str %0; sldt %1" : "=r"(tr), "=r"(ldt));
+	p->out[0] = tr, p->out[1] = ldt, p->out[2] = g.limit;
+}
+
+static void cases_dr_desc(void)
+{
+	static const struct {
+		const CHAR16 *name;
+		probe_fn rd, wr;
+		uint64_t rsvd; /* a value the write must #GP on, or 0 */
+		uint64_t legal; /* a legal value to write and read back */
+	} drs[] = {
+		{L"dr.dr0", p_rdr0, p_wdr0, 0, 0x1000},
+		{L"dr.dr6", p_rdr6, p_wdr6, 0xFFFF0FF0ull | 1ull << 32, 0},
+		{L"dr.dr7", p_rdr7, p_wdr7, 0x400ull | 1ull << 32, 0x400 | 1u << 8}, /* LE: no breakpoint */
+	};
+	for (unsigned i = 0; i < sizeof(drs) / sizeof(drs[0]); i++) {
+		NAME(L"%s.read", drs[i].name);
+		int r = exec(nm, drs[i].rd, &P);
+		uint64_t orig = P.out[0];
+		show(nm, r, &P, 1);
+		if (r)
+			continue;
+		if (drs[i].legal) {
+			NAME(L"%s.write", drs[i].name);
+			P.in[0] = drs[i].legal;
+			r = exec(nm, drs[i].wr, &P);
+			R.in[0] = orig;
+			restore(nm, drs[i].wr);
+			show(nm, r, &P, 1);
+		}
+		if (drs[i].rsvd) {
+			NAME(L"%s.rsvd32", drs[i].name);
+			P.in[0] = drs[i].rsvd;
+			r = exec(nm, drs[i].wr, &P);
+			if (r == 0) {
+				R.in[0] = orig;
+				restore(nm, drs[i].wr);
+			}
+			show(nm, r, &P, 1);
+		}
+	}
+	struct ahv_dtr idtr;
+	int r = exec(L"desc.str-sldt-gdt-idt-limits", p_desc, &P);
+	ahv_sidt(&idtr);
+	P.out[3] = idtr.limit;
+	show(L"desc.str-sldt-gdt-idt-limits", r, &P, 4);
+}
+
 /* ---- cache and TLB instructions ------------------------------------------------ */
 static void cases_cache(void)
 {
@@ -975,6 +1049,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	cases_msr();
 	cases_efer();
 	cases_cr();
+	cases_dr_desc();
 	cases_cache();
 	cases_virt();
 	cases_task();
