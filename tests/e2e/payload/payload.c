@@ -27,6 +27,7 @@
 #include "ahv/crypto.h"
 #include "attest/wire.h"
 #include "guest_call.h"
+#include "guest_req.h"
 #include "mp_services.h"
 
 static uint8_t crypto_pool[192 * 1024] __attribute__((aligned(16)));
@@ -63,25 +64,6 @@ static void cpuid(uint32_t leaf, uint32_t r[4])
 	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
 }
 
-/* A CPU without RDSEED/RDRAND (Bochs corei7_sandy_bridge_2600k): TSC
- * readings hashed; test keys and nonces only. */
-static int tsc_entropy(void *arg, uint8_t *out, size_t len)
-{
-	(void)arg;
-	for (size_t off = 0; off < len; off += 32) {
-		uint64_t t[64];
-		uint8_t d[32];
-		for (unsigned i = 0; i < 64; i++) {
-			uint32_t lo, hi;
-			__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-			t[i] = (uint64_t)hi << 32 | lo;
-		}
-		ahv_hash(AHV_HASH_SHA256, t, sizeof(t), d);
-		memcpy(out + off, d, len - off < 32 ? len - off : 32);
-	}
-	return 0;
-}
-
 static void check(int ok, const char *what, uint64_t got, uint64_t want)
 {
 	checks++;
@@ -96,40 +78,12 @@ static const uint8_t nonce[32] = {0x4e, 0x4f, 0x4e, 0x43, 0x45, 0x2d, 0x65, 0x32
 				  0x73, 0x76, 0x6d, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
 				  14, 15, 16, 17, 18, 19};
 
-static struct ahv_region *region(uint8_t *r, unsigned i)
-{
-	return (struct ahv_region *)(r + AHV_REQUEST_REGION_OFFSET(i));
-}
+static struct ahv_region *region(uint8_t *r, unsigned i) { return guest_req_region(r, i); }
 
 /* A well-formed request of n regions (all zero-size GVA regions). */
-static size_t init_req(uint8_t *r, unsigned n)
-{
-	size_t len = AHV_REQUEST_SIZE(n);
-	memset(r, 0, len);
-	struct ahv_request_hdr *h = (void *)r;
-	h->magic = AHV_REQUEST_MAGIC;
-	h->version_major = AHV_WIRE_VERSION_MAJOR;
-	h->version_minor = AHV_WIRE_VERSION_MINOR;
-	h->total_size = (uint32_t)len;
-	h->hash_alg = AHV_WIRE_HASH_SHA256;
-	h->sig_alg = AHV_SIG_ECDSA_P256_SHA256;
-	h->region_count = (uint16_t)n;
-	h->nonce_len = sizeof(nonce);
-	memcpy(h->nonce, nonce, sizeof(nonce));
-	for (unsigned i = 0; i < n; i++)
-		region(r, i)->space = AHV_SPACE_GVA;
-	memcpy(r + AHV_REQUEST_TAIL_OFFSET(n), gkey_id, 32);
-	return len;
-}
+static size_t init_req(uint8_t *r, unsigned n) { return guest_req_init(r, n, nonce, gkey_id); }
 
-static void sign_req(uint8_t *r, unsigned n)
-{
-	uint8_t dg[32];
-	size_t sl;
-	ahv_hash(AHV_HASH_SHA256, r, AHV_REQUEST_SIGNED_SIZE(n), dg);
-	memset(r + AHV_REQUEST_SIG_OFFSET(n), 0, AHV_SIG_FIELD_SIZE);
-	ahv_ecdsa_sign_raw(&gkey, &rng, dg, 32, r + AHV_REQUEST_SIG_OFFSET(n), AHV_SIG_FIELD_SIZE, &sl);
-}
+static void sign_req(uint8_t *r, unsigned n) { guest_req_sign(r, n, &gkey, &rng); }
 
 static struct hc attest_call(const void *req, uint64_t len, void *rep, uint64_t cap)
 {
@@ -258,19 +212,6 @@ static int good_attestation(int print)
 	return ok && sig_ok;
 }
 
-/* A file on the ESP the payload was started from, open for reading, or NULL. */
-static EFI_FILE_HANDLE open_on_esp(EFI_HANDLE image, CHAR16 *path)
-{
-	EFI_LOADED_IMAGE *li;
-	EFI_FILE_HANDLE root, fh;
-	if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol, (void **)&li)))
-		return NULL;
-	root = LibOpenRoot(li->DeviceHandle);
-	if (!root || EFI_ERROR(uefi_call_wrapper(root->Open, 5, root, &fh, path, EFI_FILE_MODE_READ, 0)))
-		return NULL;
-	return fh;
-}
-
 /* ---- every CPU (docs/smp.md) ------------------------------------------------ */
 /* With more than one CPU, each application processor - run by the
  * firmware's MP services, all at once - must see the hypervisor's CPUID
@@ -337,23 +278,6 @@ static void every_cpu(void)
 	check(!EFI_ERROR(st) && n == cpus - 1 && good == n, "every-cpu", good, cpus - 1);
 }
 
-static int load_key(EFI_HANDLE image)
-{
-	EFI_FILE_HANDLE fh = open_on_esp(image, L"\\attest-hv\\test\\guest.hex");
-	char hex[200] = {0};
-	uint8_t d[32];
-	UINTN n = sizeof(hex) - 1;
-	if (!fh)
-		return -1;
-	uefi_call_wrapper(fh->Read, 3, fh, &n, hex);
-	uefi_call_wrapper(fh->Close, 1, fh);
-	if (ahv_hex_decode(hex, 64, d, 32) != 32)
-		return -1;
-	if (ahv_ec_key_from_private(AHV_CURVE_P256, d, 32, &rng, &gkey))
-		return -1;
-	return ahv_spki_key_id(&gkey.pub, gkey_id);
-}
-
 static uint64_t find_hv_frame(EFI_SYSTEM_TABLE *st)
 {
 	EFI_GUID g = {0x8f3c1e2a, 0x6b1d, 0x4f7e, {0x9a, 0x51, 0x2c, 0x7e, 0x44, 0x10, 0xd3, 0x5b}};
@@ -398,7 +322,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		data_buf[i] = (uint8_t)(i * 7 + (i >> 8));
 	if (ahv_crypto_init(crypto_pool, sizeof(crypto_pool)) ||
 	    (ahv_drbg_init(&rng, AHV_DRBG_HW, NULL, NULL, "e2e", 3) &&
-	     ahv_drbg_init(&rng, 0, tsc_entropy, NULL, "e2e", 3))) {
+	     ahv_drbg_init(&rng, 0, guest_tsc_entropy, NULL, "e2e", 3))) {
 		Print(L"AHV-E2E: FAIL crypto/DRBG init\r\n");
 		goto out;
 	}
@@ -442,7 +366,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		goto out;
 	}
 	print_hex("AHV-E2E-INFO-SPKI", info->hv_spki, info->spki_len);
-	if (load_key(image)) {
+	if (guest_key_load(image, &rng, &gkey, gkey_id)) {
 		Print(L"AHV-E2E: FAIL cannot load the test guest key \\attest-hv\\test\\guest.hex\r\n");
 		goto out;
 	}
