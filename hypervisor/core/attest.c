@@ -118,15 +118,49 @@ static uint32_t finish_report(struct ahv_call *c, const uint8_t *req,
 	return AHV_OK;
 }
 
+/* Steps 11-12 with the guest's memory held still (c->quiesce): everything
+ * that reads guest memory for the report, and its write. The report buffer
+ * is translated again here: the guest may have remapped it since step 10,
+ * and the report and its Dirty flags go where the tables point now. */
+static uint32_t measure_locked(struct ahv_call *c, const uint8_t *req,
+			       uint64_t req_len, uint64_t out_gva,
+			       uint32_t report_size, struct ahv_out_buf *ob,
+			       struct ahv_fail *f)
+{
+	uint8_t *report = c->core->report;
+	uint64_t total;
+	uint32_t st;
+	bool mismatch;
+
+	if (c->quiesce) {
+		ahv_call_flush(c);
+		st = ahv_buf_resolve_out(c, out_gva, report_size, ob, f);
+		if (st != AHV_OK)
+			return st;
+	}
+	/* 11. measure */
+	build_header(c, req, report);
+	st = measure_all(c, req, report, &total, &mismatch, f);
+	if (st != AHV_OK)
+		return st;
+	/* 12. counter, timestamp, sign, write */
+	st = finish_report(c, req, req_len, report, total, mismatch, f);
+	if (st != AHV_OK)
+		return st;
+	if (!ahv_buf_write_out(c, ob, report))
+		return ahv_fail_set(f, AHV_E_INTERNAL, AHV_OBJ_NONE, 0);
+	return AHV_OK;
+}
+
 static uint32_t attest_locked(struct ahv_call *c, const struct ahv_hc_regs *in,
 			      struct ahv_fail *f, uint64_t *rbx)
 {
-	uint8_t *req = c->core->req, *report = c->core->report;
-	uint64_t req_len = in->rcx, total;
-	struct ahv_request_hdr q;
+	const struct ahv_quiesce *q = c->quiesce;
+	uint8_t *req = c->core->req;
+	uint64_t req_len = in->rcx;
+	struct ahv_request_hdr q_hdr;
 	struct ahv_out_buf ob;
 	uint32_t st, report_size;
-	bool mismatch;
 
 	/* 4. length */
 	if (req_len < AHV_REQUEST_MIN_SIZE || req_len > AHV_REQUEST_MAX_SIZE)
@@ -139,9 +173,9 @@ static uint32_t attest_locked(struct ahv_call *c, const struct ahv_hc_regs *in,
 	st = ahv_request_parse(c->core, req, req_len, f);
 	if (st != AHV_OK)
 		return st;
-	memcpy(&q, req, sizeof(q));
+	memcpy(&q_hdr, req, sizeof(q_hdr));
 	/* 7. report capacity */
-	report_size = (uint32_t)AHV_REPORT_SIZE(q.region_count);
+	report_size = (uint32_t)AHV_REPORT_SIZE(q_hdr.region_count);
 	if (in->rsi < report_size) {
 		*rbx = report_size;
 		return ahv_fail_set(f, AHV_E_BUFFER_TOO_SMALL,
@@ -159,19 +193,17 @@ static uint32_t attest_locked(struct ahv_call *c, const struct ahv_hc_regs *in,
 	st = ahv_buf_resolve_out(c, in->rdx, report_size, &ob, f);
 	if (st != AHV_OK)
 		return st;
-	/* 11. measure */
-	build_header(c, req, report);
-	st = measure_all(c, req, report, &total, &mismatch, f);
-	if (st != AHV_OK)
-		return st;
-	/* 12. counter, timestamp, sign, write */
-	st = finish_report(c, req, req_len, report, total, mismatch, f);
-	if (st != AHV_OK)
-		return st;
-	if (!ahv_buf_write_out(c, &ob, report))
-		return ahv_fail_set(f, AHV_E_INTERNAL, AHV_OBJ_NONE, 0);
-	*rbx = report_size;
-	return AHV_OK;
+	/* Only now, with a request that every check accepted, are the other
+	 * vCPUs stopped (docs/smp.md): a caller that is refused never freezes
+	 * them. A stop that cannot be had is AHV_E_BUSY (§3.4). */
+	if (q && q->stop(q->arg))
+		return ahv_fail_set(f, AHV_E_BUSY, AHV_OBJ_NONE, 0);
+	st = measure_locked(c, req, req_len, in->rdx, report_size, &ob, f);
+	if (q)
+		q->resume(q->arg);
+	if (st == AHV_OK)
+		*rbx = report_size;
+	return st;
 }
 
 uint32_t ahv_hc_attest(struct ahv_call *c, const struct ahv_hc_regs *in,

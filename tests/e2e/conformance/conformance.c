@@ -35,7 +35,7 @@ struct probe {
 };
 typedef void (*probe_fn)(struct probe *);
 
-/* fn(p) with our IDT; 1 when it faulted (conf_vec/err). Interrupts go off
+/* fn(p) with our IDT; 1 when it faulted (p->vec/err). Interrupts go off
  * here and stay off until the case's line is printed (irq_restore), after
  * its restore: no firmware interrupt handler runs with a case's CR0.EM,
  * XCR0 or EFER. */
@@ -304,18 +304,26 @@ static void cpuid_line(uint32_t leaf, uint32_t sub)
 
 /* A leaf with bits the hypervisor changes: the line without them, and one
  * line per bit (those are the documented differences). */
-static void cpuid_masked(uint32_t leaf, int reg, const uint32_t *bits, const CHAR16 *const *bit_names, unsigned n)
+struct cpuid_bit {
+	const CHAR16 *name; /* "ecx.vmx" */
+	unsigned reg;       /* 0 EAX .. 3 EDX */
+	uint32_t bit;
+};
+
+static void cpuid_masked(uint32_t leaf, const struct cpuid_bit *bits, unsigned n)
 {
+	uint64_t v[4];
 	NAME(L"cpuid.%x.0", leaf);
 	P.in[0] = leaf, P.in[1] = 0;
 	int r = exec(nm, p_cpuid, &P);
-	uint64_t v = P.out[reg];
+	for (unsigned i = 0; i < 4; i++)
+		v[i] = P.out[i];
 	for (unsigned i = 0; i < n; i++)
-		P.out[reg] &= ~(uint64_t)bits[i];
+		P.out[bits[i].reg] &= ~(uint64_t)bits[i].bit;
 	show(nm, r, &P, 4);
 	for (unsigned i = 0; i < n; i++) {
-		NAME(L"cpuid.%x.0.%s", leaf, bit_names[i]);
-		P.out[0] = (v & bits[i]) != 0;
+		NAME(L"cpuid.%x.0.%s", leaf, bits[i].name);
+		P.out[0] = (v[bits[i].reg] & bits[i].bit) != 0;
 		show(nm, r, &P, 1);
 	}
 }
@@ -337,12 +345,20 @@ static void cases_cpuid(void)
 	leafd1_eax = r[0];
 
 	cpuid_line(0, 0);
-	static const uint32_t b1[] = {CPUID_1_ECX_HYPERVISOR, CPUID_1_ECX_VMX};
-	static const CHAR16 *const n1[] = {L"ecx.hypervisor", L"ecx.vmx"};
-	cpuid_masked(1, 2, b1, n1, 2);
+	/* Leaf 1 (Table 3-10/3-11): the hypervisor bit, VMX, and the debug
+	 * store (DTES64, DS-CPL, DS), which a hypervisor may hide too. */
+	static const struct cpuid_bit b1[] = {
+		{L"ecx.hypervisor", 2, CPUID_1_ECX_HYPERVISOR}, {L"ecx.vmx", 2, CPUID_1_ECX_VMX},
+		{L"ecx.dtes64", 2, 1u << 2},                    {L"ecx.ds-cpl", 2, 1u << 4},
+		{L"edx.ds", 3, 1u << 21},
+	};
+	cpuid_masked(1, b1, sizeof(b1) / sizeof(b1[0]));
 	/* Leaf 7: sub-leaves 0..EAX of sub-leaf 0 (Vol. 2A Table 3-8). */
 	ahv_cpuid(7, 0, r);
-	for (uint32_t s = 0; s <= (cpuid_max >= 7 ? r[0] : 0) && s < 16; s++)
+	/* Sub-leaf 0 with Intel PT (EBX[25], Table 3-8) on a line of its own. */
+	static const struct cpuid_bit b7[] = {{L"ebx.pt", 1, 1u << 25}};
+	cpuid_masked(7, b7, 1);
+	for (uint32_t s = 1; s <= (cpuid_max >= 7 ? r[0] : 0) && s < 16; s++)
 		cpuid_line(7, s);
 	/* Leaf 0xD: every sub-leaf (Vol. 1 §13.2). */
 	for (uint32_t s = 0; s < 64; s++)
@@ -352,9 +368,8 @@ static void cases_cpuid(void)
 	for (uint32_t s = 0; s <= (cpuid_max >= 0x14 ? r[0] : 0) && s < 16; s++)
 		cpuid_line(0x14, s);
 	cpuid_line(0x80000000u, 0);
-	static const uint32_t b8[] = {CPUID_8000_0001_ECX_SVM};
-	static const CHAR16 *const n8[] = {L"ecx.svm"};
-	cpuid_masked(0x80000001u, 2, b8, n8, 1);
+	static const struct cpuid_bit b8[] = {{L"ecx.svm", 2, CPUID_8000_0001_ECX_SVM}};
+	cpuid_masked(0x80000001u, b8, 1);
 	cpuid_line(0x80000008u, 0);
 	cpuid_line(0x8000000Au, 0); /* SVM features (APM Vol. 3 E.4.9) */
 	/* Hypervisor leaves (0x40000000-0x400000FF, reserved for them). */
