@@ -21,6 +21,16 @@
 #define CR4_LA57 (UINT64_C(1) << 12)
 #define EFER_LMA (UINT64_C(1) << 10)
 #define EFER_NXE (UINT64_C(1) << 11)
+/* Protection keys: CR4.PKE (SDM Vol. 3A §2.5; APM Vol. 2 §3.1.3) and the
+ * two PKRU bits of key i, AD at bit 2i and WD at bit 2i + 1 (SDM Vol. 3A
+ * §4.6.2; APM Vol. 2 §5.6.7). */
+#define CR4_PKE (UINT64_C(1) << 22)
+#define PKRU_AD 1u
+#define PKRU_WD 2u
+/* Accessed (every level) and Dirty (leaf) flags of x86 paging entries
+ * (SDM Vol. 3A §4.8, Tables 4-14..4-20; APM Vol. 2 §5.4.2). */
+#define PTE_A (UINT64_C(1) << 5)
+#define PTE_D (UINT64_C(1) << 6)
 
 /* A failure as the caller will see it: RAX, RCX, RDX (protocol.md §3.1). */
 struct ahv_fail {
@@ -47,7 +57,13 @@ struct ahv_call {
 	struct ahv_pt_fmt nfmt; /* nested paging (EPT or NPT) */
 	uint64_t groot;         /* caller's CR3 table address */
 	uint8_t cpl;            /* 0 or 3 */
+	bool fetch;             /* instruction fetches (ahv_guest_fetch):
+				   protection keys do not apply to them
+				   (SDM Vol. 3A §4.6.2) */
 	uint64_t t0;            /* monotonic_ns at entry */
+	/* How the back end holds the guest's memory still while it is
+	 * measured; NULL: nothing else runs (one vCPU, or the host tests). */
+	const struct ahv_quiesce *quiesce;
 	/* Translation caches, valid for this call only (emptied by
 	 * ahv_call_setup): like the CPU's TLBs and paging-structure caches
 	 * (SDM Vol. 3A §4.10) they spare a full guest walk plus five nested
@@ -84,14 +100,28 @@ bool ahv_ranges_valid(const struct ahv_phys_range *r, uint32_t n);
 /* ---- xlate.c: caller addresses to host-physical runs ---------------------- */
 void ahv_call_setup(struct ahv_call *c, struct ahv_core *core,
 		    const struct ahv_vcpu_exit *x);
+/* Forget the translation caches (the guest may have changed its tables
+ * since they were filled). */
+void ahv_call_flush(struct ahv_call *c);
+/* Host-physical addresses of the caller's paging-structure entries that map
+ * one page, root first, leaf last: where a write sets the Accessed flags and
+ * the leaf's Dirty flag (SDM Vol. 3A §4.8). */
+struct ahv_pt_marks {
+	uint32_t n;
+	uint64_t hpa[5];
+};
 /* Translate `addr` in `space` (AHV_SPACE_GVA through the caller's tables at
  * its CPL, AHV_SPACE_GPA through the nested tables only) for a read, or a
  * write if `write`. On AHV_OK: *hpa, and *len reduced to the bytes (>= 1)
  * that continue contiguously in host-physical RAM from *hpa within one
  * leaf mapping of each level. Otherwise the wire status (the failing
- * address is `addr`). *len must be > 0 on entry. */
+ * address is `addr`). *len must be > 0 on entry. With `marks` (GVA only):
+ * a full walk, and the entries' host-physical addresses in *marks, each
+ * checked like a write to guest memory (nested write permission, RAM, not
+ * hypervisor memory). */
 uint32_t ahv_xlate(struct ahv_call *c, uint32_t space, uint64_t addr,
-		   bool write, uint64_t *hpa, uint64_t *len);
+		   bool write, uint64_t *hpa, uint64_t *len,
+		   struct ahv_pt_marks *marks);
 /* Just the nested step: GPA -> HPA (+ bytes to the end of the leaf). */
 uint32_t ahv_xlate_gpa(struct ahv_call *c, uint64_t gpa, bool write,
 		       uint64_t *hpa, uint64_t *span);
@@ -109,14 +139,17 @@ struct ahv_out_buf {
 	struct {
 		uint64_t hpa;
 		uint64_t len;
+		struct ahv_pt_marks marks; /* A/D flags to set for its page */
 	} piece[3];
 };
 uint32_t ahv_buf_copy_in(struct ahv_call *c, uint64_t gva, uint64_t len,
 			 uint8_t *dst, struct ahv_fail *f);
 uint32_t ahv_buf_resolve_out(struct ahv_call *c, uint64_t gva, uint64_t len,
 			     struct ahv_out_buf *ob, struct ahv_fail *f);
-/* Write `src` (the length given to resolve) into the resolved pieces; false
- * (nothing written) if the platform cannot map one of them. */
+/* Write `src` (the length given to resolve) into the resolved pieces, after
+ * setting the Accessed and Dirty flags of their guest paging entries as the
+ * CPU's own write would (protocol.md §4.4); false (nothing written) if the
+ * platform cannot map one of them. */
 bool ahv_buf_write_out(struct ahv_call *c, const struct ahv_out_buf *ob,
 		       const uint8_t *src);
 

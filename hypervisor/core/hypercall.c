@@ -42,6 +42,12 @@ static bool mode_ok(const struct ahv_core *core, const struct ahv_vcpu_exit *x)
 
 void ahv_hypercall(struct ahv_core *core, struct ahv_vcpu_exit *x)
 {
+	ahv_hypercall_quiesced(core, x, NULL);
+}
+
+void ahv_hypercall_quiesced(struct ahv_core *core, struct ahv_vcpu_exit *x,
+			    const struct ahv_quiesce *q)
+{
 	struct ahv_hc_regs in = x->regs;
 	struct ahv_fail f = { AHV_OK, AHV_OBJ_NONE, 0 };
 	ahv_hc_handler h = lookup(in.rax);
@@ -56,6 +62,7 @@ void ahv_hypercall(struct ahv_core *core, struct ahv_vcpu_exit *x)
 		struct ahv_call c;
 
 		ahv_call_setup(&c, core, x);
+		c.quiesce = q;
 		st = h(&c, &in, &f, &rbx);
 	}
 	x->regs.rax = st;

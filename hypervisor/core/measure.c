@@ -55,7 +55,7 @@ uint32_t ahv_measure_region(struct ahv_call *c, uint32_t alg, uint32_t index,
 	while (done < size) {
 		uint64_t cur = addr + done, hpa, n = size - done;
 
-		st = ahv_xlate(c, space, cur, false, &hpa, &n);
+		st = ahv_xlate(c, space, cur, false, &hpa, &n, NULL);
 		if (st != AHV_OK) {
 			ahv_fail_set(f, st, index, cur);
 			break;

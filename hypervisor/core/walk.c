@@ -22,6 +22,8 @@
 #define X86_RW (UINT64_C(1) << 1)
 #define X86_US (UINT64_C(1) << 2)
 #define X86_PS (UINT64_C(1) << 7)
+#define X86_PKEY_SHIFT 59 /* leaf bits 62:59, SDM Vol. 3A §4.6.2 */
+#define X86_PKEY_MASK UINT64_C(0xf)
 #define X86_AMD_MBZ8 (UINT64_C(1) << 8) /* APM Fig. 5-18: PML4E bits 8:7 MBZ */
 #define X86_NX (UINT64_C(1) << 63)
 
@@ -144,6 +146,8 @@ enum ahv_walk_res ahv_walk_from(const struct ahv_pt_fmt *f, uint64_t table,
 	out->level = (uint8_t)level;
 	out->table_status = 0;
 	out->l1_valid = false;
+	out->pkey = 0;
+	out->n_path = 0;
 	if ((f->levels != 4 && f->levels != 5) || level < 1 ||
 	    level > f->levels || (f->kind != AHV_PT_X86 && !ept))
 		return AHV_WALK_ADDR; /* impossible format: refuse, never walk */
@@ -171,6 +175,7 @@ enum ahv_walk_res ahv_walk_from(const struct ahv_pt_fmt *f, uint64_t table,
 			out->table_status = st;
 			return AHV_WALK_TABLE;
 		}
+		out->path[out->n_path++] = table + 8u * index;
 		if (ept) {
 			if ((e & EPT_RWX) == 0)
 				return AHV_WALK_NOT_PRESENT;
@@ -198,6 +203,8 @@ enum ahv_walk_res ahv_walk_from(const struct ahv_pt_fmt *f, uint64_t table,
 				return AHV_WALK_NOT_WRITABLE;
 			out->pa = (e & AHV_PT_ADDR_MASK & ~(size - 1)) | off;
 			out->span = size - off;
+			if (!ept)
+				out->pkey = (uint8_t)((e >> X86_PKEY_SHIFT) & X86_PKEY_MASK);
 			return AHV_WALK_OK;
 		}
 		table = e & AHV_PT_ADDR_MASK;

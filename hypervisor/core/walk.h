@@ -80,6 +80,16 @@ struct ahv_walk_out {
 	bool l1_valid;
 	uint8_t l1_perm;
 	uint64_t l1_table;
+	/* X86 format, AHV_WALK_OK: the leaf's protection key, bits 62:59
+	 * (SDM Vol. 3A §4.6.2 and Tables 4-18..4-20; APM Vol. 2 §5.6.7),
+	 * meaningful only when the caller's CR4.PKE = 1. */
+	uint8_t pkey;
+	/* Physical address (in the walk's input space for its tables) of
+	 * every entry read, in walk order: the start level's first, the leaf
+	 * last. For a caller that sets Accessed/Dirty flags (SDM Vol. 3A
+	 * §4.8). */
+	uint8_t n_path;
+	uint64_t path[5];
 };
 
 enum ahv_walk_res ahv_walk(const struct ahv_pt_fmt *f, uint64_t root,

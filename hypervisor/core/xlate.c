@@ -127,8 +127,52 @@ static uint32_t guest_walk_status(enum ahv_walk_res r, uint32_t table_status)
 	return AHV_E_INTERNAL;
 }
 
+/* CPL3 and CR4.PKE: the protection key of the leaf, through the caller's
+ * PKRU (SDM Vol. 3A §4.6.2; APM Vol. 2 §5.6.7). A user-mode access to a
+ * user-mode page (every CPL3 walk that got here has U/S = 1 at every level)
+ * may not read or write with AD = 1, nor write with WD = 1. Instruction
+ * fetches are not subject to protection keys. */
+static uint32_t pkey_check(const struct ahv_call *c, uint8_t pkey, bool write)
+{
+	uint32_t k;
+
+	if (c->cpl != 3 || c->fetch || !(c->x->cr4 & CR4_PKE))
+		return AHV_OK;
+	k = c->x->pkru >> (2u * pkey);
+	if (k & PKRU_AD)
+		return AHV_E_NOT_USER;
+	if (write && (k & PKRU_WD))
+		return AHV_E_NOT_WRITABLE;
+	return AHV_OK;
+}
+
+/* The host-physical address of each guest paging entry of a walk, for the
+ * A/D update that the write will do: nested write permission, RAM and not
+ * hypervisor memory, like any other write to guest memory. */
+static uint32_t mark_entries(struct ahv_call *c, const struct ahv_walk_out *o,
+			     struct ahv_pt_marks *m)
+{
+	m->n = 0;
+	for (unsigned i = 0; i < o->n_path; i++) {
+		uint64_t hpa, span, len = 8;
+		bool clean;
+		uint32_t st = nested_lookup(c, o->path[i], true, &hpa, &span,
+					    &clean);
+
+		if (st == AHV_OK)
+			st = ahv_frame_check(c->plat, hpa, &len);
+		if (st == AHV_OK && len < 8)
+			st = AHV_E_NOT_RAM;
+		if (st != AHV_OK)
+			return st;
+		m->hpa[m->n++] = hpa;
+	}
+	return AHV_OK;
+}
+
 uint32_t ahv_xlate(struct ahv_call *c, uint32_t space, uint64_t addr,
-		   bool write, uint64_t *hpa, uint64_t *len)
+		   bool write, uint64_t *hpa, uint64_t *len,
+		   struct ahv_pt_marks *marks)
 {
 	uint64_t gpa = addr, span = UINT64_MAX, nspan;
 	uint32_t st;
@@ -141,7 +185,7 @@ uint32_t ahv_xlate(struct ahv_call *c, uint32_t space, uint64_t addr,
 		uint64_t tag = (addr >> 21) + 1;
 		enum ahv_walk_res r;
 
-		if (c->gcache.tag == tag) {
+		if (c->gcache.tag == tag && !marks) {
 			r = ahv_walk_from(&c->gfmt, c->gcache.table, 1,
 					  c->gcache.perm, addr, acc, guest_read,
 					  c, &o);
@@ -156,6 +200,11 @@ uint32_t ahv_xlate(struct ahv_call *c, uint32_t space, uint64_t addr,
 		}
 		if (r != AHV_WALK_OK)
 			return guest_walk_status(r, o.table_status);
+		st = pkey_check(c, o.pkey, write);
+		if (st == AHV_OK && marks)
+			st = mark_entries(c, &o, marks);
+		if (st != AHV_OK)
+			return st;
 		gpa = o.pa;
 		span = o.span;
 	}
@@ -206,11 +255,12 @@ size_t ahv_guest_fetch(struct ahv_core *core, const struct ahv_vcpu_exit *x, uin
 	if ((x->cr0 & CR0_PG) && !(x->efer & EFER_LMA))
 		return 0;
 	ahv_call_setup(&c, core, x);
+	c.fetch = true;
 	while (done < n) {
 		uint64_t hpa, len = n - done, a = va + done;
 		uint32_t st = (x->cr0 & CR0_PG)
-				      ? ahv_xlate(&c, AHV_SPACE_GVA, a, false, &hpa, &len)
-				      : ahv_xlate(&c, AHV_SPACE_GPA, a & 0xffffffffu, false, &hpa, &len);
+				      ? ahv_xlate(&c, AHV_SPACE_GVA, a, false, &hpa, &len, NULL)
+				      : ahv_xlate(&c, AHV_SPACE_GPA, a & 0xffffffffu, false, &hpa, &len, NULL);
 		if (st != AHV_OK || !len)
 			break;
 		const volatile uint8_t *src = (const volatile uint8_t *)(uintptr_t)hpa;
@@ -230,9 +280,10 @@ void ahv_call_setup(struct ahv_call *c, struct ahv_core *core,
 	c->plat = p;
 	c->x = x;
 	c->cpl = x->cpl;
+	c->fetch = false;
+	c->quiesce = NULL;
 	c->t0 = p->monotonic_ns(p->ctx);
-	memset(c->ncache, 0, sizeof(c->ncache));
-	memset(&c->gcache, 0, sizeof(c->gcache));
+	ahv_call_flush(c);
 	c->groot = x->cr3 & AHV_PT_ADDR_MASK; /* bits 11:0 PCID/flags, 63:52 */
 	c->gfmt = (struct ahv_pt_fmt){
 		.kind = AHV_PT_X86,
@@ -253,4 +304,10 @@ void ahv_call_setup(struct ahv_call *c, struct ahv_core *core,
 		.physical = true,
 		.phys_bits = p->phys_addr_bits,
 	};
+}
+
+void ahv_call_flush(struct ahv_call *c)
+{
+	memset(c->ncache, 0, sizeof(c->ncache));
+	memset(&c->gcache, 0, sizeof(c->gcache));
 }

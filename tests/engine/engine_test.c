@@ -316,15 +316,17 @@ static void t_zero_length(void **st)
  * then one byte too many, alone and as a running sum. */
 static void t_max_length(void **st)
 {
-	struct sim_cfg cfg = { .guest_ram = SIM_1G + (32ull << 20) };
+	struct sim_cfg cfg = { .guest_ram = 2 * SIM_1G + (32ull << 20) };
 	struct sim *s = mk(&cfg);
 	uint64_t va = 4ull << 30;
 
 	(void)st;
-	/* everything allocated from now on (tables, request and report
-	 * buffers) lies above the measured GPA [0, 1G) */
-	s->gpa_next = SIM_1G;
-	assert_int_equal(sim_map(s, &s->gpt, va, 0, SIM_1G, SIM_1G, SIM_URW), 0);
+	/* The measured GPA [1G, 2G) holds no paging structure: neither those
+	 * sim_init made below it nor those allocated from now on above it
+	 * (the report write sets Accessed flags in the ones that map the
+	 * report buffer, after the measurement and before the oracle reads). */
+	s->gpa_next = 2 * SIM_1G;
+	assert_int_equal(sim_map(s, &s->gpt, va, SIM_1G, SIM_1G, SIM_1G, SIM_URW), 0);
 	fill(s, AHV_SPACE_GVA, va + 12345, 100); /* mostly zero pages */
 	assert_status(attest1(s, 1, AHV_SPACE_GVA, va, SIM_1G), AHV_OK, AHV_OBJ_NONE, 0);
 	assert_status(attest1(s, 1, AHV_SPACE_GVA, va, SIM_1G + 1), AHV_E_TOO_MANY_BYTES, 0, va);
@@ -1059,6 +1061,250 @@ static void t_composite_example(void **st)
 	assert_memory_equal(out, want, 32);
 }
 
+/* ---- protection keys and the report's Dirty flags (protocol.md §4.3, §4.4) - */
+
+#define T_CR4_PKE (1ull << 22)          /* SDM Vol. 3A §2.5 */
+#define T_PKEY(k) ((uint64_t)(k) << 59) /* leaf bits 62:59, SDM §4.6.2 */
+#define T_AD(k) (1u << (2 * (k)))       /* PKRU.ADk */
+#define T_WD(k) (2u << (2 * (k)))       /* PKRU.WDk */
+
+static void t_protection_keys(void **st)
+{
+	struct sim *s = mk(NULL);
+	uint64_t data = sim_alloc_gva(s, SIM_4K, 0, SIM_URW);
+	uint64_t *pte = sim_entry(s, &s->gpt, data, 1);
+	struct sim_region r = { .address = data, .size = 1, .space = AHV_SPACE_GVA };
+	uint8_t req[AHV_REQUEST_MAX_SIZE], before[AHV_REPORT_MAX_SIZE], after[AHV_REPORT_MAX_SIZE];
+	size_t len = sim_request(req, 1, nonce8, 8, &r, 1, &s->guest_key[0], &s->drbg);
+	uint64_t rq = sim_alloc_gva(s, len, 0, SIM_URW);
+	uint64_t rp = sim_alloc_gva(s, AHV_REPORT_MAX_SIZE, 0, SIM_URW);
+	uint64_t *rq_pte = sim_entry(s, &s->gpt, rq, 1), *rp_pte = sim_entry(s, &s->gpt, rp, 1);
+	struct ahv_hc_regs o;
+
+	(void)st;
+	fill(s, AHV_SPACE_GVA, data, SIM_4K);
+	sim_write(s, AHV_SPACE_GVA, rq, req, len);
+	*pte |= T_PKEY(5);
+	s->cr4 |= T_CR4_PKE;
+	/* AD for the data page's key: a 1-byte region is no digest oracle */
+	s->pkru = T_AD(5);
+	assert_status(attest1(s, 1, AHV_SPACE_GVA, data + 7, 1), AHV_E_NOT_USER, 0, data + 7);
+	/* WD alone still lets the page be read; other keys' AD do not matter */
+	s->pkru = T_WD(5) | T_AD(4) | T_AD(6);
+	assert_status(attest1(s, 1, AHV_SPACE_GVA, data + 7, 1), AHV_OK, AHV_OBJ_NONE, 0);
+	/* PKRU is ignored while CR4.PKE = 0 (SDM Vol. 3A §4.6.2) */
+	s->pkru = T_AD(5);
+	s->cr4 &= ~T_CR4_PKE;
+	assert_status(attest1(s, 1, AHV_SPACE_GVA, data + 7, 1), AHV_OK, AHV_OBJ_NONE, 0);
+	s->cr4 |= T_CR4_PKE;
+	/* a CPL0 caller controls PKRU itself: keys are not consulted (§4.3) */
+	s->cpl = 0;
+	assert_status(attest1(s, 1, AHV_SPACE_GVA, data + 7, 1), AHV_OK, AHV_OBJ_NONE, 0);
+	s->cpl = 3;
+	/* the request buffer is read at CPL3 too */
+	*pte &= ~T_PKEY(15);
+	*rq_pte |= T_PKEY(3);
+	s->pkru = T_AD(3);
+	fill(s, AHV_SPACE_GVA, rp, AHV_REPORT_MAX_SIZE);
+	sim_read(s, AHV_SPACE_GVA, rp, before, AHV_REPORT_MAX_SIZE);
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_E_NOT_USER, AHV_OBJ_REQUEST_BUFFER, rq);
+	/* the report write obeys WD, and AD */
+	*rp_pte |= T_PKEY(9);
+	s->pkru = T_WD(9) | T_WD(3);
+	uint64_t c0 = s->core.counter;
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_E_NOT_WRITABLE, AHV_OBJ_OUTPUT_BUFFER, rp);
+	s->pkru = T_AD(9);
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_E_NOT_USER, AHV_OBJ_OUTPUT_BUFFER, rp);
+	assert_int_equal(s->core.counter, c0);
+	sim_read(s, AHV_SPACE_GVA, rp, after, AHV_REPORT_MAX_SIZE);
+	assert_memory_equal(before, after, AHV_REPORT_MAX_SIZE);
+	/* GET_INFO writes like a report */
+	s->pkru = T_WD(9);
+	o = sim_call(s, AHV_HC_GET_INFO, rp, AHV_HV_INFO_SIZE, 0, 0);
+	assert_status(o, AHV_E_NOT_WRITABLE, AHV_OBJ_OUTPUT_BUFFER, rp);
+	s->pkru = 0;
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_OK, AHV_OBJ_NONE, 0);
+	rm(s);
+}
+
+/* A and D as the CPU's own write of the report would leave them (SDM
+ * Vol. 3A §4.8), and the entries' frames checked like any guest write. */
+static void t_report_dirty(void **st)
+{
+	struct sim_cfg cfg = { .nested_page = SIM_4K };
+	struct sim *s = mk(&cfg);
+	uint64_t data = sim_alloc_gva(s, 64, 0, SIM_URW);
+	struct sim_region r = { .address = data, .size = 64, .space = AHV_SPACE_GVA };
+	uint8_t req[AHV_REQUEST_MAX_SIZE];
+	size_t len = sim_request(req, 1, nonce8, 8, &r, 1, &s->guest_key[0], &s->drbg);
+	uint64_t rq = sim_alloc_gva(s, len, 0, SIM_URW);
+	/* a report crossing into a second page */
+	uint64_t rp = sim_alloc_gva(s, 2 * SIM_4K, SIM_4K - 100, SIM_URW);
+	const uint64_t A = 1u << 5, D = 1u << 6;
+	struct ahv_hc_regs o;
+
+	(void)st;
+	sim_write(s, AHV_SPACE_GVA, rq, req, len);
+	for (uint64_t p = rp; p < rp + 200; p += SIM_4K)
+		for (unsigned l = 1; l <= s->gpt.levels; l++)
+			*sim_entry(s, &s->gpt, p, l) &= ~(A | D);
+	*sim_entry(s, &s->gpt, data, 1) &= ~(A | D);
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_OK, AHV_OBJ_NONE, 0);
+	for (uint64_t p = rp; p < rp + 200; p += SIM_4K) {
+		assert_int_equal(*sim_entry(s, &s->gpt, p, 1) & (A | D), A | D);
+		for (unsigned l = 2; l <= s->gpt.levels; l++)
+			assert_int_equal(*sim_entry(s, &s->gpt, p, l) & A, A);
+	}
+	/* reads set nothing (§4.3: the measured pages' flags are the guest's) */
+	assert_int_equal(*sim_entry(s, &s->gpt, data, 1) & (A | D), 0);
+	/* the report page's page table write-protected in the nested tables:
+	 * the flag update is a write the CPU could not do either */
+	uint64_t *pte = sim_entry(s, &s->gpt, rp, 1);
+	uint64_t table_gpa = SIM_HPA_BASE + (uint64_t)((uint8_t *)pte - s->mem) - SIM_GUEST_HPA;
+	uint64_t *ne = sim_entry(s, &s->npt, table_gpa & ~(SIM_4K - 1), 1);
+	assert_non_null(ne);
+	*ne &= ~2ull;
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_E_NESTED_FAULT, AHV_OBJ_OUTPUT_BUFFER, rp);
+	*ne |= 2ull;
+	rm(s);
+}
+
+/* ---- the SMP stop: after every check, around the measurement (item 6) ---- */
+
+struct stop_probe {
+	struct sim *s;
+	unsigned stops, resumes;
+	int fail;            /* stop() answers this */
+	uint64_t poke;       /* GVA rewritten by stop(), as a vCPU would just before */
+	uint64_t *move_pte;  /* a PTE stop() points at move_to (a remap in flight) */
+	uint64_t move_to;
+};
+
+static int probe_stop(void *arg)
+{
+	struct stop_probe *p = arg;
+
+	p->stops++;
+	if (p->fail)
+		return p->fail;
+	if (p->poke)
+		fill(p->s, AHV_SPACE_GVA, p->poke, 64);
+	if (p->move_pte)
+		*p->move_pte = (*p->move_pte & ~UINT64_C(0x000ffffffffff000)) | p->move_to;
+	return 0;
+}
+
+static void probe_resume(void *arg)
+{
+	((struct stop_probe *)arg)->resumes++;
+}
+
+static void t_stop_order(void **st)
+{
+	struct sim *s = mk(NULL);
+	struct stop_probe p = { .s = s };
+	const struct ahv_quiesce q = { probe_stop, probe_resume, &p };
+	uint64_t data = sim_alloc_gva(s, 64, 0, SIM_URW);
+	struct sim_region r = { .address = data, .size = 64, .space = AHV_SPACE_GVA };
+	uint8_t req[AHV_REQUEST_MAX_SIZE], bad[AHV_REQUEST_MAX_SIZE], rep[AHV_REPORT_MAX_SIZE],
+		before[AHV_REPORT_MAX_SIZE];
+	size_t len = sim_request(req, 1, nonce8, 8, &r, 1, &s->guest_key[0], &s->drbg);
+	uint64_t rq = sim_alloc_gva(s, len, 0, SIM_URW), rqbad = sim_alloc_gva(s, len, 0, SIM_URW);
+	uint64_t rp = sim_alloc_gva(s, AHV_REPORT_MAX_SIZE, 0, SIM_URW);
+	uint64_t ro = sim_alloc_gva(s, AHV_REPORT_MAX_SIZE, 0, SIM_URW);
+	uint64_t info = sim_alloc_gva(s, AHV_HV_INFO_SIZE, 0, SIM_URW);
+	struct ahv_hc_regs o;
+
+	(void)st;
+	s->quiesce = &q;
+	fill(s, AHV_SPACE_GVA, data, 64);
+	sim_write(s, AHV_SPACE_GVA, rq, req, len);
+	*sim_entry(s, &s->gpt, ro, 1) &= ~2ull; /* read-only report buffer */
+	/* refused without a stop: bogus function, CPL 1, GET_INFO, a request
+	 * whose key is unknown, a bad signature, a bad region, a bad buffer */
+	o = sim_call(s, 0x41480077, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_E_BAD_FUNCTION, AHV_OBJ_NONE, 0);
+	s->cpl = 1;
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_E_BAD_MODE, AHV_OBJ_NONE, 0);
+	s->cpl = 3;
+	o = sim_call(s, AHV_HC_GET_INFO, info, AHV_HV_INFO_SIZE, 0, 0);
+	assert_int_equal(o.rax, AHV_OK);
+	memcpy(bad, req, len);
+	sim_resign(bad, &s->stranger_key, &s->drbg);
+	sim_write(s, AHV_SPACE_GVA, rqbad, bad, len);
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rqbad, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_int_equal(o.rax, AHV_E_BAD_SIGNATURE);
+	memcpy(bad + AHV_REQUEST_TAIL_OFFSET(1), s->enrolled[1].key_id, AHV_KEY_ID_SIZE);
+	sim_write(s, AHV_SPACE_GVA, rqbad, bad, len);
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rqbad, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_int_equal(o.rax, AHV_E_KEY_MISMATCH);
+	r.address = UINT64_C(0x0000800000000000); /* non-canonical */
+	sim_request(bad, 1, nonce8, 8, &r, 1, &s->guest_key[0], &s->drbg);
+	sim_write(s, AHV_SPACE_GVA, rqbad, bad, len);
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rqbad, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_E_NONCANONICAL, 0, r.address);
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, ro, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_E_NOT_WRITABLE, AHV_OBJ_OUTPUT_BUFFER, ro);
+	assert_int_equal(p.stops, 0);
+	/* a good request: one stop, and the measurement is inside it (what a
+	 * vCPU wrote just before the stop is what the report hashes) */
+	p.poke = data;
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_OK, AHV_OBJ_NONE, 0);
+	assert_int_equal(p.stops, 1);
+	assert_int_equal(p.resumes, 1);
+	sim_read(s, AHV_SPACE_GVA, rp, rep, o.rbx);
+	check_report(s, req, len, rep);
+	/* the report buffer remapped between its check and the stop: the
+	 * report goes where the tables point under the stop */
+	uint64_t other = sim_alloc_gpa(s, SIM_4K, SIM_4K);
+	uint64_t *rp_pte = sim_entry(s, &s->gpt, rp, 1), keep = *rp_pte;
+	uint64_t old_gpa;
+	assert_true(sim_model_xlate(&s->gpt, rp, &old_gpa));
+	p.poke = 0;
+	p.move_pte = rp_pte;
+	p.move_to = other;
+	memset(rep, 0, sizeof(rep));
+	sim_write(s, AHV_SPACE_GPA, old_gpa, rep, SIM_4K);
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_OK, AHV_OBJ_NONE, 0);
+	sim_read(s, AHV_SPACE_GPA, other, rep, SIM_4K);
+	assert_int_equal(((struct ahv_report_hdr *)rep)->magic, AHV_REPORT_MAGIC);
+	sim_read(s, AHV_SPACE_GPA, old_gpa, before, SIM_4K);
+	for (unsigned i = 0; i < SIM_4K; i++)
+		assert_int_equal(before[i], 0);
+	*rp_pte = keep;
+	p.move_pte = NULL;
+	/* the stop times out: AHV_E_BUSY with RBX = RCX = 0 and RDX =
+	 * AHV_OBJ_NONE (protocol.md §3.1, §5.1), nothing written, no counter
+	 * value used, no resume, and the engine free again */
+	p.fail = -1;
+	p.stops = p.resumes = 0;
+	fill(s, AHV_SPACE_GVA, rp, AHV_REPORT_MAX_SIZE);
+	sim_read(s, AHV_SPACE_GVA, rp, before, AHV_REPORT_MAX_SIZE);
+	uint64_t c0 = s->core.counter;
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_E_BUSY, AHV_OBJ_NONE, 0);
+	assert_int_equal(o.rbx, 0);
+	assert_int_equal(p.stops, 1);
+	assert_int_equal(p.resumes, 0);
+	assert_int_equal(s->core.counter, c0);
+	sim_read(s, AHV_SPACE_GVA, rp, rep, AHV_REPORT_MAX_SIZE);
+	assert_memory_equal(before, rep, AHV_REPORT_MAX_SIZE);
+	p.fail = 0;
+	o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
+	assert_status(o, AHV_OK, AHV_OBJ_NONE, 0);
+	assert_int_equal(p.resumes, 1);
+	rm(s);
+}
+
 static void t_init_refuses(void **st)
 {
 	struct sim *s = mk(NULL);
@@ -1109,6 +1355,9 @@ int main(void)
 		cmocka_unit_test(t_double_fetch),
 		cmocka_unit_test(t_composite_example),
 		cmocka_unit_test(t_init_refuses),
+		cmocka_unit_test(t_protection_keys),
+		cmocka_unit_test(t_report_dirty),
+		cmocka_unit_test(t_stop_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

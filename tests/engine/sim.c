@@ -349,9 +349,10 @@ struct ahv_hc_regs sim_call(struct sim *s, uint64_t rax, uint64_t rbx,
 		.cs_l = s->cs_l,
 		.cpl = s->cpl,
 		.apic_id = 7,
+		.pkru = s->pkru,
 	};
 
-	ahv_hypercall(&s->core, &x);
+	ahv_hypercall_quiesced(&s->core, &x, s->quiesce);
 	return x.regs;
 }
 

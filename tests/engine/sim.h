@@ -102,7 +102,10 @@ struct sim {
 	uint8_t cpl;
 	uint64_t cr3_flags;       /* extra CR3 bits (PCID) */
 	uint64_t efer, cr0, cr4;
+	uint32_t pkru;            /* the caller's PKRU (with cr4 PKE) */
 	bool cs_l;
+	/* the stop hooks sim_call hands the core (NULL: none, as one vCPU) */
+	const struct ahv_quiesce *quiesce;
 };
 
 /* Set up a machine (cfg may be NULL for defaults). 0 on success. */

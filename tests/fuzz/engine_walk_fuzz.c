@@ -5,7 +5,8 @@
  * Four simulated machines are built once (EPT/NPT x 4/5 levels), each with
  * a small mapped guest. An input is:
  *   byte 0      machine (bits 1:0), caller CPL0 (bit 2), write access
- *               (bit 3), guest EFER.NXE off (bit 4), no 1 GiB pages (bit 5)
+ *               (bit 3), guest EFER.NXE off (bit 4), no 1 GiB pages (bit 5),
+ *               CR4.PKE with PKRU = the last address's low 32 bits (bit 6)
  *   bytes 1-32  four 8-byte addresses to translate (bit 63 of each: raw,
  *               else an offset into the mapped guest range), translated
  *               both as GVA and as GPA
@@ -14,7 +15,9 @@
  *               guest tables), 4-byte offset, 8-byte value
  * Pokes are undone after each input. Checked: no crash/hang/sanitizer
  * report; a successful translation lands in RAM, outside hypervisor memory,
- * with a length that stays inside both and inside one page mapping.
+ * with a length that stays inside both and inside one page mapping; for a
+ * write, each guest paging entry whose A/D flags the write would set is an
+ * aligned 8 bytes of guest RAM too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +66,16 @@ static void check(struct sim *s, uint32_t st, uint64_t hpa, uint64_t len)
 		abort();
 }
 
+static void check_marks(struct sim *s, uint32_t st, const struct ahv_pt_marks *mk)
+{
+	if (st != AHV_OK)
+		return;
+	if (mk->n < 1 || mk->n > s->gpt.levels)
+		abort();
+	for (uint32_t i = 0; i < mk->n; i++)
+		check(s, (mk->hpa[i] & 7) ? AHV_E_INTERNAL : AHV_OK, mk->hpa[i], 8);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct { uint64_t *p; uint64_t old; } undo[MAX_POKES];
@@ -101,20 +114,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	x.efer = (mode & 16) ? (s->efer & ~(1ull << 11)) : s->efer;
 	x.cr0 = s->cr0;
 	x.cs_l = true;
+	if (mode & 64) {
+		x.cr4 |= UINT64_C(1) << 22; /* CR4.PKE, SDM Vol. 3A §2.5 */
+		memcpy(&x.pkru, data + 25, 4);
+	}
 	s->plat.guest_page_1g = !(mode & 32);
 	s->plat.nested.page_1g = !(mode & 32);
 	ahv_call_setup(&c, &s->core, &x);
 	for (int i = 0; i < 4; i++) {
 		uint64_t a, hpa, len;
+		struct ahv_pt_marks mk;
+		uint32_t st;
 
 		memcpy(&a, data + 1 + 8 * i, 8);
 		if (!(a >> 63))
 			a = BASE_GVA + (a % (SIM_2M + 17 * SIM_4K));
 		len = 3 * SIM_4K;
-		check(s, ahv_xlate(&c, AHV_SPACE_GVA, a, (mode & 8) != 0, &hpa, &len), hpa, len);
+		st = ahv_xlate(&c, AHV_SPACE_GVA, a, (mode & 8) != 0, &hpa, &len,
+			       (mode & 8) ? &mk : NULL);
+		check(s, st, hpa, len);
+		if (mode & 8)
+			check_marks(s, st, &mk);
 		len = SIM_2M + 5;
 		check(s, ahv_xlate(&c, AHV_SPACE_GPA, a & 0xffffffffffull, (mode & 8) != 0,
-				   &hpa, &len), hpa, len);
+				   &hpa, &len, NULL), hpa, len);
 	}
 	s->plat.guest_page_1g = true;
 	s->plat.nested.page_1g = true;

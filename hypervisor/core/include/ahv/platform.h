@@ -17,7 +17,7 @@
  *     struct ahv_vcpu_exit x = {
  *             .regs = { .rax = ..., .rbx = ..., .rcx = ..., .rdx = ..., .rsi = ... },
  *             .cr0 = ..., .cr3 = ..., .cr4 = ..., .efer = ...,
- *             .cs_l = ..., .cpl = ..., .apic_id = ...,
+ *             .cs_l = ..., .cpl = ..., .apic_id = ..., .pkru = ...,
  *     };
  *     ahv_hypercall(&core, &x);
  *     // copy x.regs.rax/rbx/rcx/rdx back to the guest (RSI is unchanged),
@@ -176,6 +176,11 @@ struct ahv_vcpu_exit {
 	bool cs_l;     /* CS.L: 64-bit code segment */
 	uint8_t cpl;   /* VMX: SS.DPL (SDM Vol. 3C §24.4.1); SVM: VMCB CPL */
 	uint32_t apic_id; /* initial APIC id of this CPU */
+	/* The guest's PKRU when cr4 has PKE (bit 22), else 0: neither VM exit
+	 * nor #VMEXIT switches PKRU, so the back end reads it in the host
+	 * (RDPKRU; SDM Vol. 3A §4.6.2, APM Vol. 2 §5.6.7). CPL3 accesses obey
+	 * it (protocol.md §4.3). */
+	uint32_t pkru;
 };
 
 /* The core's state: the platform plus what it derives and counts. One per
@@ -205,6 +210,23 @@ int ahv_core_init(struct ahv_core *core, const struct ahv_platform *plat);
 /* Serve one hypercall: reads x->regs and the caller state, writes
  * x->regs.rax/rbx/rcx/rdx. Never fails in any other way. */
 void ahv_hypercall(struct ahv_core *core, struct ahv_vcpu_exit *x);
+
+/* smp = on: how the back end holds the guest's memory still for one
+ * measurement (docs/smp.md). stop() returns 0 once no other vCPU runs guest
+ * code, nonzero if that could not be had (the call then answers AHV_E_BUSY,
+ * protocol.md §3.4); resume() ends a successful stop. */
+struct ahv_quiesce {
+	int (*stop)(void *arg);
+	void (*resume)(void *arg);
+	void *arg;
+};
+/* ahv_hypercall, with q->stop() called only after every check that can
+ * refuse the call without measuring (function, mode and CPL, request copy,
+ * fields, signature, regions, report buffer: protocol.md §5.2 steps 1-10)
+ * and q->resume() after the report is written: a refused caller stops
+ * nobody, and no other vCPU runs while regions are read. q may be NULL. */
+void ahv_hypercall_quiesced(struct ahv_core *core, struct ahv_vcpu_exit *x,
+			    const struct ahv_quiesce *q);
 
 /* Copy up to n bytes the guest reads at linear address va in the state x
  * (no paging: va is a guest-physical address; 4/5-level long-mode paging
