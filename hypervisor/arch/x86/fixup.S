@@ -56,6 +56,27 @@ ahv_safe_xgetbv:
 	xorl %eax, %eax
 8:	ret
 
+/* int ahv_safe_rdpkru(uint32_t *val): RDPKRU (Vol. 2B; opcode 0F 01 EE,
+ * ECX = 0, PKRU into EAX, EDX = 0) with the host's CR4.PKE (bit 22, SDM
+ * Vol. 3A §2.5) set around it, since RDPKRU is #UD while it is clear. The
+ * host never writes PKRU, so it still holds the guest's (neither VM exit
+ * nor #VMEXIT switches it). MOV to CR4 #GPs on a CPU without protection
+ * keys: that fault is the fixup, CR4 unchanged. */
+	.globl ahv_safe_rdpkru
+	.align 16
+ahv_safe_rdpkru:
+	movq %rdi, %r8
+	movq %cr4, %r9
+	movq %r9, %r10
+	btsq $22, %r10
+9:	movq %r10, %cr4
+	xorl %ecx, %ecx
+	.byte 0x0f, 0x01, 0xee	/* rdpkru */
+	movq %r9, %cr4
+	movl %eax, (%r8)
+	xorl %eax, %eax
+10:	ret
+
 	.section .data.rel.ro, "aw"
 	.align 8
 	.globl ahv_fixup_table
@@ -64,6 +85,7 @@ ahv_fixup_table:
 	.quad 3b, 4b
 	.quad 5b, 6b
 	.quad 7b, 8b
+	.quad 9b, 10b
 	.globl ahv_fixup_table_end
 ahv_fixup_table_end:
 	.section .note.GNU-stack,"",@progbits

@@ -14,10 +14,6 @@
 
 /* CPUID bits the policy touches. */
 #define CPUID_1_ECX_VMX (1u << 5)          /* SDM Vol. 2A CPUID Table 3-10; Vol. 3C §24.6 */
-#define CPUID_1_ECX_DTES64 (1u << 2)       /* SDM Vol. 2A CPUID Table 3-10 */
-#define CPUID_1_ECX_DSCPL (1u << 4)
-#define CPUID_1_EDX_DS (1u << 21)          /* Table 3-11 */
-#define CPUID_7_EBX_PT (1u << 25)          /* leaf 07H EBX: Intel Processor Trace */
 #define CPUID_1_ECX_OSXSAVE (1u << 27)     /* SDM Vol. 2A CPUID Table 3-10 */
 #define CPUID_7_ECX_OSPKE (1u << 4)        /* SDM Vol. 2A CPUID leaf 07H */
 #define CPUID_D1_EAX_XSAVES (1u << 3)      /* SDM Vol. 2A CPUID leaf 0DH, sub-leaf 1 */
@@ -80,9 +76,6 @@ void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t guest_cr4)
 		if (leaf == 1) {
 			r[2] |= CPUID_1_ECX_HYPERVISOR;
 			r[2] &= ~CPUID_1_ECX_VMX;          /* VT-x is not offered */
-			/* Nor the DS save area (BTS/PEBS stores, msr_policy.c). */
-			r[2] &= ~(CPUID_1_ECX_DTES64 | CPUID_1_ECX_DSCPL);
-			r[3] &= ~CPUID_1_EDX_DS;
 			/* OSXSAVE mirrors CR4.OSXSAVE (SDM Vol. 2A CPUID,
 			 * Table 3-10 bit 27): the guest's, not the host's. */
 			r[2] = (guest_cr4 & CR4_OSXSAVE) ? r[2] | CPUID_1_ECX_OSXSAVE : r[2] & ~CPUID_1_ECX_OSXSAVE;
@@ -97,9 +90,6 @@ void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t guest_cr4)
 		} else if (leaf == 7 && sub == 0) {
 			/* OSPKE mirrors CR4.PKE (Vol. 2A CPUID leaf 07H ECX bit 4). */
 			r[2] = (guest_cr4 & CR4_PKE) ? r[2] | CPUID_7_ECX_OSPKE : r[2] & ~CPUID_7_ECX_OSPKE;
-			r[1] &= ~CPUID_7_EBX_PT; /* Intel PT writes to physical memory: hidden, its MSRs #GP */
-		} else if (leaf == 0x14) {
-			r[0] = r[1] = r[2] = r[3] = 0; /* no Intel PT (Vol. 2A CPUID leaf 14H) */
 		} else if (leaf == 0x80000001u) {
 			r[2] &= ~CPUID_8000_0001_ECX_SVM;  /* nor SVM */
 		} else if (leaf == 0x8000000Au) {
@@ -198,35 +188,43 @@ static int stop_others(struct ahv_hv *hv, struct ahv_vcpu *self)
 	return 0;
 }
 
+/* The stop as the core's quiesce hooks (ahv/platform.h): the core calls
+ * them around the measurement only, after every check that can refuse the
+ * request, so a refused caller freezes no other vCPU. */
+struct stop_ctx {
+	struct ahv_hv *hv;
+	struct ahv_vcpu *self;
+};
+
+static int quiesce_stop(void *arg)
+{
+	struct stop_ctx *s = arg;
+	return stop_others(s->hv, s->self);
+}
+
+static void quiesce_resume(void *arg)
+{
+	(void)arg;
+	stop_release();
+}
+
 /* The engine, on this vCPU's hypercall registers. No FXSAVE here: the
  * engine is general-registers-only, and SHA-NI saves and restores the SSE
  * state itself (crypto/src/sha256.c). */
-static void run_core(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_exit *x)
+void ahv_vcpu_hypercall(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_exit *x)
 {
+	struct stop_ctx sc = {.hv = hv, .self = v};
+	const struct ahv_quiesce q = {.stop = quiesce_stop, .resume = quiesce_resume, .arg = &sc};
+	int smp = (hv->handoff->policy & AHV_HO_SMP) && __atomic_load_n(&hv->n_vcpus, __ATOMIC_ACQUIRE) >= 2;
+
 	x->regs = (struct ahv_hc_regs){.rax = v->gprs.rax, .rbx = v->gprs.rbx, .rcx = v->gprs.rcx,
 				       .rdx = v->gprs.rdx, .rsi = v->gprs.rsi};
 	x->apic_id = v->apic_id;
-	ahv_hypercall(hv->core, x);
+	ahv_hypercall_quiesced(hv->core, x, smp ? &q : NULL);
 	v->gprs.rax = x->regs.rax;
 	v->gprs.rbx = x->regs.rbx;
 	v->gprs.rcx = x->regs.rcx;
 	v->gprs.rdx = x->regs.rdx;
-}
-
-void ahv_vcpu_hypercall(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_exit *x)
-{
-	if ((uint32_t)v->gprs.rax != AHV_HC_ATTEST_GUEST_MEMORY || !(hv->handoff->policy & AHV_HO_SMP) ||
-	    __atomic_load_n(&hv->n_vcpus, __ATOMIC_ACQUIRE) < 2) {
-		run_core(hv, v, x);
-		return;
-	}
-	if (stop_others(hv, v)) {
-		v->gprs.rax = AHV_E_BUSY;
-		v->gprs.rbx = v->gprs.rdx = 0;
-		return;
-	}
-	run_core(hv, v, x);
-	stop_release();
 }
 
 enum ahv_paging ahv_paging_mode(uint64_t cr0, uint64_t cr4, uint64_t efer)
@@ -246,6 +244,22 @@ uint64_t ahv_vcpu_get_gpr(struct ahv_vcpu *v, enum ahv_gpr r)
 void ahv_vcpu_set_gpr(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val)
 {
 	((uint64_t *)&v->gprs)[r & 15] = val;
+}
+
+void ahv_msr_intercept(uint8_t *bm, const struct ahv_msr_bitmap_layout *l, uint32_t msr, int read, int write)
+{
+	static const uint32_t range_base[3] = {0, 0xC0000000u, 0xC0010000u};
+	for (unsigned r = 0; r < 3; r++) {
+		if (l->range_off[r] == ~0u || msr < range_base[r] || msr - range_base[r] > 0x1FFF)
+			continue;
+		uint64_t bit = (uint64_t)l->range_off[r] * 8 + (uint64_t)(msr - range_base[r]) * l->stride;
+		if (read)
+			bm[bit / 8] |= (uint8_t)(1u << (bit % 8));
+		bit += l->write_bit;
+		if (write)
+			bm[bit / 8] |= (uint8_t)(1u << (bit % 8));
+		return;
+	}
 }
 
 /* ---- intercepted I/O ports --------------------------------------------------- */
