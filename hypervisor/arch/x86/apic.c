@@ -30,8 +30,14 @@ void ahv_apic_send_nmi(uint32_t apic_id)
 	 * ICR_LO sends. The guest's ICR_HI is put back: it may be between its
 	 * own two writes (only on this CPU, and only at an exit). */
 	uint32_t hi = *xapic(XAPIC_ICR_HI);
-	while (*xapic(XAPIC_ICR_LO) & ICR_SEND_PENDING)
+	/* A bounded wait: a guest that disabled its APIC (IA32_APIC_BASE.EN,
+	 * §11.4.3) leaves the page reading all ones, pending forever. No NMI
+	 * then: the stop times out and answers BUSY (docs/smp.md). */
+	for (unsigned i = 0; *xapic(XAPIC_ICR_LO) & ICR_SEND_PENDING; i++) {
+		if (i > 1000000)
+			return;
 		ahv_pause();
+	}
 	*xapic(XAPIC_ICR_HI) = apic_id << 24;
 	*xapic(XAPIC_ICR_LO) = ICR_LEVEL_ASSERT | ICR_DELIVERY_NMI;
 	*xapic(XAPIC_ICR_HI) = hi;

@@ -25,7 +25,8 @@ isr_\vec:
  * its IST stack (48(%rsp) here: above the saved RAX and the 5-word frame),
  * if the back end set one (VT-x: &vcpu->host_nmi), records it for
  * injection. Two places must not lose the NMI:
- *  - between ahv_park_wait's checks and its HLT: skip the HLT;
+ *  - between ahv_park_wait's checks and its HLT: redo the checks (an NMI
+ *    after a compare but before its branch would otherwise be lost);
  *  - in vmx_run.S's entry window (checks, then VMLAUNCH/VMRESUME): go
  *    back to its start, so the checks see the stop or the recorded NMI. */
 	.globl ahv_nmi_absorb
@@ -38,10 +39,15 @@ ahv_nmi_absorb:
 	testq %rax, %rax
 	jz 1f
 	movl $1, (%rax)
+	/* Anywhere from ahv_park_wait's first check to its HLT (a check's
+	 * flags may predate this NMI's news): back to the first check. */
 1:	leaq ahv_park_hlt(%rip), %rax
 	cmpq %rax, 8(%rsp)
-	jne 2f
-	incq 8(%rsp)
+	ja 2f
+	leaq ahv_park_wait(%rip), %rax
+	cmpq %rax, 8(%rsp)
+	jb 2f
+	movq %rax, 8(%rsp)
 	jmp 3f
 2:	leaq ahv_vmx_window(%rip), %rax
 	cmpq %rax, 8(%rsp)

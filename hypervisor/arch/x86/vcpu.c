@@ -14,6 +14,10 @@
 
 /* CPUID bits the policy touches. */
 #define CPUID_1_ECX_VMX (1u << 5)          /* SDM Vol. 2A CPUID Table 3-10; Vol. 3C §24.6 */
+#define CPUID_1_ECX_DTES64 (1u << 2)       /* SDM Vol. 2A CPUID Table 3-10 */
+#define CPUID_1_ECX_DSCPL (1u << 4)
+#define CPUID_1_EDX_DS (1u << 21)          /* Table 3-11 */
+#define CPUID_7_EBX_PT (1u << 25)          /* leaf 07H EBX: Intel Processor Trace */
 #define CPUID_1_ECX_OSXSAVE (1u << 27)     /* SDM Vol. 2A CPUID Table 3-10 */
 #define CPUID_7_ECX_OSPKE (1u << 4)        /* SDM Vol. 2A CPUID leaf 07H */
 #define CPUID_D1_EAX_XSAVES (1u << 3)      /* SDM Vol. 2A CPUID leaf 0DH, sub-leaf 1 */
@@ -76,6 +80,9 @@ void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t guest_cr4)
 		if (leaf == 1) {
 			r[2] |= CPUID_1_ECX_HYPERVISOR;
 			r[2] &= ~CPUID_1_ECX_VMX;          /* VT-x is not offered */
+			/* Nor the DS save area (BTS/PEBS stores, msr_policy.c). */
+			r[2] &= ~(CPUID_1_ECX_DTES64 | CPUID_1_ECX_DSCPL);
+			r[3] &= ~CPUID_1_EDX_DS;
 			/* OSXSAVE mirrors CR4.OSXSAVE (SDM Vol. 2A CPUID,
 			 * Table 3-10 bit 27): the guest's, not the host's. */
 			r[2] = (guest_cr4 & CR4_OSXSAVE) ? r[2] | CPUID_1_ECX_OSXSAVE : r[2] & ~CPUID_1_ECX_OSXSAVE;
@@ -90,6 +97,9 @@ void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t guest_cr4)
 		} else if (leaf == 7 && sub == 0) {
 			/* OSPKE mirrors CR4.PKE (Vol. 2A CPUID leaf 07H ECX bit 4). */
 			r[2] = (guest_cr4 & CR4_PKE) ? r[2] | CPUID_7_ECX_OSPKE : r[2] & ~CPUID_7_ECX_OSPKE;
+			r[1] &= ~CPUID_7_EBX_PT; /* Intel PT writes to physical memory: hidden, its MSRs #GP */
+		} else if (leaf == 0x14) {
+			r[0] = r[1] = r[2] = r[3] = 0; /* no Intel PT (Vol. 2A CPUID leaf 14H) */
 		} else if (leaf == 0x80000001u) {
 			r[2] &= ~CPUID_8000_0001_ECX_SVM;  /* nor SVM */
 		} else if (leaf == 0x8000000Au) {
@@ -244,22 +254,6 @@ uint64_t ahv_vcpu_get_gpr(struct ahv_vcpu *v, enum ahv_gpr r)
 void ahv_vcpu_set_gpr(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val)
 {
 	((uint64_t *)&v->gprs)[r & 15] = val;
-}
-
-void ahv_msr_intercept(uint8_t *bm, const struct ahv_msr_bitmap_layout *l, uint32_t msr, int read, int write)
-{
-	static const uint32_t range_base[3] = {0, 0xC0000000u, 0xC0010000u};
-	for (unsigned r = 0; r < 3; r++) {
-		if (l->range_off[r] == ~0u || msr < range_base[r] || msr - range_base[r] > 0x1FFF)
-			continue;
-		uint64_t bit = (uint64_t)l->range_off[r] * 8 + (uint64_t)(msr - range_base[r]) * l->stride;
-		if (read)
-			bm[bit / 8] |= (uint8_t)(1u << (bit % 8));
-		bit += l->write_bit;
-		if (write)
-			bm[bit / 8] |= (uint8_t)(1u << (bit % 8));
-		return;
-	}
 }
 
 /* ---- intercepted I/O ports --------------------------------------------------- */

@@ -119,7 +119,6 @@ static void capture_guest(struct svm_vcpu *s, uint64_t rsp, uint64_t rip, uint64
 /* ---- VMCB control area ------------------------------------------------- */
 /* MSR permission map layout (§15.11). */
 static const struct ahv_msr_bitmap_layout msrpm_layout = {{0, 0x800, 0x1000}, 2, 1};
-#define msrpm_set(pm, msr, r, w) ahv_msr_intercept((pm), &msrpm_layout, (msr), (r), (w))
 
 static void setup_control(struct ahv_hv *hv, struct svm_vcpu *s)
 {
@@ -128,12 +127,12 @@ static void setup_control(struct ahv_hv *hv, struct svm_vcpu *s)
 	/* VMRUN must be intercepted or VMRUN fails (§15.5.1; docs/pitfalls.md 3). */
 	c->intercept_misc2 = VMCB_I2_VMRUN | VMCB_I2_VMMCALL | VMCB_I2_VMLOAD | VMCB_I2_VMSAVE |
 			     VMCB_I2_STGI | VMCB_I2_CLGI | VMCB_I2_SKINIT;
-	/* EFER: the guest must not clear SVME (§15.5.1: VMRUN requires guest
-	 * EFER.SVME) nor see it. VM_CR and VM_HSAVE_PA: a guest write to the
-	 * host save area address would let it forge host state at #VMEXIT. */
-	msrpm_set(s->msrpm, MSR_EFER, 1, 1);
-	msrpm_set(s->msrpm, MSR_VM_CR, 1, 1);
-	msrpm_set(s->msrpm, MSR_VM_HSAVE_PA, 1, 1);
+	/* MSRs: the allow-list (msr_policy.c). Among what exits: EFER (the
+	 * guest must not clear SVME, §15.5.1, nor see it), VM_CR and
+	 * VM_HSAVE_PA (a guest write to the host save area address would let
+	 * it forge host state at #VMEXIT), the TSC (the hypervisor's clock). */
+	ahv_msr_bitmap_init(s->msrpm, MSRPM_SIZE, &msrpm_layout, AHV_BACKEND_SVM,
+			    !!(hv->handoff->policy & AHV_HO_SMP));
 	c->msrpm_base_pa = pa_of(s->msrpm);
 	if (ahv_io_intercepts(hv, s->iopm)) /* IOPM: one bit per port (§15.10.1) */
 		c->intercept_misc1 |= VMCB_I1_IOIO;
@@ -177,10 +176,28 @@ static void skip_insn(struct svm_vcpu *s, unsigned len)
 }
 
 /* ---- exit handlers ------------------------------------------------------------- */
-/* EFER bits a guest may write (APM Vol. 2 §3.1.7); others are reserved. */
-#define EFER_WRITABLE (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME | EFER_LMSLE | EFER_FFXSR | EFER_TCE)
+/* EFER bits a guest may write (APM Vol. 2 §3.1.7): the architectural ones,
+ * and FFXSR/TCE only where this CPU has them (CPUID Fn8000_0001_EDX[25],
+ * Fn8000_0001_ECX[17]; APM Vol. 3 Appendix E): a bit the CPU lacks is
+ * reserved, so #GP, never a VMRUN that fails on it. LMSLE is never offered
+ * (CPUs since family 19h lack it, Fn8000_0008_EBX[20], and an emulator may
+ * not say): docs/threat-model.md lists the difference. */
+static uint64_t efer_writable(void)
+{
+	static uint64_t mask;
+	if (!mask) {
+		uint32_t r[4];
+		mask = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME;
+		ahv_cpuid(0x80000001u, 0, r);
+		if (r[3] & (1u << 25))
+			mask |= EFER_FFXSR;
+		if (r[2] & (1u << 17))
+			mask |= EFER_TCE;
+	}
+	return mask;
+}
 
-static void exit_msr(struct ahv_vcpu *v, struct svm_vcpu *s)
+static void exit_msr(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 {
 	uint32_t msr = (uint32_t)v->gprs.rcx;
 	int write = s->vmcb->ctl.exitinfo1 == 1; /* EXITINFO1: 0 RDMSR, 1 WRMSR (§15.11) */
@@ -194,7 +211,7 @@ static void exit_msr(struct ahv_vcpu *v, struct svm_vcpu *s)
 			uint64_t val = (v->gprs.rdx & 0xffffffffu) << 32 | (v->gprs.rax & 0xffffffffu);
 			/* Reserved bits, or toggling LME while paging is on: #GP
 			 * (APM Vol. 2 §3.1.7 and §14.6.1). */
-			if ((val & ~EFER_WRITABLE) ||
+			if ((val & ~efer_writable()) ||
 			    ((s->vmcb->save.cr0 & CR0_PG) && ((val ^ cur) & EFER_LME))) {
 				inject_gp(s);
 				return;
@@ -205,9 +222,13 @@ static void exit_msr(struct ahv_vcpu *v, struct svm_vcpu *s)
 		skip_insn(s, 2);
 		return;
 	}
-	/* VM_CR, VM_HSAVE_PA (and anything else that reaches here): SVM is not
-	 * offered to the guest, so these MSRs do not exist for it. */
-	inject_gp(s);
+	/* The allow-list (msr_emulate.c): VM_CR and VM_HSAVE_PA do not exist
+	 * for a guest without SVM (#GP), the TSC is emulated, ... */
+	if (ahv_vcpu_msr(hv, v, msr, write)) {
+		inject_gp(s);
+		return;
+	}
+	skip_insn(s, 2);
 }
 
 static void exit_ioio(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
@@ -374,6 +395,7 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 	for (;;) {
 		vmcb->save.rax = v->gprs.rax;
 		vmcb->save.rsp = v->gprs.rsp;
+		vmcb->ctl.tsc_offset = (uint64_t)v->tsc_offset; /* msr_emulate.c; clean bits are 0 */
 		ahv_svm_run(&v->gprs, pa_of(vmcb), pa_of(s->host_vmcb));
 		v->gprs.rax = vmcb->save.rax;
 		v->gprs.rsp = vmcb->save.rsp;
@@ -390,7 +412,7 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 			skip_insn(s, 2); /* CPUID is 0F A2 */
 			break;
 		case VMEXIT_MSR:
-			exit_msr(v, s);
+			exit_msr(hv, v, s);
 			break;
 		case VMEXIT_IOIO:
 			exit_ioio(hv, v, s);

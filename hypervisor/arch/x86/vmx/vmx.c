@@ -11,6 +11,7 @@
 #include "ahv/x86/fixup.h"
 #include "ahv/x86/xcr.h"
 #include "ahv/x86/crcheck.h"
+#include "ahv/x86/msr_policy.h"
 #include "ahv/x86/hv.h"
 #include "ahv/x86/log.h"
 #include "vmx.h"
@@ -226,7 +227,6 @@ static void host_state(struct ahv_hv *hv, struct ahv_vcpu *v)
 /* MSR bitmap layout (§25.6.9): read-low at 0, read-high at 0x400, the
  * write bitmaps 0x800 bytes later; nothing for C001_xxxx (always exits). */
 static const struct ahv_msr_bitmap_layout msr_bitmap_layout = {{0, 0x400, ~0u}, 1, 0x800 * 8};
-#define msr_intercept(bm, msr, r, w) ahv_msr_intercept((bm), &msr_bitmap_layout, (msr), (r), (w))
 
 static void setup_controls(struct ahv_hv *hv, struct vmx_vcpu *x)
 {
@@ -238,7 +238,7 @@ static void setup_controls(struct ahv_hv *hv, struct vmx_vcpu *x)
 	/* Primary: MSR bitmaps, secondary controls, I/O bitmaps when a port
 	 * is intercepted. CR3 exiting off (EPT needs none); a CPU without TRUE
 	 * controls may force them on: exit_cr handles CR3 too. */
-	uint32_t want = PROC_USE_MSR_BITMAPS | PROC_SECONDARY;
+	uint32_t want = PROC_USE_MSR_BITMAPS | PROC_SECONDARY | PROC_TSC_OFFSETTING;
 	if (ahv_io_intercepts(hv, x->io_bitmap))
 		want |= PROC_USE_IO_BITMAPS;
 	x->proc = adjust(caps.proc, want);
@@ -277,12 +277,13 @@ static void setup_controls(struct ahv_hv *hv, struct vmx_vcpu *x)
 	x->cr4_mask = caps.cr4_fixed0 | ~caps.cr4_fixed1 | CR4_VMXE;
 	vmwrite(VMCS_CR0_MASK, x->cr0_mask);
 	vmwrite(VMCS_CR4_MASK, x->cr4_mask);
-	/* MSRs: IA32_FEATURE_CONTROL and the VMX capability MSRs (VT-x is not
-	 * offered to the guest); EFER, PAT, FS/GS base etc. are switched by
-	 * the VMCS and need no exit. */
-	msr_intercept(x->msr_bitmap, MSR_IA32_FEATURE_CONTROL, 1, 1);
-	for (uint32_t m = MSR_IA32_VMX_FIRST; m <= MSR_IA32_VMX_LAST; m++)
-		msr_intercept(x->msr_bitmap, m, 1, 1);
+	/* MSRs: the allow-list (msr_policy.c): IA32_FEATURE_CONTROL and the
+	 * VMX capability MSRs (VT-x is not offered to the guest), the TSC,
+	 * tracing, APIC base and every MSR the policy does not name exit;
+	 * EFER, PAT, FS/GS base etc. are switched by the VMCS and pass. */
+	ahv_msr_bitmap_init(x->msr_bitmap, MSR_BITMAP_SIZE, &msr_bitmap_layout, AHV_BACKEND_VMX,
+			    !!(hv->handoff->policy & AHV_HO_SMP));
+	vmwrite(VMCS_TSC_OFFSET, 0);
 	vmwrite(VMCS_MSR_BITMAP, pa_of(x->msr_bitmap));
 	vmwrite(VMCS_IO_BITMAP_A, pa_of(x->io_bitmap));
 	vmwrite(VMCS_IO_BITMAP_B, pa_of(x->io_bitmap) + 4096);
@@ -383,19 +384,40 @@ static void exit_vmx_insn(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu
 
 static void exit_msr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 {
-	(void)hv, (void)x;
+	(void)x;
 	uint32_t msr = (uint32_t)v->gprs.rcx;
 	int write = (vmread(VMCS_EXIT_REASON) & 0xffff) == VMX_EXIT_WRMSR;
-	if (msr == MSR_IA32_FEATURE_CONTROL && !write) {
-		/* Locked, VMX off: what a guest without VT-x should see. */
+	uint64_t val = (v->gprs.rdx & 0xffffffffu) << 32 | (v->gprs.rax & 0xffffffffu);
+	if (msr == MSR_IA32_FEATURE_CONTROL) {
+		/* Locked, VMX off: what a guest without VT-x should see; a
+		 * write to the locked MSR is #GP (§24.7). */
+		if (write) {
+			inject_gp();
+			return;
+		}
 		v->gprs.rax = FEATURE_CONTROL_LOCK;
 		v->gprs.rdx = 0;
-		skip_insn();
+	} else if (msr == MSR_IA32_DEBUGCTL) {
+		/* The guest's IA32_DEBUGCTL lives in the VMCS (load/save debug
+		 * controls, §25.4.1); no branch trace stores (msr_policy.h). */
+		if (write && (val & ~AHV_DEBUGCTL_ALLOWED)) {
+			inject_gp();
+			return;
+		}
+		if (write) {
+			vmwrite(VMCS_GUEST_DEBUGCTL, val);
+		} else {
+			val = vmread(VMCS_GUEST_DEBUGCTL);
+			v->gprs.rax = (uint32_t)val;
+			v->gprs.rdx = val >> 32;
+		}
+	} else if (ahv_vcpu_msr(hv, v, msr, write)) {
+		/* The allow-list (msr_emulate.c): the VMX capability MSRs (no
+		 * VT-x for the guest), tracing, unnamed writes: #GP. */
+		inject_gp();
 		return;
 	}
-	/* Writes to the locked IA32_FEATURE_CONTROL and any access to the
-	 * VMX capability MSRs (which do not exist without VT-x): #GP. */
-	inject_gp();
+	skip_insn();
 }
 
 /* XSETBV always exits (§26.1.2). The CPU's own rules decide (xcr.h); a
@@ -850,6 +872,10 @@ static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcp
 	for (;;) {
 		if (__atomic_load_n(&v->init_pending, __ATOMIC_SEQ_CST))
 			start_after_sipi(v, x);
+		if (v->tsc_dirty) { /* a guest TSC write (msr_emulate.c) */
+			vmwrite(VMCS_TSC_OFFSET, (uint64_t)v->tsc_offset);
+			v->tsc_dirty = 0;
+		}
 		vmwrite(VMCS_GUEST_RSP, v->gprs.rsp);
 		/* An NMI for the guest that reached the host (isr.S, exit_nmi):
 		 * inject it when the guest can take one; until then vmx_run.S

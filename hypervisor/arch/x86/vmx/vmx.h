@@ -77,6 +77,7 @@
 #define PIN_EXT_INT_EXITING (1u << 0)
 #define PIN_NMI_EXITING (1u << 3)
 /* Primary processor-based (§25.6.2 Table 25-6). */
+#define PROC_TSC_OFFSETTING (1u << 3)
 #define PROC_CR3_LOAD_EXITING (1u << 15)
 #define PROC_CR3_STORE_EXITING (1u << 16)
 #define PROC_USE_IO_BITMAPS (1u << 25)
@@ -119,6 +120,7 @@ enum vmcs_field {
 	VMCS_IO_BITMAP_A = 0x2000,
 	VMCS_IO_BITMAP_B = 0x2002,
 	VMCS_MSR_BITMAP = 0x2004,
+	VMCS_TSC_OFFSET = 0x2010, /* Appendix B.2.1 */
 	VMCS_EPT_POINTER = 0x201A,
 	VMCS_XSS_EXIT_BITMAP = 0x202C,
 	VMCS_GUEST_PHYS_ADDR = 0x2400,

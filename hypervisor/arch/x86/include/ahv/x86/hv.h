@@ -116,6 +116,12 @@ struct ahv_vcpu {
 	 * (isr.S records it through the word at ist_top): inject it. */
 	uint32_t host_nmi;
 	uint64_t ist_top; /* top of this CPU's IST stack; [ist_top, +8): NMI slot */
+	/* The guest's TSC = the host's + tsc_offset (msr_emulate.c); the back
+	 * end loads the offset before an entry when tsc_dirty. The virtual
+	 * IA32_TSC_ADJUST starts at the CPU's value. */
+	int64_t tsc_offset;
+	uint64_t tsc_adjust;
+	uint32_t tsc_adjust_known, tsc_dirty;
 	/* No FXSAVE area: the engine uses general registers only and the one
 	 * SSE user, SHA-NI in crypto/src/sha256.c, brackets itself with
 	 * FXSAVE/FXRSTOR (docs/crypto.md), so guest x87/SSE/AVX state is never
@@ -296,7 +302,14 @@ struct ahv_msr_bitmap_layout {
 	uint32_t stride;
 	uint32_t write_bit;
 };
+/* Set one MSR's intercept bits (1 exit, 0 pass). */
 void ahv_msr_intercept(uint8_t *bm, const struct ahv_msr_bitmap_layout *l, uint32_t msr, int read, int write);
+/* The bitmap from the MSR allow-list (msr_policy.h): everything exits but
+ * what the policy lets pass (msr_emulate.c). */
+void ahv_msr_bitmap_init(uint8_t *bm, size_t size, const struct ahv_msr_bitmap_layout *l, uint32_t backend, int smp);
+/* An RDMSR/WRMSR that exited (the vendor-only MSRs handled by the back
+ * end first): 0 done (RDX:RAX set for a read), -1 the guest gets #GP. */
+int ahv_vcpu_msr(struct ahv_hv *hv, struct ahv_vcpu *v, uint32_t msr, int write);
 
 /* Nested tables (NPT or EPT, one builder: pt.c, the format in pt's bits):
  * identity map of all RAM and the MMIO holes, the hypervisor's frames
