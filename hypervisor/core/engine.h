@@ -158,6 +158,9 @@ bool ahv_buf_write_out(struct ahv_call *c, const struct ahv_out_buf *ob,
 uint32_t ahv_request_parse(const struct ahv_core *core, const uint8_t *req,
 			   uint64_t len, struct ahv_fail *f);
 /* Step 8: key lookup, curve, signature. */
+#ifdef AHV_FUZZ_NO_ECDSA
+extern bool ahv_fuzz_no_ecdsa; /* fuzz builds only: request.c */
+#endif
 uint32_t ahv_request_authenticate(const struct ahv_core *core,
 				  const uint8_t *req, struct ahv_fail *f);
 /* Step 9: per-region range, byte-limit and privilege checks. */

@@ -3,19 +3,25 @@
  * through the real hypercall path on the simulated machine.
  *
  * Input: byte 0 = mode, the rest = the request bytes (its length is RCX).
- *   mode bit 0: re-sign the request with the enrolled guest key first, so
- *               the fuzzer also gets past authentication into the region
- *               checks, translation and measurement;
+ *   mode bit 0: put the enrolled guest key's id in the request and re-sign
+ *               it with that key, so the fuzzer also gets past
+ *               authentication into the region checks, translation and
+ *               measurement (engine_request_fast, built with the fuzz-only
+ *               AHV_FUZZ_NO_ECDSA: the key id only; the engine takes the
+ *               signature as good and leaves the report unsigned, so no
+ *               ECDSA per input);
  *   mode bit 1: caller at CPL0 (else CPL3);
  *   mode bits 2-3: request buffer offset in its first page (0, 1, 4000,
  *               4095: page-crossing copies);
- *   mode bit 4: report capacity 1 byte short.
+ *   mode bit 4: report capacity 1 byte short;
+ *   mode bits 5-6: CR4.PKE with PKRU AD (bit 5) / WD (bit 6) for key 0,
+ *               the key of every page (protocol.md §4.3, §4.4).
  * The guest has 64 KiB of user data at 0x30000000 (the seeds name it) and
  * 64 KiB of supervisor data at 0x38000000; GPA 0x100000.. is RAM.
  *
  * Checked: no crash/hang/sanitizer report; the status is a known one; RBX
  * is 0 unless OK / BUFFER_TOO_SMALL; on OK the report has the right size,
- * and its signature verifies.
+ * and its signature verifies (engine_request_fast with bit 0: is all zero).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +65,8 @@ static bool known(uint64_t st)
 	case AHV_E_BAD_REGION_COUNT: case AHV_E_BAD_SPACE: case AHV_E_RANGE_WRAP:
 	case AHV_E_NONCANONICAL: case AHV_E_TOO_MANY_BYTES: case AHV_E_UNKNOWN_KEY:
 	case AHV_E_KEY_MISMATCH: case AHV_E_BAD_SIGNATURE: case AHV_E_PRIVILEGE:
-	case AHV_E_NOT_PRESENT: case AHV_E_NOT_USER: case AHV_E_GUEST_RSVD:
+	case AHV_E_NOT_PRESENT: case AHV_E_NOT_USER: case AHV_E_NOT_WRITABLE:
+	case AHV_E_GUEST_RSVD:
 	case AHV_E_NESTED_FAULT: case AHV_E_NOT_RAM: case AHV_E_HV_MEMORY:
 	case AHV_E_TIME_LIMIT:
 		return true;
@@ -85,6 +92,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (len > sizeof(req))
 		len = sizeof(req);
 	memcpy(req, data + 1, len);
+#ifdef AHV_FUZZ_NO_ECDSA
+	ahv_fuzz_no_ecdsa = mode & 1;
+#endif
 	if ((mode & 1) && len >= AHV_REQUEST_MIN_SIZE) {
 		struct ahv_request_hdr h;
 
@@ -93,10 +103,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    AHV_REQUEST_SIZE(h.region_count) <= len) {
 			memcpy(req + AHV_REQUEST_TAIL_OFFSET(h.region_count),
 			       s->enrolled[0].key_id, AHV_KEY_ID_SIZE);
+#ifndef AHV_FUZZ_NO_ECDSA
 			sim_resign(req, &s->guest_key[0], &s->drbg);
+#endif
 		}
 	}
 	s->cpl = (mode & 2) ? 0 : 3;
+	/* CR4.PKE (bit 22, SDM Vol. 3A §2.5); PKRU.AD0 bit 0, WD0 bit 1
+	 * (§4.6.2) */
+	s->cr4 = (s->cr4 & ~(UINT64_C(1) << 22)) |
+		 ((mode & 0x60) ? UINT64_C(1) << 22 : 0);
+	s->pkru = (mode >> 5) & 3u;
 	uint64_t rq = req_gva + offsets[(mode >> 2) & 3];
 	uint32_t need = AHV_REPORT_MAX_SIZE;
 	sim_write(s, AHV_SPACE_GVA, rq, req, len);
@@ -117,6 +134,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (h.total_size != o.rbx || o.rbx != AHV_REPORT_SIZE(h.region_count))
 			abort();
 		signed_len = AHV_REPORT_SIGNED_SIZE(h.region_count);
+#ifdef AHV_FUZZ_NO_ECDSA
+		if (ahv_fuzz_no_ecdsa) {
+			for (size_t i = 0; i < AHV_REPORT_TAIL_SIZE; i++)
+				if (rep[signed_len + i])
+					abort();
+			return 0;
+		}
+#endif
 		if (ahv_hash(AHV_HASH_SHA256, rep, signed_len, d) ||
 		    ahv_ecdsa_verify_raw(&s->hv_key.pub, d, 32, rep + signed_len, 64))
 			abort();
