@@ -823,7 +823,10 @@ static void storm_case(const char *name, enum storm kind, unsigned rounds)
 	} else {
 		DET(L"%u attestations: %u OK, %u BUSY, %u other; %lu IPIs sent, %lu NMIs taken, AP %a (MP status %lx)",
 		    rounds, good, busy, other, storm_sent, trap_nmis, storm_done ? "done" : "STUCK", st);
-		ok = !EFI_ERROR(st) && good >= 1 && !other && storm_done && (kind != S_NMI || trap_nmis > 0);
+		/* NMIs sent at different times, each taken once the last
+		 * handler's IRET lifts the blocking (Vol. 3A §7.7.1): more than
+		 * one arrives. */
+		ok = !EFI_ERROR(st) && good >= 1 && !other && storm_done && (kind != S_NMI || trap_nmis >= 2);
 	}
 	verdict(name, ok);
 }
