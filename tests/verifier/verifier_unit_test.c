@@ -7,6 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "ecdsa_table.h"
 #include "evidence.h"
 #include "policy.h"
 #include "vcrypto.h"
@@ -191,6 +197,66 @@ static void test_submission_and_policy(void)
 		CHECK(v_err_code(e) && v_err_http(e) >= 200 && v_err_text(e));
 }
 
+/* The table verify (ecdsa_table.h) agrees with OpenSSL's ECDSA_do_verify on
+ * valid signatures and on every kind of bad one: flipped bits in r, s and
+ * the digest, r or s zero or >= n, another key's signature. */
+static void test_ecdsa_table(void)
+{
+	static const uint8_t n[32] = {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+				      0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
+				      0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+	EVP_PKEY *k = EVP_EC_gen("P-256"), *other = EVP_EC_gen("P-256");
+	CHECK(k && other && vc_table_attach(k) == 0 && vc_table_has(k) && !vc_table_has(other));
+	EVP_PKEY *k384 = EVP_EC_gen("P-384");
+	CHECK(k384 && vc_table_attach(k384) == 1 && !vc_table_has(k384));
+	EVP_PKEY_free(k384);
+	int agree = 0, valid = 0, total = 0;
+	for (int i = 0; i < 400; i++) {
+		uint8_t h[32], sig[64], der[80];
+		size_t dl = sizeof der;
+		RAND_bytes(h, sizeof h);
+		EVP_PKEY *signer = i % 7 == 3 ? other : k;
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(signer, NULL);
+		CHECK(c && EVP_PKEY_sign_init(c) == 1 && EVP_PKEY_sign(c, der, &dl, h, sizeof h) == 1);
+		EVP_PKEY_CTX_free(c);
+		const unsigned char *p = der;
+		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)dl);
+		CHECK(es && BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, 32) == 32 &&
+		      BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + 32, 32) == 32);
+		ECDSA_SIG_free(es);
+		switch (i % 7) {
+		case 1: sig[i % 64] ^= (uint8_t)(1u << (i % 8)); break;  /* r or s bit */
+		case 2: h[i % 32] ^= 0x80; break;                        /* digest */
+		case 4: memset(sig + 32 * (i % 2), 0, 32); break;       /* r or s = 0 */
+		case 5: memcpy(sig + 32 * (i % 2), n, 32); break;       /* r or s = n */
+		case 6: memset(sig + 32 * (i % 2), 0xff, 32); break;    /* > n */
+		default: break;                                         /* 0, 3: as signed */
+		}
+		/* the reference: OpenSSL's own verify of the same r, s */
+		ECDSA_SIG *rs = ECDSA_SIG_new();
+		BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
+		CHECK(rs && r && s && ECDSA_SIG_set0(rs, r, s) == 1);
+		unsigned char *d2 = NULL;
+		int l2 = i2d_ECDSA_SIG(rs, &d2);
+		ECDSA_SIG_free(rs);
+		c = EVP_PKEY_CTX_new(k, NULL);
+		int want = c && EVP_PKEY_verify_init(c) == 1 && l2 > 0 && EVP_PKEY_verify(c, d2, (size_t)l2, h, 32) == 1;
+		EVP_PKEY_CTX_free(c);
+		OPENSSL_free(d2);
+		int got = vc_table_verify(k, h, sig);
+		agree += got == want;
+		valid += want;
+		total++;
+		if (got != want)
+			fprintf(stderr, "ecdsa table: case %d (kind %d): got %d, OpenSSL %d\n", i, i % 7, got, want);
+	}
+	CHECK(agree == total && valid >= 50 && valid < total);
+	uint8_t z[64] = {1};
+	CHECK(vc_table_verify(other, z, z) == -1); /* no table */
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(other);
+}
+
 int main(void)
 {
 	CHECK(vc_init() == 0);
@@ -198,6 +264,7 @@ int main(void)
 	test_base64();
 	test_structure();
 	test_submission_and_policy();
+	test_ecdsa_table();
 	if (failures) {
 		fprintf(stderr, "verifier_unit_test: %d failure(s)\n", failures);
 		return 1;

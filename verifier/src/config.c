@@ -29,6 +29,7 @@ static void defaults(struct v_config *c)
 	c->max_connections_per_client = 64;
 	c->request_timeout_s = 10;
 	c->request_deadline_s = 30;
+	c->verify_tables_max = 1024;
 	c->client_requests_per_s = 500;
 	c->client_request_burst = 1000;
 	c->client_nonces_per_s = 50;
@@ -93,7 +94,7 @@ int v_config_load(struct v_config *c, const char *path, char *err,
 	static const char *const known[] = {"listen", "port", "storage", "policy", "token_key", "tls_cert", "tls_key",
 					    "issuer", "replica_id", "token_ttl_s", "nonce_ttl_s", "nonce_retention_s",
 					    "max_body_bytes", "max_connections", "max_batch", "max_challenge_count",
-					    "max_connections_per_client", "request_timeout_s", "request_deadline_s", "client_requests_per_s",
+					    "max_connections_per_client", "request_timeout_s", "request_deadline_s", "verify_tables_max", "client_requests_per_s",
 					    "client_request_burst", "client_nonces_per_s", "client_nonce_burst",
 					    "client_unauth_audits_per_s", "client_unauth_audit_burst", "comment", NULL};
 	const char *k;
@@ -111,7 +112,7 @@ int v_config_load(struct v_config *c, const char *path, char *err,
 	}
 	int64_t port = c->port, tt = c->token_ttl_s, nt = c->nonce_ttl_s, nr = c->nonce_retention_s,
 		mb = c->max_body_bytes, mc = c->max_connections, bt = c->max_batch, cc = c->max_challenge_count,
-		mpc = c->max_connections_per_client, rt = c->request_timeout_s, rd = c->request_deadline_s;
+		mpc = c->max_connections_per_client, rt = c->request_timeout_s, rd = c->request_deadline_s, vt = c->verify_tables_max;
 	char storage[1024];
 	if (str(root, "listen", c->listen, sizeof c->listen, NULL, e, sizeof e) ||
 	    str(root, "storage", storage, sizeof storage, NULL, e, sizeof e) ||
@@ -132,6 +133,7 @@ int v_config_load(struct v_config *c, const char *path, char *err,
 	    num(root, "max_connections_per_client", 1, 65536, &mpc, e, sizeof e) ||
 	    num(root, "request_timeout_s", 1, 3600, &rt, e, sizeof e) ||
 	    num(root, "request_deadline_s", 1, 3600, &rd, e, sizeof e) ||
+	    num(root, "verify_tables_max", 0, 1000000, &vt, e, sizeof e) ||
 	    num(root, "client_requests_per_s", 0, 1000000, &c->client_requests_per_s, e, sizeof e) ||
 	    num(root, "client_request_burst", 1, 10000000, &c->client_request_burst, e, sizeof e) ||
 	    num(root, "client_nonces_per_s", 0, 1000000, &c->client_nonces_per_s, e, sizeof e) ||
@@ -165,6 +167,7 @@ int v_config_load(struct v_config *c, const char *path, char *err,
 	c->max_connections_per_client = (unsigned)mpc;
 	c->request_timeout_s = (unsigned)rt;
 	c->request_deadline_s = (unsigned)rd;
+	c->verify_tables_max = (size_t)vt;
 	rc = 0;
 out:
 	if (rc)

@@ -22,6 +22,7 @@ struct v_config {
 	/* abuse limits, per client address (docs/verifier.md) */
 	unsigned max_connections_per_client, request_timeout_s;
 	unsigned request_deadline_s; /* total time to read one request (slowloris) */
+	size_t verify_tables_max;    /* P-256 keys with a verify table (~150 KiB each) */
 	int64_t client_requests_per_s, client_request_burst;
 	int64_t client_nonces_per_s, client_nonce_burst;
 	int64_t client_unauth_audits_per_s, client_unauth_audit_burst;

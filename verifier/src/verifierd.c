@@ -195,6 +195,8 @@ static void reload(void)
 {
 	struct vstate *ns = calloc(1, sizeof *ns), *old = state_get();
 	char kerr[512] = "", perr[512] = "", e2[256];
+	if (ns)
+		ns->ks.tables_max = cfg.verify_tables_max;
 	bool keys_ok = ns && v_store_keys_load(store, &ns->ks, kerr, sizeof kerr) == 0;
 	if (ns && !keys_ok) {
 		fprintf(stderr, "attest-verifierd: key reload failed, keeping the old keys: %s\n", kerr);
@@ -1020,6 +1022,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "attest-verifierd: policy: %s\n", err);
 		return 1;
 	}
+	st->ks.tables_max = cfg.verify_tables_max;
 	if (v_store_keys_load(store, &st->ks, err, sizeof err)) {
 		fprintf(stderr, "attest-verifierd: keys: %s\n", err);
 		return 1;

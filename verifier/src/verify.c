@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ecdsa_table.h"
 #include "vcrypto.h"
 #include "vutil.h"
 
@@ -19,6 +20,8 @@ int v_keyset_add_pem(struct v_keyset *ks, int kind, const char *pem,
 	struct v_key k = {.kind = kind};
 	if (vc_load_pubkey(pem, len, &k.pk, &k.sig_alg, k.id, NULL, err, errlen))
 		return -1;
+	if (ks->tables < ks->tables_max && vc_table_attach(k.pk) == 0)
+		ks->tables++; /* else verified without a table */
 	snprintf(k.name, sizeof k.name, "%s", name ? name : "");
 	if (ks->n == ks->cap) {
 		size_t nc = ks->cap ? ks->cap * 2 : 8;

@@ -26,6 +26,9 @@ struct v_key {
 struct v_keyset {
 	size_t n, cap;
 	struct v_key *k;
+	/* P-256 keys given a verification table (ecdsa_table.h) as they are
+	 * added, up to tables_max (0: none; the daemon: verify_tables_max) */
+	size_t tables_max, tables;
 };
 
 int v_keyset_add_pem(struct v_keyset *ks, int kind, const char *pem,
