@@ -34,6 +34,8 @@ skips=()
 for c in "${!kind[@]}"; do [ "${kind[$c]}" = fail ] || skips+=("$c"); done
 args="quirk-msr0"   # QEMU TCG and Bochs (ignore_bad_msrs=1) read absent MSRs as 0
 [ "${#skips[@]}" -gt 0 ] && args="skip=$(IFS=,; echo "${skips[*]}") $args"
+# AHV_HOSTILE_ARGS: more load options (e.g. ranges=memmap, docs/hostile.md).
+[ -n "${AHV_HOSTILE_ARGS:-}" ] && args="$args $AHV_HOSTILE_ARGS"
 
 openssl ecparam -name prime256v1 -genkey -noout -out "$work/guest.key" 2>/dev/null
 openssl ec -in "$work/guest.key" -pubout -out "$work/guest.pub.pem" 2>/dev/null
