@@ -197,6 +197,58 @@ static void test_submission_and_policy(void)
 		CHECK(v_err_code(e) && v_err_http(e) >= 200 && v_err_text(e));
 }
 
+/* The submission fast path (bodies of exactly "report" and "request" with
+ * plain base64 strings) gives what the jansson path gives: each case is
+ * parsed as written (fast) and with the members swapped, extra whitespace
+ * and every '/' escaped as "\/" (which only jansson takes). */
+static void test_submission_fast_path(void)
+{
+	static struct v_submission a, b;
+	static const char *const cases[][2] = {
+		{"////AAEC", "YWJj"},      /* valid, '/' in the report */
+		{"", "YWI="},              /* empty report, padded request */
+		{"YWJ=", "YWJj"},          /* non-canonical padding bits */
+		{"YW Jj", "YWJj"},         /* space: never fast, both jansson */
+		{"Y", "////"},             /* truncated base64 */
+	};
+	char big[8192];
+	memset(big, 'A', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	for (unsigned i = 0; i <= sizeof cases / sizeof cases[0]; i++) {
+		const char *rep = i < 5 ? cases[i][0] : "YWJj", *req = i < 5 ? cases[i][1] : big; /* 5: too long */
+		char fast[9000], slow[18000], esc[9000], da[256] = "", db[256] = "";
+		size_t k = 0;
+		for (const char *p = req; *p && k + 2 < sizeof esc; p++) {
+			if (*p == '/')
+				esc[k++] = '\\';
+			esc[k++] = *p;
+		}
+		esc[k] = 0;
+		snprintf(fast, sizeof fast, "{\"nonce\":\"00ab\",\"report\":\"%s\",\"request\":\"%s\"}", rep, req);
+		snprintf(slow, sizeof slow, " {\n \"request\" : \"%s\" ,\t\"report\":\"%s\", \"nonce\": \"00\\u0061b\" }\r\n",
+			 esc, rep);
+		enum v_err ea = v_parse_submission(fast, strlen(fast), &a, da, sizeof da);
+		enum v_err eb = v_parse_submission(slow, strlen(slow), &b, db, sizeof db);
+		CHECK(ea == eb && !strcmp(da, db));
+		if (ea == V_OK)
+			CHECK(a.report_len == b.report_len && a.request_len == b.request_len &&
+			      !memcmp(a.report, b.report, a.report_len) && !memcmp(a.request, b.request, a.request_len));
+		if (ea != eb || strcmp(da, db))
+			fprintf(stderr, "fast path case %u: %d \"%s\" vs %d \"%s\"\n", i, ea, da, eb, db);
+	}
+	/* a duplicate member is jansson's to refuse, as before */
+	const char *dup = "{\"report\":\"YWJj\",\"report\":\"YWJj\"}";
+	CHECK(v_parse_submission(dup, strlen(dup), &a, (char[256]){0}, 256) == V_E_MALFORMED_JSON);
+	const char *dup2 = "{\"nonce\":\"a\",\"report\":\"YWJj\",\"request\":\"\",\"nonce\":\"b\"}";
+	CHECK(v_parse_submission(dup2, strlen(dup2), &a, (char[256]){0}, 256) == V_E_MALFORMED_JSON);
+	const char *rn = "{\"report\":\"YWJj\",\"request\":\"\",\"region_names\":\"a\"}";
+	CHECK(v_parse_submission(rn, strlen(rn), &a, (char[256]){0}, 256) == V_E_BAD_FIELD);
+	const char *junk = "{\"report\":\"YWJj\",\"request\":\"\"} x";
+	CHECK(v_parse_submission(junk, strlen(junk), &a, (char[256]){0}, 256) == V_E_MALFORMED_JSON);
+	const char *one = "{\"report\":\"YWJj\"}";
+	CHECK(v_parse_submission(one, strlen(one), &a, (char[256]){0}, 256) == V_E_MISSING_FIELD);
+}
+
 /* The table verify (ecdsa_table.h) agrees with OpenSSL's ECDSA_do_verify on
  * valid signatures and on every kind of bad one: flipped bits in r, s and
  * the digest, r or s zero or >= n, another key's signature. */
@@ -265,6 +317,7 @@ int main(void)
 	test_structure();
 	test_submission_and_policy();
 	test_ecdsa_table();
+	test_submission_fast_path();
 	if (failures) {
 		fprintf(stderr, "verifier_unit_test: %d failure(s)\n", failures);
 		return 1;

@@ -861,7 +861,7 @@ static int list_row(void *c, int nc, const char *const *v)
 
 int v_store_keys_list(struct v_store *st, FILE *out)
 {
-	char err[256];
+	char err[sizeof st->err];
 	if (select_rows(st, "SELECT key_id, kind, sig_alg, name, revoked_ms, enrollment FROM keys ORDER BY kind, key_id", 0, NULL, list_row, out, err, sizeof err)) {
 		snprintf(st->err, sizeof st->err, "%s", err);
 		return -1;
@@ -903,7 +903,7 @@ static int dump_row(void *c, int nc, const char *const *v)
 int v_store_audit_dump(struct v_store *st, FILE *out, int64_t since,
 		       int64_t limit)
 {
-	char a[24], b[24], err[256];
+	char a[24], b[24], err[sizeof st->err];
 	snprintf(a, sizeof a, "%" PRId64, since);
 	snprintf(b, sizeof b, "%" PRId64, limit > 0 ? limit : INT64_MAX);
 	const char *pv[] = {a, b};
