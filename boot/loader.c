@@ -258,42 +258,51 @@ static void read_time(struct ahv_handoff *h)
 /* ---- ACPI: where the guest powers off (FADT PM1a_CNT_BLK) ---------------- */
 static int acpi_sig(const uint8_t *t, const char *sig) { return !memcmp(t, sig, 4); }
 
-static uint16_t find_pm1a_cnt(void)
+/* The first XSDT table with this signature: ACPI 2.0+ RSDP from the UEFI
+ * configuration table (UEFI 2.10 §4.6), XSDT (ACPI 6.4 §5.2.8). */
+static const uint8_t *find_acpi_table(const char *sig)
 {
-	/* ACPI 2.0+ RSDP from the UEFI configuration table (UEFI 2.10 §4.6),
-	 * XSDT (ACPI 6.4 §5.2.8), FADT "FACP" (§5.2.9): PM1a_CNT_BLK at
-	 * offset 64, X_PM1a_CNT_BLK (GAS) at 172. */
 	EFI_GUID acpi20 = ACPI_20_TABLE_GUID;
 	const uint8_t *rsdp = NULL;
 	for (UINTN i = 0; i < ST->NumberOfTableEntries; i++)
 		if (!CompareGuid(&ST->ConfigurationTable[i].VendorGuid, &acpi20))
 			rsdp = ST->ConfigurationTable[i].VendorTable;
 	if (!rsdp || memcmp(rsdp, "RSD PTR ", 8) || rsdp[15] < 2)
-		return 0;
+		return NULL;
 	uint64_t xsdt;
 	memcpy(&xsdt, rsdp + 24, 8);
 	const uint8_t *x = (const uint8_t *)(uintptr_t)xsdt;
 	if (!x || !acpi_sig(x, "XSDT"))
-		return 0;
+		return NULL;
 	uint32_t len;
 	memcpy(&len, x + 4, 4);
 	for (uint32_t off = 36; off + 8 <= len; off += 8) {
 		uint64_t t;
 		memcpy(&t, x + off, 8);
 		const uint8_t *f = (const uint8_t *)(uintptr_t)t;
-		if (!f || !acpi_sig(f, "FACP"))
-			continue;
-		uint32_t flen, blk;
-		memcpy(&flen, f + 4, 4);
-		memcpy(&blk, f + 64, 4);
-		if (blk && blk < 0x10000)
-			return (uint16_t)blk;
-		if (flen >= 184 && f[172] == 1) { /* GAS in system I/O space */
-			uint64_t a;
-			memcpy(&a, f + 176, 8);
-			if (a && a < 0x10000)
-				return (uint16_t)a;
-		}
+		if (f && acpi_sig(f, sig))
+			return f;
+	}
+	return NULL;
+}
+
+static uint16_t find_pm1a_cnt(void)
+{
+	/* FADT "FACP" (ACPI 6.4 §5.2.9): PM1a_CNT_BLK at offset 64,
+	 * X_PM1a_CNT_BLK (GAS) at 172. */
+	const uint8_t *f = find_acpi_table("FACP");
+	if (!f)
+		return 0;
+	uint32_t flen, blk;
+	memcpy(&flen, f + 4, 4);
+	memcpy(&blk, f + 64, 4);
+	if (blk && blk < 0x10000)
+		return (uint16_t)blk;
+	if (flen >= 184 && f[172] == 1) { /* GAS in system I/O space */
+		uint64_t a;
+		memcpy(&a, f + 176, 8);
+		if (a && a < 0x10000)
+			return (uint16_t)a;
 	}
 	return 0;
 }
@@ -506,6 +515,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	memcpy(h->config_digest, config_digest, 32);
 	read_time(h);
 	h->pm1a_cnt_port = find_pm1a_cnt();
+	/* IOMMUs (docs/iommu.md): the hypervisor parses and takes them. */
+	h->acpi_dmar = (uint64_t)(uintptr_t)find_acpi_table("DMAR");
+	h->acpi_ivrs = (uint64_t)(uintptr_t)find_acpi_table("IVRS");
 	if (capture_memmap(h)) {
 		rc = -1;
 		ahv_snprintf(h->error, sizeof(h->error), "the UEFI memory map has more than %u ranges", AHV_MAX_MEMMAP);

@@ -303,6 +303,31 @@ static void test_ecdsa_table(void)
 			fprintf(stderr, "ecdsa table: case %d (kind %d): got %d, OpenSSL %d\n", i, i % 7, got, want);
 	}
 	CHECK(agree == total && valid >= 50 && valid < total);
+	/* the verify's inversion mod n against BN_mod_inverse, edges included */
+	BIGNUM *bn = BN_bin2bn(n, 32, NULL), *x = BN_new(), *inv = BN_new();
+	BN_CTX *bc = BN_CTX_new();
+	int inv_ok = 0;
+	for (int i = 0; i < 2000; i++) {
+		uint8_t sb[32], got[32], want[32];
+		if (i == 0)
+			BN_one(x);
+		else if (i == 1 || i == 2)
+			BN_sub(x, bn, BN_value_one()), i == 2 && BN_sub_word(x, 1);
+		else if (i == 3)
+			BN_set_word(x, 2);
+		else
+			BN_rand_range(x, bn), BN_is_zero(x) && BN_one(x);
+		BN_bn2binpad(x, sb, 32);
+		vc_table_inverse_selftest(sb, got);
+		BN_mod_inverse(inv, x, bn, bc);
+		BN_bn2binpad(inv, want, 32);
+		inv_ok += !memcmp(got, want, 32);
+	}
+	CHECK(inv_ok == 2000);
+	BN_free(bn);
+	BN_free(x);
+	BN_free(inv);
+	BN_CTX_free(bc);
 	uint8_t z[64] = {1};
 	CHECK(vc_table_verify(other, z, z) == -1); /* no table */
 	EVP_PKEY_free(k);

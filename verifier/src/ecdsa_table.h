@@ -31,5 +31,8 @@ int vc_table_has(EVP_PKEY *pk);
 /* ECDSA verify of raw r||s (32 bytes each) over the SHA-256 digest h with
  * pk's table: 1 valid, 0 invalid, -1 no table or error. */
 int vc_table_verify(EVP_PKEY *pk, const uint8_t h[32], const uint8_t sig[64]);
+/* Tests only: out = s^-1 mod n (P-256 order) by the verify's own inversion,
+ * for s in [1, n-1]. */
+int vc_table_inverse_selftest(const uint8_t s[32], uint8_t out[32]);
 
 #endif

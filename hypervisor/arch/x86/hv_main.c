@@ -8,6 +8,7 @@
 #include "ahv/crypto.h"
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/hv.h"
+#include "ahv/x86/iommu.h"
 #include "ahv/x86/log.h"
 
 struct ahv_hv ahv_hv_g;
@@ -280,6 +281,11 @@ int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 		return fail(h, "hypervisor memory pool too small for the host stacks");
 	hv->host_stack_top = stack + HOST_STACK_PAGES * 4096 - 16;
 	ahv_desc_build(hv->desc, ist + IST_STACK_PAGES * 4096 - 16);
+
+	/* DMA protection (docs/iommu.md) before the nested tables: the IOMMU
+	 * register pages join the hidden ranges. */
+	if (ahv_iommu_setup(hv, why, sizeof(why)) < 0)
+		return fail(h, why);
 
 	if ((h->policy & AHV_HO_SMP) && !hv->ops->prepare_ap)
 		return fail(h, "smp = on, but this back end cannot start the other CPUs yet (docs/smp.md)");

@@ -10,6 +10,7 @@
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/fixup.h"
 #include "ahv/x86/hv.h"
+#include "ahv/x86/iommu.h"
 #include "ahv/x86/log.h"
 
 /* CPUID bits the policy touches. */
@@ -226,6 +227,8 @@ void ahv_vcpu_hypercall(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_e
 	struct stop_ctx sc = {.hv = hv, .self = v};
 	const struct ahv_quiesce q = {.stop = quiesce_stop, .resume = quiesce_resume, .arg = &sc};
 	int smp = (hv->handoff->policy & AHV_HO_SMP) && __atomic_load_n(&hv->n_vcpus, __ATOMIC_ACQUIRE) >= 2;
+
+	ahv_iommu_poll(); /* DMA faults since the last hypercall (docs/iommu.md) */
 
 	x->regs = (struct ahv_hc_regs){.rax = v->gprs.rax, .rbx = v->gprs.rbx, .rcx = v->gprs.rcx,
 				       .rdx = v->gprs.rdx, .rsi = v->gprs.rsi};

@@ -61,6 +61,9 @@ struct ahv_handoff {
 	uint32_t pad2;
 	uint8_t key_d[32];         /* AHV_HO_KEY_SEALED: the unsealed P-256
 	                            * scalar; wiped by ahv_hv_prepare */
+	/* ACPI tables that describe IOMMUs, found by the loader through the
+	 * XSDT (0: none); the hypervisor takes the units (docs/iommu.md). */
+	uint64_t acpi_dmar, acpi_ivrs;
 };
 #define AHV_HO_KEY_DEV 0u    /* ephemeral development key (AHV_PLAT_DEV_KEY) */
 #define AHV_HO_KEY_SEALED 1u /* key_d, unsealed from the TPM */

@@ -1,0 +1,28 @@
+/*
+ * ahv/x86/iommu.h - DMA protection (docs/iommu.md): the hypervisor owns the
+ * platform's IOMMUs. Intel VT-d today (vtd.c); AMD-Vi is parsed only.
+ */
+#ifndef AHV_X86_IOMMU_H
+#define AHV_X86_IOMMU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ahv_hv;
+
+/* Before the back end builds the nested tables (ahv_hv_prepare): parse the
+ * DMAR table the loader found (handoff->acpi_dmar), add every unit's
+ * register pages to the hypervisor's hidden ranges (absent from NPT/EPT and
+ * from the DMA tables), build one second-level table with the nested-table
+ * builder (pt.c, EPT R/W bits: VT-d spec §9.8), point every bus/devfn of
+ * every unit at it, enable translation and hide the DMAR table from the
+ * guest. Returns 1 when DMA is protected, 0 when there is no IOMMU (or
+ * protection is compiled out: AHV_NO_DMA_PROTECTION), -1 on an error
+ * (reason in why). */
+int ahv_iommu_setup(struct ahv_hv *hv, char *why, size_t cap);
+
+/* Log (hypervisor log port) and clear the faults the units recorded since
+ * the last call: polled at every hypercall, no fault interrupt. */
+void ahv_iommu_poll(void);
+
+#endif
