@@ -570,19 +570,6 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	say("AHV-BOOT: hypervisor running (CPUID 0x40000000: '%s'); starting %s as its guest", sig, cfg->next);
 	if (cfg->smp)
 		say("AHV-BOOT: smp = on: all %lu CPUs under the hypervisor", (uint64_t)cpus);
-	/* Publish where the hypervisor lives (addresses only; the guest cannot
-	 * map them): diagnostics and the hostile-guest tests use it. */
-	struct ahv_hv_ranges_table *tbl = AllocateZeroPool(sizeof(*tbl));
-	if (tbl) {
-		EFI_GUID g = AHV_HV_RANGES_GUID;
-		tbl->magic = AHV_HV_RANGES_MAGIC;
-		tbl->pool_base = pool;
-		tbl->pool_size = pool_size;
-		tbl->image_base = new_base;
-		tbl->image_size = img_size;
-		uefi_call_wrapper(BS->InstallConfigurationTable, 2, &g, tbl);
-	}
-
 	/* 5. the next stage */
 	st = uefi_call_wrapper(BS->StartImage, 3, child, NULL, NULL);
 	say("AHV-BOOT: next stage returned (%lx); the hypervisor keeps running", (uint64_t)st);

@@ -520,6 +520,23 @@ static const struct msr_case msrs[] = {
 	{L"gs_base", 0xC0000101u, SHOW_NONZERO, 1, 0x8000000000000000ull, 0},
 	{L"kernel_gs_base", 0xC0000102u, SHOW_NONZERO, 1, 0x8000000000000000ull, 0},
 	{L"tsc_aux", 0xC0000103u, SHOW_VALUE, 1, 1ull << 32, 0}, /* bits 63:32 reserved (Vol. 2B "RDTSCP") */
+	/* MSRs an OS kernel reads and writes back during its start-up, which
+	 * the hypervisor's MSR policy names (msr_policy.c): microcode
+	 * signature, machine check, MTRRs, TSC deadline, counters, speculation
+	 * control, and AMD's SYSCFG and HWCR. */
+	{L"bios_sign_id", 0x8B, SHOW_VALUE, 1, 0, 0},
+	{L"spec_ctrl", 0x48, SHOW_VALUE, 1, 0, 0},
+	{L"arch_capabilities", 0x10A, SHOW_VALUE, 0, 0, 0},
+	{L"mcg_cap", 0x179, SHOW_VALUE, 0, 0, 0},
+	{L"mcg_status", 0x17A, SHOW_VALUE, 1, 0, 0},
+	{L"mc0_ctl", 0x400, SHOW_VALUE, 1, 0, 0},
+	{L"mtrr_physbase0", 0x200, SHOW_VALUE, 1, 0, 0},
+	{L"mtrr_fix64k", 0x250, SHOW_VALUE, 1, 0, 0},
+	{L"tsc_deadline", 0x6E0, SHOW_NONZERO, 1, 0, 0},
+	{L"perfevtsel0", 0x186, SHOW_VALUE, 1, 0, 0},
+	{L"pmc0", 0xC1, SHOW_NONZERO, 1, 0, 0},
+	{L"syscfg", 0xC0010010u, SHOW_VALUE, 1, 0, 0},
+	{L"hwcr", 0xC0010015u, SHOW_VALUE, 1, 0, 0},
 	{L"unimplemented_c001ffff", 0xC001FFFFu, SHOW_VALUE, 1, 0, 0},
 	{L"unimplemented_40000000", 0x40000000u, SHOW_VALUE, 1, 0, 0},
 };

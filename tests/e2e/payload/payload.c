@@ -278,18 +278,32 @@ static void every_cpu(void)
 	check(!EFI_ERROR(st) && n == cpus - 1 && good == n, "every-cpu", good, cpus - 1);
 }
 
-static uint64_t find_hv_frame(EFI_SYSTEM_TABLE *st)
+/* A page of hypervisor memory, found as any guest could: the hypervisor
+ * lives in runtime-services memory (docs/pitfalls.md 6), and a signed GPA
+ * attestation of its first bytes is refused with AHV_E_HV_MEMORY (or the
+ * nested fault) where it is the hypervisor's. The loader publishes nothing. */
+static uint64_t find_hv_frame(void)
 {
-	EFI_GUID g = {0x8f3c1e2a, 0x6b1d, 0x4f7e, {0x9a, 0x51, 0x2c, 0x7e, 0x44, 0x10, 0xd3, 0x5b}};
-	for (UINTN i = 0; i < st->NumberOfTableEntries; i++) {
-		EFI_CONFIGURATION_TABLE *t = &st->ConfigurationTable[i];
-		if (!CompareGuid(&t->VendorGuid, &g)) {
-			uint64_t *p = t->VendorTable;
-			if (p[0] == 0x53474e5256484121ull)
-				return p[1] + 0x10000; /* a page inside the pool */
-		}
+	UINTN n = 0, key, dsz;
+	UINT32 dver;
+	EFI_MEMORY_DESCRIPTOR *map = LibMemoryMap(&n, &key, &dsz, &dver);
+	uint64_t found = 0;
+	for (UINTN i = 0; map && i < n && !found; i++) {
+		EFI_MEMORY_DESCRIPTOR *d = (void *)((uint8_t *)map + i * dsz);
+		if ((d->Type != EfiRuntimeServicesCode && d->Type != EfiRuntimeServicesData) || d->NumberOfPages < 16)
+			continue;
+		size_t len = init_req(req_buf, 1);
+		region(req_buf, 0)->address = d->PhysicalStart;
+		region(req_buf, 0)->size = 64;
+		region(req_buf, 0)->space = AHV_SPACE_GPA;
+		sign_req(req_buf, 1);
+		struct hc h = attest_call(req_buf, len, rep_buf, REP_CAP);
+		if (h.rax == AHV_E_HV_MEMORY || h.rax == AHV_E_NESTED_FAULT)
+			found = d->PhysicalStart;
 	}
-	return 0;
+	if (map)
+		FreePool(map);
+	return found;
 }
 
 /* "triple-fault" in the load options: make the guest triple-fault (an empty
@@ -375,7 +389,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	good_attestation(1);
 
 	/* 4. hostile calls */
-	uint64_t hv_frame = find_hv_frame(st);
+	uint64_t hv_frame = find_hv_frame();
 	cpuid(0x80000008u, r);
 	unsigned phys_bits = r[0] & 0xff;
 	if (!hv_frame || build_tables(hv_frame, (uint64_t)(uintptr_t)data_buf, phys_bits)) {

@@ -32,7 +32,7 @@ struct vmx_vcpu {
 	uint8_t *msr_bitmap, *io_bitmap;
 	struct ahv_pt ept;
 	uint64_t ept_top, eptp;
-	uint32_t proc, proc2, entry;
+	uint32_t pin, proc, proc2, entry;
 	uint64_t cr0_mask, cr4_mask;
 	uint16_t vpid;
 	int launched;
@@ -234,7 +234,15 @@ static void setup_controls(struct ahv_hv *hv, struct vmx_vcpu *x)
 	 * the guest (§26.2; the host runs with IF=0). NMI exiting only with
 	 * smp = on: a stop kicks the other CPUs with an NMI (docs/smp.md);
 	 * exit_nmi hands the guest's own NMIs back. */
-	vmwrite(VMCS_PIN_CTLS, adjust(caps.pin, (hv->handoff->policy & AHV_HO_SMP) ? PIN_NMI_EXITING : 0));
+	/* With NMI exiting the guest's IRET no longer lifts NMI blocking
+	 * (§26.3 "Changes to Instruction Behavior"): virtual NMIs, where the
+	 * CPU offers them, let it lift the guest's own (virtual) blocking, and
+	 * NMI-window exiting says when a held NMI can be injected. */
+	uint32_t pin = (hv->handoff->policy & AHV_HO_SMP) ? PIN_NMI_EXITING | PIN_VIRTUAL_NMIS : 0;
+	x->pin = adjust(caps.pin, pin);
+	if ((x->pin & PIN_VIRTUAL_NMIS) && !((caps.proc >> 32) & PROC_NMI_WINDOW))
+		x->pin &= ~PIN_VIRTUAL_NMIS; /* both or neither (§26.2.1.1) */
+	vmwrite(VMCS_PIN_CTLS, x->pin);
 	/* Primary: MSR bitmaps, secondary controls, I/O bitmaps when a port
 	 * is intercepted. CR3 exiting off (EPT needs none); a CPU without TRUE
 	 * controls may force them on: exit_cr handles CR3 too. */
@@ -758,20 +766,38 @@ static void start_after_sipi(struct ahv_vcpu *v, struct vmx_vcpu *x)
  * injects it (v->host_nmi). */
 static void exit_nmi(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 {
-	(void)hv, (void)x;
+	(void)hv;
 	uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
-	if ((info & INTR_TYPE_MASK) != INTR_TYPE_NMI)
-		ahv_panic("exception exit (interruption information %x) without an exception bitmap", info);
+	if ((info & INTR_TYPE_MASK) != INTR_TYPE_NMI) {
+		/* No exception is asked for (bitmap 0): not the guest's doing
+		 * to act on; stop it with its state logged, not a panic. */
+		ahv_log("\nAHV-GUEST-SHUTDOWN: exception exit (interruption information %x) without an exception "
+			"bitmap; CPU halted\n", info);
+		vmx_dump(v);
+		ahv_halt_forever();
+	}
 	ahv_iret_to_self(); /* lift the NMI blocking the exit left (isr.S) */
-	/* The guest was not blocking NMIs (else there would have been no exit)
-	 * and did not get this one: no blocking by NMI in its state either
-	 * (Bochs saves it as set, and keeps the next kicks out). */
-	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, vmread(VMCS_GUEST_INTERRUPTIBILITY) & ~8ull);
+	/* Without virtual NMIs the guest was not blocking NMIs (else there
+	 * would have been no exit) and did not get this one: no blocking by
+	 * NMI in its state either (Bochs saves it as set, and keeps the next
+	 * kicks out). With virtual NMIs the bit is the guest's own virtual
+	 * blocking (its NMI handler is running): it stays (§25.4.2). */
+	if (!(x->pin & PIN_VIRTUAL_NMIS))
+		vmwrite(VMCS_GUEST_INTERRUPTIBILITY, vmread(VMCS_GUEST_INTERRUPTIBILITY) & ~8ull);
 	if (ahv_smp_stop_pending())
 		ahv_smp_check_in(v);
 	else if (!__atomic_load_n(&v->init_pending, __ATOMIC_SEQ_CST))
 		__atomic_store_n(&v->host_nmi, 1, __ATOMIC_SEQ_CST);
 	/* else: an emulated INIT's NMI; vmx_loop parks before the entry. */
+}
+
+/* NMI-window exit (§26.2; asked for while an NMI waits for the guest):
+ * the loop injects it now. */
+static void exit_nmi_window(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+{
+	(void)hv, (void)v;
+	x->proc &= ~PROC_NMI_WINDOW;
+	vmwrite(VMCS_PROC_CTLS, x->proc);
 }
 
 /* Can an NMI be injected at the next entry? Not while another event is
@@ -788,6 +814,7 @@ static int nmi_injectable(void)
  * handler here was not asked for: panic with its number. */
 static const vmx_handler handlers[VMX_EXIT_MAX] = {
 	[VMX_EXIT_EXCEPTION_NMI] = exit_nmi,
+	[VMX_EXIT_NMI_WINDOW] = exit_nmi_window,
 	[VMX_EXIT_TRIPLE_FAULT] = exit_triple_fault,
 	[VMX_EXIT_TASK_SWITCH] = exit_task_switch,
 	[VMX_EXIT_INIT] = exit_init,
@@ -887,6 +914,12 @@ static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcp
 				vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
 			} else {
 				nmi = &no_nmi;
+				/* Exit as soon as the guest can take it (virtual
+				 * NMIs: after its handler's IRET). */
+				if ((x->pin & PIN_VIRTUAL_NMIS) && !(x->proc & PROC_NMI_WINDOW)) {
+					x->proc |= PROC_NMI_WINDOW;
+					vmwrite(VMCS_PROC_CTLS, x->proc);
+				}
 			}
 		}
 		int rc = ahv_vmx_run(&v->gprs, x->launched, nmi);

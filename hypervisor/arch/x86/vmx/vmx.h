@@ -76,10 +76,12 @@
 /* Pin-based (§25.6.1 Table 25-5). */
 #define PIN_EXT_INT_EXITING (1u << 0)
 #define PIN_NMI_EXITING (1u << 3)
+#define PIN_VIRTUAL_NMIS (1u << 5)
 /* Primary processor-based (§25.6.2 Table 25-6). */
 #define PROC_TSC_OFFSETTING (1u << 3)
 #define PROC_CR3_LOAD_EXITING (1u << 15)
 #define PROC_CR3_STORE_EXITING (1u << 16)
+#define PROC_NMI_WINDOW (1u << 22)
 #define PROC_USE_IO_BITMAPS (1u << 25)
 #define PROC_USE_MSR_BITMAPS (1u << 28)
 #define PROC_SECONDARY (1u << 31)
@@ -225,6 +227,7 @@ enum vmx_exit {
 	VMX_EXIT_TRIPLE_FAULT = 2,
 	VMX_EXIT_INIT = 3,
 	VMX_EXIT_SIPI = 4,
+	VMX_EXIT_NMI_WINDOW = 8,
 	VMX_EXIT_TASK_SWITCH = 9,
 	VMX_EXIT_CPUID = 10,
 	VMX_EXIT_GETSEC = 11,

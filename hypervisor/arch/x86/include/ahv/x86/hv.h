@@ -69,16 +69,6 @@ struct ahv_handoff {
 #define AHV_HO_KEY_SEALED 1u /* key_d, unsealed from the TPM */
 #define AHV_HO_KEY_NONE 2u   /* no key: attestation answers AHV_E_NO_KEY */
 
-/* UEFI configuration table the loader installs once the hypervisor runs:
- * where hypervisor memory is (never mapped for the guest). */
-#define AHV_HV_RANGES_GUID \
-	{0x8f3c1e2a, 0x6b1d, 0x4f7e, {0x9a, 0x51, 0x2c, 0x7e, 0x44, 0x10, 0xd3, 0x5b}}
-#define AHV_HV_RANGES_MAGIC 0x53474e5256484121ull
-struct ahv_hv_ranges_table {
-	uint64_t magic;
-	uint64_t pool_base, pool_size, image_base, image_size;
-};
-
 /* ---- virtual CPU ---------------------------------------------------------- */
 /* Guest GPRs the back end saves around VMRUN/VMRESUME. RSP (both) and RAX
  * (SVM) live in the VMCB/VMCS; the back end copies them here after every
