@@ -879,7 +879,7 @@ struct __attribute__((packed)) tss32 {
 	uint16_t trap, iomap;
 };
 
-/* conf_legacy_task's block (trap.S). */
+/* conf_legacy_task's block (../trap/trap.S). */
 struct __attribute__((packed)) legacy_blk {
 	uint32_t tr, cr0, eflags, cs64, ret;
 	uint32_t far_off;
