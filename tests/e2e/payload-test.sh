@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/e2e/payload-test.sh (esp|usb|bochs MODEL) - boot the hypervisor with
+# tests/e2e/payload-test.sh (esp|usb|dma|bochs MODEL) - boot the hypervisor with
 # the UEFI payload as its guest: e2e-svm under QEMU TCG (-cpu EPYC,+svm,+npt)
 # and OVMF, from an ESP folder or a GPT image attached as a USB stick; e2e-vmx
 # under Bochs with Intel CPU model MODEL (VT-x + EPT) and the 2 MiB OVMF.
@@ -32,8 +32,18 @@ openssl ec -in "$work/guest.key" -pubout -out "$work/guest.pub.pem" 2>/dev/null
 openssl ec -in "$work/guest.key" -noout -text 2>/dev/null |
   awk '/^priv:/{p=1; next} /^pub:/{p=0} p' | tr -d ' :\n' | tail -c 64 > "$work/guest.hex"
 
-"$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$payload" \
-  --next-path '\attest-hv\e2e-payload.efi' --key "$work/guest.pub.pem" --set 'dev_key = allow' \
+# dma (e2e-dma, docs/iommu.md): QEMU with intel-iommu and edu; the DMA
+# payload runs first, then starts the e2e payload from the ESP.
+first=(--next "$payload" --next-path '\attest-hv\e2e-payload.efi') dmarun=()
+if [ "$mode" = dma ]; then
+  dma=$build/tests/e2e/dma/ahv_dma.efi
+  [ -f "$dma" ] || { echo "payload-test: missing $dma (build first)"; exit 1; }
+  first=(--next "$dma" --next-path '\attest-hv\e2e-dma.efi' --file "$payload:\\attest-hv\\e2e-payload.efi")
+  dmarun=(--pass 'AHV-DMA: PASS' --fail 'AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-E2E: FAIL|AHV-DMA: (case .* )?FAIL')
+  export AHV_QEMU_EXTRA="-device intel-iommu,aw-bits=48 -device edu,dma_mask=0xffffffffffffffff ${AHV_QEMU_EXTRA:-}"
+fi
+"$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" "${first[@]}" \
+  --key "$work/guest.pub.pem" --set 'dev_key = allow' \
   --file "$work/guest.hex:\\attest-hv\\test\\guest.hex" "${smpset[@]}" >/dev/null
 mkdir -p "$work/logs"
 if [ "$mode" = bochs ]; then
@@ -63,7 +73,21 @@ else
     target=(--esp "$work/esp")
   fi
   "$top/scripts/qemu-svm-run.sh" "${target[@]}" --smp "$ncpu" --timeout 420 --log "$work/logs" \
-    --pass 'AHV-E2E: PASS' --pass 'AHV-HV: engine ready' "${smprun[@]}"
+    --pass 'AHV-E2E: PASS' --pass 'AHV-HV: engine ready' "${smprun[@]}" "${dmarun[@]}"
+fi
+if [ "$mode" = dma ]; then
+  # The hypervisor took the unit, logged a read fault and a write fault at
+  # the hypervisor page the payload aimed at, and its canary there held.
+  hvp=$(sed 's/\r//' "$work/logs/console.log" | awk '/^AHV-DMA: hypervisor pages:/{sub(",", "", $5); print tolower($5)}')
+  grep -a '^AHV-HV-IOMMU' "$work/logs/hv.log" | sed 's/^/payload-test: /'
+  grep -aq '^AHV-HV-IOMMU: DMA protection on' "$work/logs/hv.log" || { echo "payload-test: FAIL the IOMMU was not taken"; exit 1; }
+  for t in read write; do
+    grep -aqE "^AHV-HV-IOMMU: DMA fault: .*, $t at $hvp," "$work/logs/hv.log" ||
+      { echo "payload-test: FAIL no IOMMU $t fault logged at $hvp"; exit 1; }
+  done
+  if grep -aq 'hypervisor memory overwritten' "$work/logs/hv.log"; then
+    echo "payload-test: FAIL a device wrote into hypervisor memory"; exit 1
+  fi
 fi
 clean() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1"; }
 clean "$work/logs/console.log" | grep -E '^AHV-E2E: case' | awk '{print $4}' | sort | uniq -c | sed 's/^/payload-test: cases /'

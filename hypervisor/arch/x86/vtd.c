@@ -140,6 +140,13 @@ static void poll_unit(uint32_t idx)
 
 void ahv_iommu_poll(void)
 {
+	/* A canary the e2e-dma test aims a device write at (docs/iommu.md):
+	 * the handoff's magic at the start of the pool, never rewritten. */
+	static uint32_t canary_told;
+	const struct ahv_handoff *h = ahv_hv_g.handoff;
+	if (h && h->magic != AHV_HANDOFF_MAGIC && !__atomic_exchange_n(&canary_told, 1, __ATOMIC_RELAXED))
+		ahv_log("AHV-HV-IOMMU: hypervisor memory overwritten: the handoff at %lx holds %lx\n",
+			(uint64_t)(uintptr_t)h, h->magic);
 	if (!__atomic_load_n(&vtd.n, __ATOMIC_ACQUIRE) || __atomic_exchange_n(&vtd.lock, 1, __ATOMIC_ACQUIRE))
 		return;
 	for (uint32_t i = 0; i < vtd.n; i++)
