@@ -191,7 +191,7 @@ int ahv_iommu_setup(struct ahv_hv *hv, char *why, size_t cap)
 {
 	struct ahv_handoff *h = hv->handoff;
 #ifdef AHV_NO_DMA_PROTECTION
-	(void)enable_unit;
+	(void)enable_unit, (void)&dmar_g;
 	ahv_log("AHV-HV-IOMMU: DMA protection compiled out (AHV_NO_DMA_PROTECTION): IOMMUs left alone\n");
 	(void)h, (void)why, (void)cap;
 	return 0;
