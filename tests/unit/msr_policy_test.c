@@ -50,6 +50,7 @@ int main(void)
 		/* configuration: writes seen */
 		want("MISC_ENABLE", 0x1A0, be, 0, AHV_MSR_WRITE_EXIT);
 		want("MTRRdefType", 0x2FF, be, 0, AHV_MSR_WRITE_EXIT);
+		want("IA32_XSS (Linux sets it with XSAVES)", 0xDA0, be, 0, AHV_MSR_WRITE_EXIT);
 		/* not named: exits, writes refused */
 		want("unnamed 0x1234", 0x1234, be, 0, AHV_MSR_UNLISTED);
 		want("unnamed 0xC0011FFF", 0xC0011FFF, be, 0, AHV_MSR_UNLISTED);

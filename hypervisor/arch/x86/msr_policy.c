@@ -65,6 +65,8 @@ static const struct msr_row rows[] = {
 	/* Rarely written configuration without physical addresses: the
 	 * write exits (so the policy sees it) and is done under the fixup. */
 	{0x8B, 0x8B, AHV_MSR_WRITE_EXIT, 0},   /* IA32_BIOS_SIGN_ID: Linux writes 0 before reading */
+	{0xDA0, 0xDA0, AHV_MSR_WRITE_EXIT, 0}, /* IA32_XSS: supervisor XSAVE components (PT's state is
+						  * useless with the PT MSRs denied); Linux sets it with XSAVES */
 	{0x140, 0x140, AHV_MSR_WRITE_EXIT, 0}, /* MISC_FEATURE_ENABLES (CPUID faulting) */
 	{0x199, 0x19A, AHV_MSR_WRITE_EXIT, 0}, /* PERF_CTL, CLOCK_MODULATION */
 	{0x19B, 0x19B, AHV_MSR_WRITE_EXIT, 0}, /* THERM_INTERRUPT */
