@@ -22,32 +22,15 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 cd "$tmp"
-openssl ecparam -name prime256v1 -genkey -noout -out hv.pem
-openssl ecparam -name prime256v1 -genkey -noout -out guest.pem
-"$C" token-keygen token.pem
-head -c 4096 /dev/urandom > region.bin
-echo '{"max_timestamp_skew_s": -1, "allow_unnamed_regions": true}' > policy.json
-cat > verifier.json <<CONF
-{"listen": "127.0.0.1", "port": 0, "storage": "sqlite:verifier.db", "policy": "policy.json",
- "token_key": "token.pem", "replica_id": "cg", "nonce_ttl_s": 3600,
- "client_requests_per_s": 0, "client_nonces_per_s": 0}
-CONF
-"$C" enroll --config verifier.json --insecure-no-evidence hv hv.pem >/dev/null
-"$C" enroll --config verifier.json guest guest.pem >/dev/null
+source "$top/bench/verifier-lib.sh"
+vb_fixture cg
 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" --dump-instr=no --collect-systime=no \
   "$D" --config verifier.json --port-file port 2>daemon.log &
 pid=$!
 for _ in $(seq 1200); do [ -s port ] && break; sleep 0.1; done
 [ -s port ] || { echo "verifier-callgrind.sh: daemon did not start" >&2; cat daemon.log >&2; exit 1; }
 port=$(cat port)
-: > nonces.txt
-left=$((N + 1))
-while [ "$left" -gt 0 ]; do
-  n=$(( left > 1000 ? 1000 : left ))
-  curl -sf -X POST -H 'Content-Type: application/json' -d "{\"count\": $n, \"ttl_s\": 3600}" \
-    "http://127.0.0.1:$port/v1/challenge" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["nonces"]))' >> nonces.txt
-  left=$(( left - n ))
-done
+vb_nonces "http://127.0.0.1:$port" $((N + 1))
 "$G" --hv-key hv.pem --guest-key guest.pem --nonces nonces.txt --region region.bin --jsonl bodies.jsonl
 python3 - "$port" "$pid" "$N" <<'PY'
 import http.client, subprocess, sys, threading

@@ -26,18 +26,8 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 cd "$tmp"
-openssl ecparam -name prime256v1 -genkey -noout -out hv.pem
-openssl ecparam -name prime256v1 -genkey -noout -out guest.pem
-"$C" token-keygen token.pem
-head -c 4096 /dev/urandom > region.bin
-echo '{"max_timestamp_skew_s": -1, "allow_unnamed_regions": true}' > policy.json
-cat > verifier.json <<CONF
-{"listen": "127.0.0.1", "port": 0, "storage": "sqlite:verifier.db", "policy": "policy.json",
- "token_key": "token.pem", "replica_id": "bench", "max_connections": 4096, "nonce_ttl_s": 3600,
- "client_requests_per_s": 0, "client_nonces_per_s": 0}
-CONF
-"$C" enroll --config verifier.json --insecure-no-evidence hv hv.pem >/dev/null
-"$C" enroll --config verifier.json guest guest.pem >/dev/null
+source "$top/bench/verifier-lib.sh"
+vb_fixture bench '"max_connections": 4096'
 "$D" --config verifier.json --port-file port 2>daemon.log &
 pid=$!
 for _ in $(seq 600); do [ -s port ] && break; sleep 0.1; done
@@ -46,14 +36,7 @@ port=$(cat port)
 url="http://127.0.0.1:$port"
 
 echo "# verifier: issuing $N nonces, generating $N reports (1 region of 4 KiB, SHA-256, P-256 keys)" >&2
-: > nonces.txt
-left=$N
-while [ "$left" -gt 0 ]; do
-  n=$(( left > 1000 ? 1000 : left ))
-  curl -sf -X POST -H 'Content-Type: application/json' -d "{\"count\": $n, \"ttl_s\": 3600}" "$url/v1/challenge" \
-    | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["nonces"]))' >> nonces.txt
-  left=$(( left - n ))
-done
+vb_nonces "$url" "$N"
 # (nonces live an hour: ahv-reportgen takes minutes on a loaded machine)
 t0=$(date +%s)
 "$G" --hv-key hv.pem --guest-key guest.pem --nonces nonces.txt --region region.bin --jsonl bodies.jsonl
