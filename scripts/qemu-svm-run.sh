@@ -28,8 +28,11 @@
 # every pass marker was seen (then QEMU is stopped), or at the timeout.
 # Exit status: 0 pass; 1 fail or timeout (the log tails are printed); 2 usage
 # (or --accel kvm where KVM cannot nest).
+# Environment: AHV_QEMU_EXTRA, more QEMU arguments (appended); AHV_QEMU_IOMMU
+# =intel, -device intel-iommu,aw-bits=48 before every -device, so that they
+# are behind it (docs/iommu.md; the on-board AHCI of q35 never is).
 set -euo pipefail
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 . "$(dirname "$0")/lib/qemu-accel.sh"
 passes=() fail='AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-E2E: FAIL|AHV-LINUX: FAIL'
 timeout=180 cpu='' mem=1024 smp=1 logdir='' esp='' disk='' usb=0 net=0 quiet=0 until_exit=0
@@ -86,12 +89,18 @@ else
   cp "$disk" "$work/disk.img"
   drive=(-drive "format=raw,file=$work/disk.img")
 fi
+iommu=()
+case "${AHV_QEMU_IOMMU:-}" in
+  '') ;;
+  intel) iommu=(-device intel-iommu,aw-bits=48) ;;
+  *) echo "qemu-svm-run.sh: AHV_QEMU_IOMMU must be intel or empty" >&2; exit 2 ;;
+esac
 netargs=(-net none)
 [ "$net" = 1 ] && netargs=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0)
 
 clean() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1" 2>/dev/null; }
 [ "$quiet" = 1 ] || echo "qemu-svm-run: accel $qemu_accel${icount:+ (icount $icount)}, cpu $cpu, ${mem} MiB, timeout ${timeout}s, logs in $logdir"
-qemu=(qemu-system-x86_64 -machine q35 -accel "$qemu_accel" "${icount_args[@]}" -cpu "$cpu" -m "$mem" -smp "$smp"
+qemu=(qemu-system-x86_64 -machine q35 -accel "$qemu_accel" "${icount_args[@]}" -cpu "$cpu" -m "$mem" -smp "$smp" "${iommu[@]}"
   -drive if=pflash,format=raw,unit=0,readonly=on,file="$code"
   -drive if=pflash,format=raw,unit=1,file="$work/vars.fd"
   "${drive[@]}" "${netargs[@]}" -display none -monitor none -no-reboot

@@ -40,7 +40,7 @@ if [ "$mode" = dma ]; then
   [ -f "$dma" ] || { echo "payload-test: missing $dma (build first)"; exit 1; }
   first=(--next "$dma" --next-path '\attest-hv\e2e-dma.efi' --file "$payload:\\attest-hv\\e2e-payload.efi")
   dmarun=(--pass 'AHV-DMA: PASS' --fail 'AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-E2E: FAIL|AHV-DMA: (case .* )?FAIL')
-  export AHV_QEMU_EXTRA="-device intel-iommu,aw-bits=48 -device edu,dma_mask=0xffffffffffffffff ${AHV_QEMU_EXTRA:-}"
+  export AHV_QEMU_IOMMU=intel AHV_QEMU_EXTRA="-device edu,dma_mask=0xffffffffffffffff ${AHV_QEMU_EXTRA:-}"
 fi
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" "${first[@]}" \
   --key "$work/guest.pub.pem" --set 'dev_key = allow' \
