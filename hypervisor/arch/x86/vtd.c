@@ -209,6 +209,14 @@ int ahv_iommu_setup(struct ahv_hv *hv, char *why, size_t cap)
 		ahv_snprintf(why, cap, "ACPI DMAR table at %lx: %s", h->acpi_dmar, perr ? perr : "longer than 1 MiB");
 		return -1;
 	}
+	/* An RMRR is memory a device keeps using (§8.4): it stays mapped, so it
+	 * must not be the hypervisor's (checked before the registers join). */
+	for (uint32_t i = 0; i < dmar_g.n_rmrr; i++)
+		if (ahv_hv_owns(hv, dmar_g.rmrr[i].base, dmar_g.rmrr[i].limit + 1 - dmar_g.rmrr[i].base)) {
+			ahv_snprintf(why, cap, "ACPI DMAR: reserved region %lx-%lx overlaps hypervisor memory",
+				     dmar_g.rmrr[i].base, dmar_g.rmrr[i].limit);
+			return -1;
+		}
 	/* One second-stage format for every unit: 4-level if all offer it,
 	 * else 3-level (the PML4's first table: 512 GiB), §11.4.2 SAGAW. */
 	unsigned sagaw = 0x1f, sllps = 0xf, mgaw = 64;
