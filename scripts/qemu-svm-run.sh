@@ -92,7 +92,9 @@ fi
 iommu=()
 case "${AHV_QEMU_IOMMU:-}" in
   '') ;;
-  intel) iommu=(-device intel-iommu,aw-bits=48) ;;
+  intel) iommu=(-device intel-iommu,aw-bits=48)
+         # and the hypervisor must have taken it (vtd.c)
+         [ "${#passes[@]}" -eq 0 ] || passes+=('AHV-HV-IOMMU: DMA protection on') ;;
   *) echo "qemu-svm-run.sh: AHV_QEMU_IOMMU must be intel or empty" >&2; exit 2 ;;
 esac
 netargs=(-net none)
