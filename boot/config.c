@@ -74,7 +74,8 @@ int ahv_config_parse(const char *text, size_t len, struct ahv_config *cfg, char 
 {
 	char line[AHV_CFG_MAX_ARGS + 64];
 	unsigned seen = 0, lineno = 0;
-	enum { S_NEXT = 1, S_ARGS = 2, S_INITRD = 4, S_CPL3 = 8, S_GPA = 16, S_PORT = 32, S_HIDE = 64, S_POOL = 128, S_HV = 256, S_DEVKEY = 512, S_SMP = 1024 };
+	enum { S_NEXT = 1, S_ARGS = 2, S_INITRD = 4, S_CPL3 = 8, S_GPA = 16, S_PORT = 32, S_HIDE = 64, S_POOL = 128, S_HV = 256, S_DEVKEY = 512, S_SMP = 1024,
+	       S_DMA = 2048 };
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->allow_cpl3 = 1;
@@ -83,6 +84,7 @@ int ahv_config_parse(const char *text, size_t len, struct ahv_config *cfg, char 
 	cfg->hypervisor = 1;
 	cfg->dev_key = 0;
 	cfg->smp = 0; /* boot CPU only unless asked (docs/smp.md) */
+	cfg->dma_protection = 1; /* the IOMMU is required unless "off" (docs/iommu.md) */
 	cfg->log_port = 0x2f8;
 	cfg->pool_mib = 8;
 	for (size_t pos = 0; pos < len;) {
@@ -156,6 +158,14 @@ int ahv_config_parse(const char *text, size_t len, struct ahv_config *cfg, char 
 				cfg->smp = 1;
 			else if (!strcmp(v, "off"))
 				cfg->smp = 0;
+			else
+				bad = 1;
+		} else if (!strcmp(k, "dma_protection")) {
+			bit = S_DMA;
+			if (!strcmp(v, "on"))
+				cfg->dma_protection = 1;
+			else if (!strcmp(v, "off"))
+				cfg->dma_protection = 0;
 			else
 				bad = 1;
 		} else if (!strcmp(k, "dev_key")) {

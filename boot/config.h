@@ -24,6 +24,11 @@
  *                   now: on VT-x the hypervisor refuses to start (fails
  *                   closed). off: the boot CPU only, with a warning when the
  *                   firmware reports more CPUs.
+ *   dma_protection = on|off  (default on) on: the hypervisor must take
+ *                   the platform's IOMMU (docs/iommu.md), else the loader
+ *                   refuses to start; off: start without one (devices can
+ *                   then reach hypervisor memory). scripts/mkesp.sh writes
+ *                   off unless told, for machines and emulators without one.
  *   dev_key       = allow|deny (default deny) without a usable TPM, sign
  *                   with an ephemeral development key (every report carries
  *                   AHV_REPORT_F_DEV_KEY, which verifiers reject by
@@ -54,6 +59,7 @@ struct ahv_config {
 	uint8_t key_id[AHV_CFG_MAX_KEYS][32];
 	int allow_cpl3, allow_gpa, hide_log_port, hypervisor, dev_key;
 	int smp; /* smp = on|off, default off (docs/smp.md) */
+	int dma_protection; /* dma_protection = on|off, default on (docs/iommu.md) */
 	uint16_t log_port;
 	unsigned pool_mib;
 };

@@ -510,7 +510,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	if (key_mode == AHV_TPMB_KEY_SEALED)
 		ahv_tpmb_take_key(h->key_d); /* hypervisor memory; wiped here */
 	h->policy = (cfg->allow_cpl3 ? AHV_HO_ALLOW_CPL3 : 0) | (cfg->allow_gpa ? AHV_HO_ALLOW_GPA : 0) |
-		    (cfg->hide_log_port ? AHV_HO_HIDE_LOG_PORT : 0) | (cfg->smp ? AHV_HO_SMP : 0);
+		    (cfg->hide_log_port ? AHV_HO_HIDE_LOG_PORT : 0) | (cfg->smp ? AHV_HO_SMP : 0) |
+		    (cfg->dma_protection ? AHV_HO_DMA_REQUIRED : 0);
 	memcpy(h->image_digest, image_digest, 32);
 	memcpy(h->config_digest, config_digest, 32);
 	read_time(h);

@@ -76,6 +76,14 @@ int main(void)
 	T(parse("next = \\a.efi\nsmp = yes\n", &c, err) == -1 && strstr(err, "smp"));
 	T(parse("next = \\a.efi\nsmp = 4\n", &c, err) == -1);
 	T(parse("next = \\a.efi\nsmp = on\nsmp = off\n", &c, err) == -1 && strstr(err, "twice"));
+	/* dma_protection = on|off (docs/iommu.md): default on, bad values and
+	 * duplicates fail closed */
+	T(parse("next = \\a.efi\n", &c, err) == 0 && c.dma_protection == 1);
+	T(parse("next = \\a.efi\ndma_protection = off\n", &c, err) == 0 && c.dma_protection == 0);
+	T(parse("next = \\a.efi\ndma_protection = on\n", &c, err) == 0 && c.dma_protection == 1);
+	T(parse("next = \\a.efi\ndma_protection = no\n", &c, err) == -1 && strstr(err, "dma_protection"));
+	T(parse("next = \\a.efi\ndma_protection = off\ndma_protection = off\n", &c, err) == -1 &&
+	  strstr(err, "twice"));
 	if (fails)
 		printf("config_test: %d failures\n", fails);
 	else

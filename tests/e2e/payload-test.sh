@@ -38,7 +38,8 @@ first=(--next "$payload" --next-path '\attest-hv\e2e-payload.efi') dmarun=()
 if [ "$mode" = dma ]; then
   dma=$build/tests/e2e/dma/ahv_dma.efi
   [ -f "$dma" ] || { echo "payload-test: missing $dma (build first)"; exit 1; }
-  first=(--next "$dma" --next-path '\attest-hv\e2e-dma.efi' --file "$payload:\\attest-hv\\e2e-payload.efi")
+  first=(--next "$dma" --next-path '\attest-hv\e2e-dma.efi' --file "$payload:\\attest-hv\\e2e-payload.efi"
+         --set "dma_protection = ${AHV_E2E_DMA_PROTECTION:-on}")
   dmarun=(--pass 'AHV-DMA: PASS' --fail 'AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-E2E: FAIL|AHV-DMA: (case .* )?FAIL')
   export AHV_QEMU_IOMMU=intel AHV_QEMU_EXTRA="-device edu,dma_mask=0xffffffffffffffff ${AHV_QEMU_EXTRA:-}"
 fi

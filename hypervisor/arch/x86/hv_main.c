@@ -284,8 +284,13 @@ int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 
 	/* DMA protection (docs/iommu.md) before the nested tables: the IOMMU
 	 * register pages join the hidden ranges. */
-	if (ahv_iommu_setup(hv, why, sizeof(why)) < 0)
+	rc = ahv_iommu_setup(hv, why, sizeof(why));
+	if (rc < 0)
 		return fail(h, why);
+	if (rc == 0 && (h->policy & AHV_HO_DMA_REQUIRED))
+		return fail(h, "no IOMMU this hypervisor can take (no ACPI DMAR table, or protection compiled out): "
+			       "devices could read and write hypervisor memory; set dma_protection = off to start "
+			       "without DMA protection (docs/iommu.md)");
 
 	if ((h->policy & AHV_HO_SMP) && !hv->ops->prepare_ap)
 		return fail(h, "smp = on, but this back end cannot start the other CPUs yet (docs/smp.md)");

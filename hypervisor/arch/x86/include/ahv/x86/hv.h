@@ -32,6 +32,7 @@ struct ahv_mem_range {
 #define AHV_HO_ALLOW_GPA (1u << 1)      /* CPL0 callers may name GPA ranges */
 #define AHV_HO_HIDE_LOG_PORT (1u << 2)  /* guest sees no UART at log port */
 #define AHV_HO_SMP (1u << 3)            /* smp = on: every CPU (docs/smp.md) */
+#define AHV_HO_DMA_REQUIRED (1u << 4)   /* dma_protection = on (docs/iommu.md) */
 
 #define AHV_MAX_CPUS 64
 #define AHV_XAPIC_BASE 0xFEE00000ull /* default xAPIC MMIO page (SDM Vol. 3A §11.4.1) */
