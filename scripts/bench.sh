@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/bench.sh [GROUP...] - run the benchmarks (../shared/conventions.md).
+# scripts/bench.sh [GROUP...] - run the benchmarks (docs/testing.md).
 #
 # Groups: crypto engine boot verifier (default: all that exist). Each group is
 # bench/<group>.sh, run with BUILD set to a Release build of the hosted world.
