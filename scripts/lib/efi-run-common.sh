@@ -59,6 +59,10 @@ efi_run_parse() {
   fi
   work=$(mktemp -d /tmp/ahv-efirun.XXXXXX)
   trap 'rm -rf "$work"' EXIT
+  # A step that fails under set -e says which (not a silent exit); -E: in
+  # the functions too.
+  set -E
+  trap 'echo "$(basename "$0"): failed at line $LINENO (status $?)" >&2' ERR
   mkdir -p "$work/esp/EFI/BOOT"
   if [ -n "$esp_dir" ]; then cp -r "$esp_dir"/. "$work/esp/"; else cp "$app" "$work/esp/EFI/BOOT/BOOTX64.EFI"; fi
   if [ -n "$extra" ]; then cp -r "$extra"/. "$work/esp/"; fi

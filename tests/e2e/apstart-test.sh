@@ -21,6 +21,9 @@ openssl ec -in "$work/guest.key" -pubout -out "$work/guest.pub.pem" 2>/dev/null
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$app" \
   --next-path '\attest-hv\apstart.efi' --key "$work/guest.pub.pem" --set 'dev_key = allow' --set 'smp = on' >/dev/null
 mkdir -p "$work/logs"
+# Any failing step says where, with the logs' tails (a silent exit under
+# set -e tells nothing).
+trap 'rc=$?; echo "apstart-test: FAIL at line $LINENO (status $rc)"; for f in "$work"/logs/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 15 "$f"; }; done' ERR
 pass='AHV-APSTART: PASS' fail='AHV-APSTART: FAIL|AHV-PANIC|AHV-GUEST-SHUTDOWN|AHV-BOOT: ERROR'
 if [ "$mode" = bochs ]; then
   "$top/scripts/bochs-efi-run.sh" --esp "$work/esp" --cpu "$model" --smp 2 --timeout 400 \
@@ -29,7 +32,10 @@ else
   "$top/scripts/qemu-svm-run.sh" --esp "$work/esp" --smp 2 --timeout 300 --log "$work/logs" --pass "$pass" --fail "$fail"
 fi
 clean() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1"; }
-clean "$work/logs/console.log" | grep -aE '^AHV-(APSTART|BOOT: smp)' | sed 's/^/apstart-test: /'
-clean "$work/logs/hv.log" | grep -aE '^AHV-HV-SMP: (cpu [0-9]+ sends|cpu [0-9]+ starts)' | tail -n 6 | sed 's/^/apstart-test: /'
+clean "$work/logs/console.log" > "$work/console.txt"
+clean "$work/logs/hv.log" > "$work/hv.txt"
+grep -aE '^AHV-(APSTART|BOOT: smp)' "$work/console.txt" | sed 's/^/apstart-test: /' || true
+grep -aE '^AHV-HV-SMP: (cpu [0-9]+ sends|cpu [0-9]+ starts)' "$work/hv.txt" | tail -n 6 | sed 's/^/apstart-test: /' || true
 # The hypervisor emulated the payload's SIPI (its own log, not the guest's word).
-clean "$work/logs/hv.log" | grep -aq 'sends SIPI' || { echo "apstart-test: FAIL the hypervisor saw no SIPI"; exit 1; }
+grep -aq 'sends SIPI' "$work/hv.txt" || { echo "apstart-test: FAIL the hypervisor saw no SIPI"; exit 1; }
+grep -aq 'AHV-APSTART: PASS' "$work/console.txt" || { echo "apstart-test: FAIL no pass marker"; exit 1; }
