@@ -56,10 +56,8 @@ while kill -0 "$bpid" 2>/dev/null; do
   fi
   sleep 1
 done
-set +e
-wait "$bpid"
-rc=$?
-set -e
+rc=0
+wait "$bpid" || rc=$?
 # AHV_BOCHS_LOG=FILE keeps Bochs's own log (it names the check a failed VM
 # entry broke, for instance).
 if [ -n "${AHV_BOCHS_LOG:-}" ]; then cp "$work/bochs.log" "$AHV_BOCHS_LOG" 2>/dev/null || true; fi

@@ -19,8 +19,6 @@ qemu=(qemu-system-x86_64 -machine q35 -accel "$qemu_accel" -cpu "$cpu" -m 512 -s
   -serial file:"$log" -monitor none -no-reboot)
 if [ "$dry_run" = 1 ]; then echo "qemu-efi-run: would run: ${qemu[*]}"; exit 0; fi
 echo "qemu-efi-run: booting $(basename "$app") (accel $qemu_accel, cpu $cpu, timeout ${timeout}s)"
-set +e
-timeout "$timeout" "${qemu[@]}" </dev/null >"$work/emu.out" 2>&1
-rc=$?
-set -e
+rc=0
+timeout "$timeout" "${qemu[@]}" </dev/null >"$work/emu.out" 2>&1 || rc=$?
 efi_run_judge "$rc" "$work/emu.out"
