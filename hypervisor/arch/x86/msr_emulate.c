@@ -31,32 +31,18 @@ static void set_bits(uint8_t *bm, const struct ahv_msr_bitmap_layout *l, uint32_
 void ahv_msr_bitmap_init(uint8_t *bm, size_t size, const struct ahv_msr_bitmap_layout *l, uint32_t backend, int smp)
 {
 	/* Everything exits (an MSR outside the bitmap's ranges always does);
-	 * then the rows that let reads or writes pass. Only the listed ranges
-	 * can pass, so the walk covers those (msr_policy.c). */
-	static const uint32_t spans[][2] = {{0x48, 0x49}, {0xC1, 0xC8}, {0x10B, 0x10B}, {0x140, 0x140},
-					    {0x174, 0x176}, {0x17A, 0x17B}, {0x186, 0x18D}, {0x199, 0x19B},
-					    {0x1A0, 0x1A0}, {0x1B0, 0x1B0}, {0x1FC, 0x1FC}, {0x8B, 0x8B},
-					    {0x200, 0x2FF}, {0x277, 0x277}, {0x309, 0x30B}, {0x38D, 0x390},
-					    {0x400, 0x47F}, {0x4C1, 0x4C8}, {0x6E0, 0x6E0}, {0x800, 0x8FF}, {0xDA0, 0xDA0},
-					    {0xC0000080, 0xC0000084}, {0xC0000100, 0xC0000103},
-					    {0xC0010000, 0xC0010007}, {0xC0010015, 0xC0010015},
-					    {0xC0010200, 0xC001020B}, {0xC0011020, 0xC0011020},
-					    {0xC0011028, 0xC0011029}, {0xC001011F, 0xC001011F},
-					    {0xC001001F, 0xC001001F}};
+	 * then each MSR the policy's rows name is set as its class says (the
+	 * first matching row wins, so each MSR is classified, not each row). */
+	uint32_t first, last;
 	memset(bm, 0xff, size);
-	for (unsigned i = 0; i < sizeof(spans) / sizeof(spans[0]); i++)
-		for (uint32_t m = spans[i][0]; m <= spans[i][1]; m++) {
+	for (unsigned i = 0; ahv_msr_row(i, &first, &last); i++)
+		for (uint32_t m = first; m <= last; m++) {
 			enum ahv_msr_class c = ahv_msr_class(m, backend, smp);
 			if (c == AHV_MSR_PASS)
 				set_bits(bm, l, m, 0, 0);
 			else if (c == AHV_MSR_WRITE_EXIT)
 				set_bits(bm, l, m, 0, 1);
 		}
-}
-
-void ahv_msr_intercept(uint8_t *bm, const struct ahv_msr_bitmap_layout *l, uint32_t msr, int read, int write)
-{
-	set_bits(bm, l, msr, read, write);
 }
 
 /* The guest's TSC is the host's plus v->tsc_offset (VMCS TSC offset,

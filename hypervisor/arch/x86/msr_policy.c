@@ -100,3 +100,12 @@ enum ahv_msr_class ahv_msr_class(uint32_t msr, uint32_t backend, int smp)
 	}
 	return AHV_MSR_UNLISTED;
 }
+
+int ahv_msr_row(unsigned i, uint32_t *first, uint32_t *last)
+{
+	if (i >= sizeof(rows) / sizeof(rows[0]))
+		return 0;
+	*first = rows[i].first;
+	*last = rows[i].last;
+	return 1;
+}

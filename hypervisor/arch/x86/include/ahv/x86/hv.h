@@ -296,8 +296,6 @@ struct ahv_msr_bitmap_layout {
 	uint32_t stride;
 	uint32_t write_bit;
 };
-/* Set one MSR's intercept bits (1 exit, 0 pass). */
-void ahv_msr_intercept(uint8_t *bm, const struct ahv_msr_bitmap_layout *l, uint32_t msr, int read, int write);
 /* The bitmap from the MSR allow-list (msr_policy.h): everything exits but
  * what the policy lets pass (msr_emulate.c). */
 void ahv_msr_bitmap_init(uint8_t *bm, size_t size, const struct ahv_msr_bitmap_layout *l, uint32_t backend, int smp);

@@ -27,6 +27,9 @@ enum ahv_msr_class {
 
 /* backend: AHV_BACKEND_SVM / AHV_BACKEND_VMX (wire.h); smp: smp = on. */
 enum ahv_msr_class ahv_msr_class(uint32_t msr, uint32_t backend, int smp);
+/* Row i's MSR range (for building bitmaps from the one table): 1, or 0
+ * past the last row. */
+int ahv_msr_row(unsigned i, uint32_t *first, uint32_t *last);
 
 /* IA32_DEBUGCTL bits a guest may set (SDM Vol. 3B §18.4.1, Figure 18-3):
  * LBR (0), BTF (1), the freeze bits (11, 12, 14) and RTM debug (15); not TR
