@@ -52,7 +52,7 @@ bpid=$!
 while kill -0 "$bpid" 2>/dev/null; do
   seen=$(sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$log" ${hvlog:+"$hvlog"} 2>/dev/null)
   if grep -qE "$fail" <<<"$seen" || { [ "$stop_on_pass" = 1 ] && grep -qE "$pass" <<<"$seen"; }; then
-    sleep 2; kill "$bpid" 2>/dev/null; break
+    sleep 2; kill "$bpid" 2>/dev/null || true; break  # it may have powered off meanwhile
   fi
   sleep 1
 done

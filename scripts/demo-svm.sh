@@ -32,7 +32,7 @@ guest=$build/linux-guest
 
 work=$(mktemp -d /tmp/ahv-demo.XXXXXX)
 vpid='' qpid=''
-cleanup() { [ -n "$qpid" ] && kill "$qpid" 2>/dev/null; [ -n "$vpid" ] && kill "$vpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() { [ -z "$qpid" ] || kill "$qpid" 2>/dev/null || true; [ -z "$vpid" ] || kill "$vpid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 step "starting the verifier (sqlite storage, dev-key policy for the demo)"

@@ -10,7 +10,7 @@ set -eu
 eng=$1; cli=$2; daemon=$3
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ahvl-vclient-XXXXXX")
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
+cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$tmp"; }
 trap cleanup EXIT
 # 1. keys: the engine test writes the simulated hypervisor key and the
 #    enrolled guest key; run it once offline to get them.
