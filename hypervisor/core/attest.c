@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "watch.h"
 
 static void build_header(struct ahv_call *c, const uint8_t *req,
 			 uint8_t *report)
@@ -64,8 +65,13 @@ static uint32_t measure_all(struct ahv_call *c, const uint8_t *req,
 		res.address = r.address;
 		res.size = r.size;
 		res.space = r.space;
-		st = ahv_measure_region(c, q.hash_alg, i, r.space, r.address,
-					r.size, res.digest, f);
+		/* a CHECK of a watch: an unmodified region keeps its digest */
+		bool measure = true;
+		if (c->watch_op == AHV_WOP_CHECK)
+			ahv_watch_result(c, i, &res, &measure);
+		st = measure ? ahv_measure_region(c, q.hash_alg, i, r.space,
+						  r.address, r.size, res.digest, f)
+			     : AHV_OK;
 		if (st != AHV_OK)
 			return st;
 		if (r.flags & AHV_REGION_F_CLAIMED) {
@@ -108,6 +114,7 @@ static uint32_t finish_report(struct ahv_call *c, const uint8_t *req,
 	/* The counter is taken last before signing, so that only a signer
 	 * failure can leave a gap (§9.3). */
 	h.counter = __atomic_add_fetch(&c->core->counter, 1, __ATOMIC_SEQ_CST);
+	ahv_watch_header(c, &h);
 	memcpy(report, &h, sizeof(h));
 	memset(report + signed_len, 0, AHV_REPORT_TAIL_SIZE);
 #ifdef AHV_FUZZ_NO_ECDSA
@@ -145,15 +152,16 @@ static uint32_t measure_locked(struct ahv_call *c, const uint8_t *req,
 	/* 11. measure */
 	build_header(c, req, report);
 	st = measure_all(c, req, report, &total, &mismatch, f);
-	if (st != AHV_OK)
-		return st;
+	/* 11a. a START protects the frames just measured (docs/watch.md) */
+	if (st == AHV_OK && c->watch_op == AHV_WOP_START)
+		st = ahv_watch_start(c, req, report, ob, f);
 	/* 12. counter, timestamp, sign, write */
-	st = finish_report(c, req, req_len, report, total, mismatch, f);
-	if (st != AHV_OK)
-		return st;
-	if (!ahv_buf_write_out(c, ob, report))
-		return ahv_fail_set(f, AHV_E_INTERNAL, AHV_OBJ_NONE, 0);
-	return AHV_OK;
+	if (st == AHV_OK)
+		st = finish_report(c, req, req_len, report, total, mismatch, f);
+	if (st == AHV_OK && !ahv_buf_write_out(c, ob, report))
+		st = ahv_fail_set(f, AHV_E_INTERNAL, AHV_OBJ_NONE, 0);
+	ahv_watch_finish(c, st == AHV_OK);
+	return st;
 }
 
 static uint32_t attest_locked(struct ahv_call *c, const struct ahv_hc_regs *in,
@@ -191,6 +199,10 @@ static uint32_t attest_locked(struct ahv_call *c, const struct ahv_hc_regs *in,
 		return st;
 	/* 9. ranges, limits, privilege */
 	st = ahv_request_check_regions(c, req, f);
+	if (st != AHV_OK)
+		return st;
+	/* 9a. the watch a CHECK names, and its regions (docs/watch.md) */
+	st = ahv_watch_prepare(c, req, f);
 	if (st != AHV_OK)
 		return st;
 	/* 10. where the report will go */

@@ -79,6 +79,11 @@ struct ahv_call {
 		uint64_t table; /* its page table (GPA) */
 		uint8_t perm;   /* AHV_PERM_* granted above it */
 	} gcache;               /* guest PML4E..PDE results */
+	/* A watched-regions request (watch.c): enum ahv_watch_op, the watch
+	 * it started or checks, and WATCH_END. */
+	uint32_t watch_op;
+	bool watch_end;
+	struct watch *watch;
 };
 
 /* Largest run handed to map_hpa / ahv_hash_update at once; also how often
@@ -122,6 +127,9 @@ struct ahv_pt_marks {
 uint32_t ahv_xlate(struct ahv_call *c, uint32_t space, uint64_t addr,
 		   bool write, uint64_t *hpa, uint64_t *len,
 		   struct ahv_pt_marks *marks);
+/* Just the guest step: GVA -> GPA through the caller's tables (c->groot,
+ * c->gfmt) for a read at c->cpl. */
+uint32_t ahv_xlate_gva_gpa(struct ahv_call *c, uint64_t gva, uint64_t *gpa);
 /* Just the nested step: GPA -> HPA (+ bytes to the end of the leaf). */
 uint32_t ahv_xlate_gpa(struct ahv_call *c, uint64_t gpa, bool write,
 		       uint64_t *hpa, uint64_t *span);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "watch.h"
 
 
 /* Services by function number (protocol.md §3.2). Anything not listed is
@@ -150,6 +151,8 @@ int ahv_core_init(struct ahv_core *core, const struct ahv_platform *plat)
 		core->features |= AHV_FEAT_ATTEST;
 		if (!(plat->flags & AHV_PLAT_DEV_KEY))
 			core->features |= AHV_FEAT_SEALED_KEY;
+		if (ahv_watch_init(plat))
+			core->features |= AHV_FEAT_WATCH;
 	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "watch.h"
 
 #ifdef AHV_FUZZ_NO_ECDSA
 /* Fuzz-only (tests/fuzz/CMakeLists.txt builds engine_request_fast with it;
@@ -90,9 +91,10 @@ uint32_t ahv_request_parse(const struct ahv_core *core, const uint8_t *req,
 		return field(f, AHV_E_BAD_VERSION, OFF(version_minor));
 	if (h.total_size != len)
 		return field(f, AHV_E_REQUEST_SIZE, OFF(total_size));
-	if (h.flags)
+	if (!ahv_watch_flags_ok(core, h.flags))
 		return field(f, AHV_E_RESERVED, OFF(flags));
-	if (!hash_available(core, h.hash_alg))
+	if (!hash_available(core, h.hash_alg) ||
+	    (h.flags && ahv_wire_hash_size(h.hash_alg) != AHV_WATCH_HASH_SIZE))
 		return field(f, AHV_E_BAD_HASH_ALG, OFF(hash_alg));
 	if (ahv_wire_sig_size(h.sig_alg) == 0)
 		return field(f, AHV_E_BAD_SIG_ALG, OFF(sig_alg));
@@ -102,8 +104,8 @@ uint32_t ahv_request_parse(const struct ahv_core *core, const uint8_t *req,
 		return field(f, AHV_E_REQUEST_SIZE, OFF(total_size));
 	if (h.nonce_len < AHV_NONCE_MIN || h.nonce_len > AHV_NONCE_MAX)
 		return field(f, AHV_E_BAD_NONCE_LEN, OFF(nonce_len));
-	if (h.reserved)
-		return field(f, AHV_E_RESERVED, OFF(reserved));
+	if (h.watch_arg && !h.flags) /* only a watch request uses it */
+		return field(f, AHV_E_RESERVED, OFF(watch_arg));
 	if (nonzero_at(h.nonce + h.nonce_len, AHV_NONCE_MAX - h.nonce_len) !=
 	    AHV_NONCE_MAX - h.nonce_len)
 		return field(f, AHV_E_RESERVED, OFF(nonce) + h.nonce_len);

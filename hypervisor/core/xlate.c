@@ -112,6 +112,21 @@ static uint32_t guest_read(void *arg, uint64_t table, unsigned index,
 	return load_entry(c->plat, hpa, e, AHV_E_NOT_RAM);
 }
 
+static uint32_t guest_walk_status(enum ahv_walk_res r, uint32_t table_status);
+
+uint32_t ahv_xlate_gva_gpa(struct ahv_call *c, uint64_t gva, uint64_t *gpa)
+{
+	struct ahv_walk_out o;
+	enum ahv_walk_res r = ahv_walk(&c->gfmt, c->groot, gva,
+				       c->cpl == 3 ? AHV_ACC_USER : 0,
+				       guest_read, c, &o);
+
+	if (r != AHV_WALK_OK)
+		return guest_walk_status(r, o.table_status);
+	*gpa = o.pa;
+	return AHV_OK;
+}
+
 static uint32_t guest_walk_status(enum ahv_walk_res r, uint32_t table_status)
 {
 	switch (r) {
@@ -282,6 +297,9 @@ void ahv_call_setup(struct ahv_call *c, struct ahv_core *core,
 	c->cpl = x->cpl;
 	c->fetch = false;
 	c->quiesce = NULL;
+	c->watch_op = 0;
+	c->watch_end = false;
+	c->watch = NULL;
 	c->t0 = p->monotonic_ns(p->ctx);
 	ahv_call_flush(c);
 	c->groot = x->cr3 & AHV_PT_ADDR_MASK; /* bits 11:0 PCID/flags, 63:52 */

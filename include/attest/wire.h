@@ -54,7 +54,7 @@ extern "C" {
  * Wire/ABI version (protocol.md "Versioning"). The same pair is reported in
  * CPUID 0x40000001 EAX and in every request/report/info header. */
 #define AHV_WIRE_VERSION_MAJOR 1u
-#define AHV_WIRE_VERSION_MINOR 0u
+#define AHV_WIRE_VERSION_MINOR 1u /* 1: watched regions (docs/watch.md) */
 
 /* Hypervisor (implementation) version, packed: major 31:24, minor 23:16,
  * patch 15:0. Independent of the wire version. */
@@ -88,7 +88,8 @@ extern "C" {
 #define AHV_FEAT_SHA3 (1u << 3)        /* SHA3-256/384/512 available */
 #define AHV_FEAT_SEALED_KEY (1u << 4)  /* signing key unsealed by a TPM */
 #define AHV_FEAT_DEBUG (1u << 5)       /* debug build/options (see flags) */
-#define AHV_FEAT_RESERVED_MASK (~(uint32_t)0x3fu)
+#define AHV_FEAT_WATCH (1u << 6)       /* minor 1: watched regions work */
+#define AHV_FEAT_RESERVED_MASK (~(uint32_t)0x7fu)
 
 /* 0x40000001 EDX / report backend / info backend. */
 #define AHV_BACKEND_VMX 1u /* Intel VT-x: use VMCALL  (0F 01 C1) */
@@ -162,6 +163,13 @@ enum ahv_status {
 	AHV_E_HV_MEMORY = 0x47,     /* frame owned by the hypervisor; addr */
 	/* resources */
 	AHV_E_TIME_LIMIT = 0x50,    /* per-request time budget spent; addr */
+	/* watched regions (minor 1, docs/watch.md) */
+	AHV_E_WATCH_UNKNOWN = 0x60, /* no watch with this id for this guest
+				       key; RCX = offset of watch_arg */
+	AHV_E_WATCH_MISMATCH = 0x61, /* request differs from the watch: RDX =
+					region index (or REQUEST_FIELD) */
+	AHV_E_WATCH_LIMIT = 0x62,   /* no watch slot, page entry or nested
+				       table page left: nothing watched */
 };
 
 /* ---- limits ---------------------------------------------------------------- */
@@ -224,6 +232,33 @@ AHV_WIRE_INLINE uint32_t ahv_wire_sig_size(uint32_t sig_alg)
 /* ahv_region_result.flags */
 #define AHV_RESULT_F_CLAIMED (1u << 0) /* the request carried a claim */
 #define AHV_RESULT_F_MATCH (1u << 1)   /* ... and it equals digest */
+/* minor 1, WATCH_CHECK reports (docs/watch.md): digest[32..64) holds a
+ * struct ahv_watch_record */
+#define AHV_RESULT_F_WATCHED (1u << 2)  /* region under the report's watch */
+#define AHV_RESULT_F_MODIFIED (1u << 3) /* written since the watch began:
+					   the record is the first write */
+#define AHV_RESULT_F_REMAPPED (1u << 4) /* GVA region no longer maps to the
+					   frames watched; digest all zero */
+
+/* ahv_request_hdr.flags (minor 1; docs/watch.md) */
+#define AHV_REQ_F_WATCH_START (1u << 0) /* watch the regions measured now;
+					   watch_arg = lifetime in s (0: max) */
+#define AHV_REQ_F_WATCH_CHECK (1u << 1) /* report on watch watch_arg */
+#define AHV_REQ_F_WATCH_END (1u << 2)   /* with CHECK: end it after this */
+#define AHV_REQ_F_RESERVED_MASK (~(uint32_t)0x7u)
+
+/* ahv_report_hdr.watch_state */
+#define AHV_WATCH_NONE 0u    /* no watch in this report */
+#define AHV_WATCH_ACTIVE 1u  /* started by, or still running at, this report */
+#define AHV_WATCH_ENDED 2u   /* ended by this request (WATCH_END) */
+#define AHV_WATCH_EXPIRED 3u /* its lifetime ran out: records cover up to
+				the expiry; the watch is gone after this */
+
+/* Watch limits (docs/watch.md). A watch needs a 32-byte hash: the record
+ * takes the other 32 bytes of each result's digest field. */
+#define AHV_WATCH_HASH_SIZE 32u
+#define AHV_WATCH_MAX 8u                        /* watches at once */
+#define AHV_WATCH_MAX_LIFETIME_S (7u * 86400u)  /* 0 in watch_arg means this */
 
 /* ahv_report_hdr.flags and ahv_hv_info.flags */
 #define AHV_REPORT_F_DEV_KEY (1u << 0)        /* key not TPM-sealed */
@@ -247,7 +282,10 @@ struct ahv_request_hdr {
 	uint16_t sig_alg;       /* AHV_SIG_* of the guest signature */
 	uint16_t region_count;  /* 1 .. AHV_MAX_REGIONS */
 	uint16_t nonce_len;     /* AHV_NONCE_MIN .. AHV_NONCE_MAX */
-	uint64_t reserved;      /* 0 */
+	union {
+		uint64_t reserved;  /* minor 0: 0 */
+		uint64_t watch_arg; /* minor 1: 0 unless a WATCH flag says */
+	};
 	uint8_t nonce[AHV_NONCE_MAX]; /* nonce_len bytes used, rest 0 */
 };
 
@@ -279,7 +317,10 @@ struct ahv_report_hdr {
 	uint8_t caller_cpl;     /* 0 or 3 */
 	uint8_t paging_levels;  /* 4 or 5 */
 	uint8_t backend;        /* AHV_BACKEND_* */
-	uint8_t reserved0;      /* 0 */
+	union {
+		uint8_t reserved0;   /* minor 0: 0 */
+		uint8_t watch_state; /* minor 1: AHV_WATCH_* */
+	};
 	uint32_t apic_id;       /* initial APIC id of the serving CPU */
 	uint64_t counter;       /* per-boot report counter, first is 1 */
 	uint64_t timestamp_ns;  /* UTC ns since 1970-01-01, 0 if invalid */
@@ -290,12 +331,21 @@ struct ahv_report_hdr {
 	uint8_t guest_key_id[AHV_KEY_ID_SIZE];      /* from the request */
 	uint8_t hv_key_id[AHV_KEY_ID_SIZE];
 	uint32_t hv_version;    /* AHV_HV_VERSION() */
-	uint32_t reserved1;     /* 0 */
+	union {
+		uint32_t reserved1; /* minor 0: 0 */
+		uint32_t watch_id;  /* minor 1: the watch, 0 if none */
+	};
 	uint8_t build_id[AHV_BUILD_ID_SIZE];
 	uint8_t hv_image_digest[AHV_MEASUREMENT_SIZE];  /* SHA-256 */
 	uint8_t hv_config_digest[AHV_MEASUREMENT_SIZE]; /* SHA-256 */
 	uint64_t total_bytes;   /* sum of region sizes */
-	uint8_t reserved2[16];  /* 0 */
+	union {
+		uint8_t reserved2[16]; /* minor 0: 0 */
+		struct {               /* minor 1, watch_state != NONE: */
+			uint64_t watch_since_counter; /* counter and time of */
+			uint64_t watch_since_ns;      /* the watch's START report */
+		};
+	};
 };
 
 struct ahv_region_result {
@@ -305,6 +355,17 @@ struct ahv_region_result {
 	uint32_t flags;         /* AHV_RESULT_F_* */
 	uint8_t digest[AHV_DIGEST_FIELD_SIZE]; /* hash_alg over the bytes */
 };
+
+/* Minor 1: digest[AHV_WATCH_RECORD_OFFSET..64) of a WATCHED result. */
+struct ahv_watch_record {
+	uint64_t time_ns;  /* MODIFIED: when the first write was caught;
+			      else the end of the unmodified interval */
+	uint64_t gpa;      /* MODIFIED: guest-physical address written */
+	uint64_t rip;      /* MODIFIED: the writer's RIP (0: not a vCPU) */
+	uint32_t apic_id;  /* MODIFIED: the writer's initial APIC id */
+	uint32_t reserved; /* 0 */
+};
+#define AHV_WATCH_RECORD_OFFSET AHV_WATCH_HASH_SIZE
 
 struct ahv_report_tail {
 	uint8_t signature[AHV_SIG_FIELD_SIZE]; /* r||s, zero padded */
@@ -421,6 +482,7 @@ AHV_WIRE_OFF(ahv_request_hdr, sig_alg, 18);
 AHV_WIRE_OFF(ahv_request_hdr, region_count, 20);
 AHV_WIRE_OFF(ahv_request_hdr, nonce_len, 22);
 AHV_WIRE_OFF(ahv_request_hdr, reserved, 24);
+AHV_WIRE_OFF(ahv_request_hdr, watch_arg, 24);
 AHV_WIRE_OFF(ahv_request_hdr, nonce, 32);
 
 AHV_WIRE_SIZE(ahv_region, AHV_REGION_SIZE);
@@ -449,6 +511,7 @@ AHV_WIRE_OFF(ahv_report_hdr, caller_cpl, 24);
 AHV_WIRE_OFF(ahv_report_hdr, paging_levels, 25);
 AHV_WIRE_OFF(ahv_report_hdr, backend, 26);
 AHV_WIRE_OFF(ahv_report_hdr, reserved0, 27);
+AHV_WIRE_OFF(ahv_report_hdr, watch_state, 27);
 AHV_WIRE_OFF(ahv_report_hdr, apic_id, 28);
 AHV_WIRE_OFF(ahv_report_hdr, counter, 32);
 AHV_WIRE_OFF(ahv_report_hdr, timestamp_ns, 40);
@@ -460,11 +523,14 @@ AHV_WIRE_OFF(ahv_report_hdr, guest_key_id, 256);
 AHV_WIRE_OFF(ahv_report_hdr, hv_key_id, 288);
 AHV_WIRE_OFF(ahv_report_hdr, hv_version, 320);
 AHV_WIRE_OFF(ahv_report_hdr, reserved1, 324);
+AHV_WIRE_OFF(ahv_report_hdr, watch_id, 324);
 AHV_WIRE_OFF(ahv_report_hdr, build_id, 328);
 AHV_WIRE_OFF(ahv_report_hdr, hv_image_digest, 360);
 AHV_WIRE_OFF(ahv_report_hdr, hv_config_digest, 392);
 AHV_WIRE_OFF(ahv_report_hdr, total_bytes, 424);
 AHV_WIRE_OFF(ahv_report_hdr, reserved2, 432);
+AHV_WIRE_OFF(ahv_report_hdr, watch_since_counter, 432);
+AHV_WIRE_OFF(ahv_report_hdr, watch_since_ns, 440);
 
 AHV_WIRE_SIZE(ahv_region_result, AHV_REGION_RESULT_SIZE);
 AHV_WIRE_OFF(ahv_region_result, address, 0);
@@ -472,6 +538,13 @@ AHV_WIRE_OFF(ahv_region_result, size, 8);
 AHV_WIRE_OFF(ahv_region_result, space, 16);
 AHV_WIRE_OFF(ahv_region_result, flags, 20);
 AHV_WIRE_OFF(ahv_region_result, digest, 24);
+
+AHV_WIRE_SIZE(ahv_watch_record, AHV_DIGEST_FIELD_SIZE - AHV_WATCH_RECORD_OFFSET);
+AHV_WIRE_OFF(ahv_watch_record, time_ns, 0);
+AHV_WIRE_OFF(ahv_watch_record, gpa, 8);
+AHV_WIRE_OFF(ahv_watch_record, rip, 16);
+AHV_WIRE_OFF(ahv_watch_record, apic_id, 24);
+AHV_WIRE_OFF(ahv_watch_record, reserved, 28);
 
 AHV_WIRE_SIZE(ahv_report_tail, AHV_REPORT_TAIL_SIZE);
 AHV_WIRE_OFF(ahv_report_tail, signature, 0);

@@ -71,7 +71,7 @@ static void check_report(struct sim *s, const uint8_t *req, size_t req_len,
 	hs = ahv_wire_hash_size(q.hash_alg);
 	assert_int_equal(h.magic, AHV_REPORT_MAGIC);
 	assert_int_equal(h.version_major, 1);
-	assert_int_equal(h.version_minor, 0);
+	assert_int_equal(h.version_minor, AHV_WIRE_VERSION_MINOR);
 	assert_int_equal(h.total_size, AHV_REPORT_SIZE(q.region_count));
 	assert_int_equal(h.hash_alg, q.hash_alg);
 	assert_int_equal(h.sig_alg, s->hv_key.pub.curve);
@@ -763,7 +763,7 @@ static void t_parse_fields(void **st)
 		{ 0, 4, 0x51564842, AHV_E_BAD_MAGIC, 0 },
 		{ 4, 2, 2, AHV_E_BAD_VERSION, 4 },
 		{ 4, 2, 0, AHV_E_BAD_VERSION, 4 },
-		{ 6, 2, 1, AHV_E_BAD_VERSION, 6 },
+		{ 6, 2, AHV_WIRE_VERSION_MINOR + 1, AHV_E_BAD_VERSION, 6 },
 		{ 8, 4, 416, AHV_E_REQUEST_SIZE, 8 },
 		{ 12, 4, 1u << 31, AHV_E_RESERVED, 12 },
 		{ 16, 2, 0, AHV_E_BAD_HASH_ALG, 16 },
@@ -859,9 +859,9 @@ static void t_call_level(void **st)
 	assert_int_equal(c[0], 0x40000001);
 	assert_memory_equal(&c[1], "AttestHVisor", 12);
 	assert_true(ahv_core_cpuid(&s->core, 0x40000001, c));
-	assert_int_equal(c[0], 0x00010000);
+	assert_int_equal(c[0], 0x00010001);
 	assert_int_equal(c[1], AHV_FEAT_ATTEST | AHV_FEAT_GET_INFO | AHV_FEAT_GPA_REGIONS |
-			       AHV_FEAT_SHA3 | AHV_FEAT_SEALED_KEY);
+			       AHV_FEAT_SHA3 | AHV_FEAT_SEALED_KEY | AHV_FEAT_WATCH);
 	assert_int_equal(c[3], AHV_BACKEND_VMX);
 	assert_true(ahv_core_cpuid(&s->core, 0x40000005, c));
 	assert_int_equal(c[0] | c[1] | c[2] | c[3], 0);

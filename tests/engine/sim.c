@@ -197,6 +197,104 @@ uint64_t *sim_entry(struct sim *s, struct sim_pt *pt, uint64_t va,
 	return descend(s, pt, va, level, false);
 }
 
+/* ---- watched regions: the back end's hook ----------------------------------- */
+
+uint64_t *sim_nested_leaf(struct sim *s, uint64_t gpa, unsigned *level)
+{
+	uint64_t table = s->npt.root;
+
+	for (unsigned l = s->npt.levels; l >= 1; l--) {
+		uint64_t *e = &table_ptr(s, &s->npt, table)[(gpa >> shift_of(l)) & 511];
+
+		if (*e == 0)
+			return NULL;
+		if (l == 1 || (l <= 3 && (*e & PS))) {
+			*level = l;
+			return e;
+		}
+		table = *e & ADDR_MASK;
+	}
+	return NULL;
+}
+
+bool sim_nested_writable(struct sim *s, uint64_t gpa)
+{
+	unsigned level;
+	uint64_t *e = sim_nested_leaf(s, gpa, &level);
+
+	/* W (EPT) and R/W (x86) are both bit 1 (SDM Vol. 3C §29.3.2; APM
+	 * Vol. 2 §5.4.1) */
+	return e && (*e & EPT_W);
+}
+
+/* Split the large leaf at `e` (level l) into a table of 512 leaves of the
+ * next size down with the same bits. */
+static int split_leaf(struct sim *s, uint64_t *e, unsigned l)
+{
+	uint64_t t = sim_alloc_hv(s);
+	uint64_t *n = sim_hpa_ptr(s, t);
+	uint64_t base = *e & ADDR_MASK, bits = *e & ~ADDR_MASK;
+
+	if (l - 1 == 1)
+		bits &= ~PS;
+	for (unsigned i = 0; i < 512; i++)
+		n[i] = (base + ((uint64_t)i << shift_of(l - 1))) | bits;
+	*e = t | entry_bits(&s->npt, SIM_ALL, false);
+	return 0;
+}
+
+static int plat_watch_protect(void *ctx, uint64_t gpa, bool protect)
+{
+	struct sim *s = ctx;
+	unsigned level;
+	uint64_t *e = sim_nested_leaf(s, gpa, &level);
+
+	if (!e)
+		return -1;
+	if (!protect) {
+		s->unprotects++;
+		if (level == 1)
+			*e |= EPT_W;
+		return 0;
+	}
+	if (s->protect_budget && s->protects >= s->protect_budget)
+		return -1;
+	s->protects++;
+	while (level > 1) {
+		split_leaf(s, e, level);
+		e = sim_nested_leaf(s, gpa, &level);
+	}
+	*e &= ~EPT_W;
+	return 0;
+}
+
+int sim_vcpu_write(struct sim *s, uint32_t space, uint64_t addr,
+		   const void *in, uint64_t len, uint64_t rip, uint32_t apic_id)
+{
+	const uint8_t *b = in;
+	int exits = 0;
+
+	while (len) {
+		uint64_t n = SIM_4K - (addr & (SIM_4K - 1)), gpa = addr;
+
+		n = n < len ? n : len;
+		if (space == AHV_SPACE_GVA && !sim_model_xlate(&s->gpt, addr, &gpa))
+			return -1;
+		if (!sim_nested_writable(s, gpa)) {
+			if (!ahv_watch_write_fault(&s->core, gpa, rip, apic_id) ||
+			    !sim_nested_writable(s, gpa))
+				return -1;
+			exits++;
+		}
+		if (!sim_write(s, space, addr, b, n))
+			return -1;
+		addr += n;
+		b += n;
+		len -= n;
+	}
+	return exits;
+}
+
 uint64_t sim_alloc_gva(struct sim *s, uint64_t size, uint64_t offset,
 		       unsigned perm)
 {
@@ -468,6 +566,16 @@ int sim_init(struct sim *s, const struct sim_cfg *cfg_in)
 		.flags = cfg.plat_flags,
 		.policy = cfg.policy,
 	};
+	if (!cfg.no_watch) {
+		size_t n = cfg.watch_mem ? cfg.watch_mem : (size_t)256 << 10;
+
+		s->watch_mem = calloc(1, n);
+		if (!s->watch_mem)
+			return -1;
+		s->plat.watch_mem = s->watch_mem;
+		s->plat.watch_mem_size = n;
+		s->plat.watch_protect = plat_watch_protect;
+	}
 	for (unsigned i = 0; i < AHV_BOOT_ID_SIZE; i++)
 		s->plat.boot_id[i] = (uint8_t)(0xb0 + i);
 	for (unsigned i = 0; i < AHV_BUILD_ID_SIZE; i++) {
@@ -493,6 +601,7 @@ void sim_free(struct sim *s)
 		munmap(s->mem, s->mem_size);
 	free(s->gpt.map);
 	free(s->npt.map);
+	free(s->watch_mem);
 	ahv_drbg_free(&s->drbg);
 	memset(s, 0, sizeof(*s));
 }

@@ -71,6 +71,8 @@ struct sim_cfg {
 	uint32_t hv_curve;       /* AHV_CURVE_P256 (default) or P384 */
 	uint32_t policy;         /* default GPA_REGIONS | CPL3 */
 	uint32_t plat_flags;     /* default TIME_VALID */
+	size_t watch_mem;        /* pool share for watches (default 256 KiB) */
+	bool no_watch;           /* platform without the watch hook */
 };
 
 struct sim {
@@ -106,6 +108,11 @@ struct sim {
 	bool cs_l;
 	/* the stop hooks sim_call hands the core (NULL: none, as one vCPU) */
 	const struct ahv_quiesce *quiesce;
+	/* watched regions: the pool share, and the watch_protect hook's
+	 * counts; protect fails (as with no table page left) once
+	 * `protect_budget` protects were done, when it is nonzero */
+	void *watch_mem;
+	uint64_t protects, unprotects, protect_budget;
 };
 
 /* Set up a machine (cfg may be NULL for defaults). 0 on success. */
@@ -165,6 +172,19 @@ struct ahv_hc_regs sim_call(struct sim *s, uint64_t rax, uint64_t rbx,
  * report buffer, call ATTEST. The report (if OK) is copied to `report`. */
 struct ahv_hc_regs sim_attest(struct sim *s, const uint8_t *req, size_t len,
 			      uint64_t offset, uint8_t *report);
+
+/* Watched regions (docs/watch.md). The nested leaf that maps guest-physical
+ * gpa (split to 4 KiB by the watch hook, or as built), or NULL. */
+uint64_t *sim_nested_leaf(struct sim *s, uint64_t gpa, unsigned *level);
+/* May the guest write the frame at gpa (nested W / R/W at the leaf)? */
+bool sim_nested_writable(struct sim *s, uint64_t gpa);
+/* A vCPU's write of len bytes at addr, as the CPU does it: each page whose
+ * nested leaf refuses the write exits to ahv_watch_write_fault (with `rip`
+ * and `apic_id`), and the write goes on once the frame is writable again.
+ * Returns the number of such exits, or -1 if one was not a watch fault
+ * (nothing written from that page on). */
+int sim_vcpu_write(struct sim *s, uint32_t space, uint64_t addr,
+		   const void *in, uint64_t len, uint64_t rip, uint32_t apic_id);
 
 /* Deterministic entropy for the DRBG (tests must not depend on RDRAND). */
 int sim_entropy(void *arg, uint8_t *out, size_t len);

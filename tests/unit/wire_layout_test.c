@@ -86,7 +86,17 @@ int main(void)
 	CHECK(ahv_wire_sig_size(0) == 0 && ahv_wire_sig_size(3) == 0);
 	CHECK(AHV_HV_VERSION(1, 2, 3) == 0x01020003u);
 	CHECK(AHV_HV_VERSION_MINOR(AHV_HV_VERSION(1, 2, 3)) == 2);
-	CHECK(AHV_CPUID_WIRE_VERSION == 0x00010000u);
+	CHECK(AHV_CPUID_WIRE_VERSION == 0x00010001u);
+	/* minor 1 (docs/watch.md): the watch fields overlay minor 0's reserved
+	 * ones, and a record fills a 32-byte hash's unused digest tail */
+	CHECK(offsetof(struct ahv_request_hdr, watch_arg) == offsetof(struct ahv_request_hdr, reserved));
+	CHECK(offsetof(struct ahv_report_hdr, watch_state) == offsetof(struct ahv_report_hdr, reserved0));
+	CHECK(offsetof(struct ahv_report_hdr, watch_id) == offsetof(struct ahv_report_hdr, reserved1));
+	CHECK(offsetof(struct ahv_report_hdr, watch_since_counter) == offsetof(struct ahv_report_hdr, reserved2));
+	CHECK(AHV_WATCH_RECORD_OFFSET + sizeof(struct ahv_watch_record) == AHV_DIGEST_FIELD_SIZE);
+	CHECK(ahv_wire_hash_size(AHV_WIRE_HASH_SHA256) == AHV_WATCH_HASH_SIZE);
+	CHECK((AHV_REQ_F_WATCH_START | AHV_REQ_F_WATCH_CHECK | AHV_REQ_F_WATCH_END) ==
+	      (uint32_t)~AHV_REQ_F_RESERVED_MASK);
 	CHECK(strlen(AHV_COMPOSITE_LABEL) + 1 == AHV_COMPOSITE_LABEL_SIZE);
 
 	/* the header example of docs/protocol.md ("Worked example") */
@@ -104,7 +114,7 @@ int main(void)
 		for (int i = 0; i < 8; i++)
 			h.nonce[i] = (uint8_t)(0x11 * (i + 1));
 		static const uint8_t want[32] = {
-			0x41, 0x48, 0x56, 0x51, 0x01, 0x00, 0x00, 0x00,
+			0x41, 0x48, 0x56, 0x51, 0x01, 0x00, 0x01, 0x00,
 			0x40, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 			0x01, 0x00, 0x01, 0x00, 0x01, 0x00, 0x08, 0x00,
 			0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,

@@ -156,7 +156,27 @@ struct ahv_platform {
 	uint8_t build_id[AHV_BUILD_ID_SIZE];
 	uint8_t hv_image_digest[AHV_MEASUREMENT_SIZE];
 	uint8_t hv_config_digest[AHV_MEASUREMENT_SIZE];
+
+	/* ---- watched regions (docs/watch.md); either NULL: no watches ------
+	 * The pool share the watches may use (the core keeps its watch table
+	 * and per-page entries there; AHV_WATCH_MEM_MIN bytes at least), and
+	 * the one nested-table hook: take away (protect) or give back write
+	 * permission for the 4 KiB guest-physical frame at gpa, for every
+	 * vCPU. Protect is called only while no other vCPU runs guest code
+	 * (the quiesce stop, or one vCPU): it may split a large leaf and
+	 * must make every vCPU flush its nested translations before it next
+	 * runs the guest; 0, or -1 when no table page is left (nothing
+	 * changed). Unprotect may be called on any CPU at any time; another
+	 * vCPU that still holds the read-only translation takes one more
+	 * write fault, which the back end retries (the leaf is writable). */
+	void *watch_mem;
+	size_t watch_mem_size;
+	int (*watch_protect)(void *ctx, uint64_t gpa, bool protect);
 };
+
+/* Smallest watch pool share: the watch table (< 64 KiB, asserted in
+ * core/watch.c) and at least 4096 page entries of 16 bytes. */
+#define AHV_WATCH_MEM_MIN ((size_t)128 << 10)
 
 /* The five argument/result registers of the hypercall ABI (protocol.md
  * §3.1). In: as the guest left them. Out: what the back end writes back
@@ -242,6 +262,17 @@ size_t ahv_guest_fetch(struct ahv_core *core, const struct ahv_vcpu_exit *x, uin
  * r[0..3] = EAX, EBX, ECX, EDX for leaf 0x40000000..0x400000FF (leaves above
  * AHV_CPUID_MAX_LEAF return zeros); false for any other leaf. */
 bool ahv_core_cpuid(const struct ahv_core *core, uint32_t leaf, uint32_t r[4]);
+
+/* A guest write that the nested tables refused (NPF with a write to a
+ * present frame / EPT violation on a write), on any CPU: if the frame at
+ * gpa is watched, the write is recorded for every watch that holds it
+ * (time, the writer's apic_id and rip, gpa), the frame is given back its
+ * write permission (platform watch_protect) and true is returned: the back
+ * end flushes this vCPU's nested translations and lets the instruction run
+ * again. false: not a watched frame; the back end handles the fault as
+ * before. */
+bool ahv_watch_write_fault(struct ahv_core *core, uint64_t gpa, uint64_t rip,
+			   uint32_t apic_id);
 
 /* Fill an enrolled guest key from its public point (computes key_id). */
 int ahv_guest_key_enroll(struct ahv_guest_key *k, const ahv_ec_pub *pub);
