@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include <attest/wire_digest.h>
+
 #include "internal.h"
 
 struct ahvl_elf {
@@ -296,7 +298,7 @@ int ahvl_elf_refvals(const char *path, unsigned what, const char *const *only,
 	if (!path || !json_out || what > AHVL_REFVALS_SECTIONS)
 		return ahvl_fail(AHVL_E_INVALID, "bad argument");
 	for (const uint32_t *a = hash_algs; a && *a; a++)
-		if (!ahvl_md(*a))
+		if (!ahv_wire_md(*a))
 			return ahvl_fail(AHVL_E_INVALID, "unknown hash algorithm %u", *a);
 	int rc = ahvl_elf_open(path, &e);
 	if (rc)

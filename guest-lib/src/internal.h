@@ -62,13 +62,14 @@ struct ahvl_signer {
 AHVL_HIDDEN void ahvl_hex(char *out, const uint8_t *b, size_t n);
 AHVL_HIDDEN int ahvl_unhex(const char *s, uint8_t *out, size_t cap,
 			   size_t *len);
+/* base64 of n bytes, standard alphabet padded or (url) base64url unpadded;
+ * malloc'd. */
 AHVL_HIDDEN char *ahvl_b64(const uint8_t *b, size_t n, bool url);
-/* Strict base64url as JWS uses it: URL alphabet, no padding, canonical
- * (unused bits zero). malloc'd; NULL if not canonical. */
+/* Strict base64url as JWS uses it (AHV_B64_URL of attest/base64.h: URL
+ * alphabet, no padding, canonical). malloc'd; NULL if not canonical. */
 AHVL_HIDDEN uint8_t *ahvl_unb64(const char *s, size_t slen, size_t *len);
 AHVL_HIDDEN int ahvl_read_file(const char *path, size_t max, uint8_t **out,
 			       size_t *len);
-AHVL_HIDDEN const EVP_MD *ahvl_md(uint32_t hash_alg);
 AHVL_HIDDEN const char *ahvl_hash_name(uint32_t hash_alg);
 AHVL_HIDDEN int ahvl_digest(uint32_t hash_alg, const void *data, size_t len,
 			    uint8_t *out);
@@ -99,8 +100,5 @@ AHVL_HIDDEN void ahvl_elf_close(struct ahvl_elf *e);
 AHVL_HIDDEN int ahvl_elf_section(const struct ahvl_elf *e, const char *name,
 				 uint64_t *vaddr, uint64_t *size,
 				 uint32_t *type);
-
-/* ---- report.c ---- */
-AHVL_HIDDEN int ahvl_composite(const uint8_t *report, uint8_t *out);
 
 #endif

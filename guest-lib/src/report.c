@@ -1,13 +1,17 @@
 /* report.c - offline checks of reports and requests (protocol.md §11) and
- * their decoding into text or JSON. Everything is read with the
- * little-endian helpers of <attest/wire.h>; no structure is overlaid on
- * caller bytes. */
+ * their decoding into text or JSON. The structure checks and the composite
+ * digest are the wire library's (wire/: attest/wire_parse.h,
+ * attest/wire_digest.h); everything else is read with the little-endian
+ * helpers of <attest/wire.h>; no structure is overlaid on caller bytes. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+
+#include <attest/wire_digest.h>
+#include <attest/wire_parse.h>
 
 #include "internal.h"
 
@@ -16,147 +20,31 @@
 #define RG(f) offsetof(struct ahv_region, f)
 #define RR(f) offsetof(struct ahv_region_result, f)
 
-static bool all_zero(const uint8_t *p, size_t n)
+static int composite(const uint8_t *rep, size_t len, uint8_t *out)
 {
-	uint8_t acc = 0;
-	for (size_t i = 0; i < n; i++)
-		acc |= p[i];
-	return acc == 0;
+	if (!ahv_wire_composite(rep, len, out))
+		return ahvl_fail(AHVL_E_FORMAT, "composite digest: unknown hash algorithm %u or short report",
+				 ahv_le16_get(rep + RH(hash_alg)));
+	return AHVL_OK;
 }
 
-int ahvl_composite(const uint8_t *rep, uint8_t *out)
-{
-	uint32_t alg = ahv_le16_get(rep + RH(hash_alg));
-	uint32_t n = ahv_le16_get(rep + RH(region_count));
-	size_t d = ahv_wire_hash_size(alg);
-	const EVP_MD *md = ahvl_md(alg);
-	if (!md || !d)
-		return ahvl_fail(AHVL_E_FORMAT, "unknown hash algorithm %u", alg);
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	uint8_t le[8];
-	int ok = c && EVP_DigestInit_ex(c, md, NULL) &&
-		 EVP_DigestUpdate(c, AHV_COMPOSITE_LABEL, AHV_COMPOSITE_LABEL_SIZE);
-	ahv_le32_put(le, alg);
-	ok = ok && EVP_DigestUpdate(c, le, 4);
-	ahv_le32_put(le, n);
-	ok = ok && EVP_DigestUpdate(c, le, 4) &&
-	     EVP_DigestUpdate(c, rep + RH(request_digest), d);
-	for (uint32_t i = 0; ok && i < n; i++) {
-		const uint8_t *r = rep + AHV_REPORT_RESULT_OFFSET(i);
-		ok = EVP_DigestUpdate(c, r + RR(address), 8) &&
-		     EVP_DigestUpdate(c, r + RR(size), 8) &&
-		     EVP_DigestUpdate(c, r + RR(space), 4) &&
-		     EVP_DigestUpdate(c, r + RR(digest), d);
-	}
-	ok = ok && EVP_DigestFinal_ex(c, out, NULL);
-	EVP_MD_CTX_free(c);
-	return ok ? AHVL_OK : ahvl_fail_ssl(AHVL_E_INTERNAL, "digest failed");
-}
-
-/* Structure of a report: sizes, ids, reserved zero. */
+/* Structure of a report (the wire library's checks) and whether its
+ * CLAIM_MISMATCH flag agrees with the region flags. */
 static int report_structure(const uint8_t *rep, size_t len)
 {
-	if (len < AHV_REPORT_HDR_SIZE)
-		return ahvl_fail(AHVL_E_FORMAT, "report of %zu bytes is shorter than its header", len);
-	if (ahv_le32_get(rep) != AHV_REPORT_MAGIC)
-		return ahvl_fail(AHVL_E_FORMAT, "report magic is not AHVR");
-	uint16_t maj = ahv_le16_get(rep + RH(version_major)), min = ahv_le16_get(rep + RH(version_minor));
-	if (maj != AHV_WIRE_VERSION_MAJOR)
-		return ahvl_fail(AHVL_E_FORMAT, "report wire version %u.%u not supported", maj, min);
-	uint32_t n = ahv_le16_get(rep + RH(region_count));
-	if (n < 1 || n > AHV_MAX_REGIONS)
-		return ahvl_fail(AHVL_E_FORMAT, "report region_count %u outside 1..%u", n, AHV_MAX_REGIONS);
-	if (ahv_le32_get(rep + RH(total_size)) != AHV_REPORT_SIZE(n) || len != AHV_REPORT_SIZE(n))
-		return ahvl_fail(AHVL_E_FORMAT, "report of %zu bytes, total_size %u, %u regions: sizes disagree",
-				 len, ahv_le32_get(rep + RH(total_size)), n);
-	uint32_t alg = ahv_le16_get(rep + RH(hash_alg)), sig = ahv_le16_get(rep + RH(sig_alg));
-	size_t d = ahv_wire_hash_size(alg);
-	if (!d)
-		return ahvl_fail(AHVL_E_FORMAT, "report hash_alg %u unknown", alg);
-	if (!ahv_wire_sig_size(sig))
-		return ahvl_fail(AHVL_E_FORMAT, "report sig_alg %u unknown", sig);
-	uint32_t nl = ahv_le16_get(rep + RH(nonce_len));
-	if (nl < AHV_NONCE_MIN || nl > AHV_NONCE_MAX)
-		return ahvl_fail(AHVL_E_FORMAT, "report nonce_len %u outside 8..64", nl);
-	uint8_t cpl = rep[RH(caller_cpl)], pl = rep[RH(paging_levels)], be = rep[RH(backend)];
-	if ((cpl != 0 && cpl != 3) || (pl != 4 && pl != 5) ||
-	    (be != AHV_BACKEND_VMX && be != AHV_BACKEND_SVM))
-		return ahvl_fail(AHVL_E_FORMAT, "report caller_cpl %u / paging_levels %u / backend %u invalid",
-				 cpl, pl, be);
-	bool own_minor = min <= AHV_WIRE_VERSION_MINOR;
-	if (own_minor && (rep[RH(reserved0)] || ahv_le32_get(rep + RH(reserved1)) ||
-			  !all_zero(rep + RH(reserved2), 16) ||
-			  (ahv_le32_get(rep + RH(flags)) & ~0xfu)))
-		return ahvl_fail(AHVL_E_FORMAT, "report reserved field or flag bit is nonzero");
-	if (!all_zero(rep + RH(nonce) + nl, AHV_NONCE_MAX - nl) ||
-	    !all_zero(rep + RH(request_digest) + d, AHV_DIGEST_FIELD_SIZE - d) ||
-	    !all_zero(rep + RH(composite_digest) + d, AHV_DIGEST_FIELD_SIZE - d))
-		return ahvl_fail(AHVL_E_FORMAT, "report nonce or digest tail is nonzero");
-	uint64_t total = 0;
-	bool mismatch = false;
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *r = rep + AHV_REPORT_RESULT_OFFSET(i);
-		uint32_t sp = ahv_le32_get(r + RR(space)), fl = ahv_le32_get(r + RR(flags));
-		if (sp != AHV_SPACE_GVA && sp != AHV_SPACE_GPA)
-			return ahvl_fail(AHVL_E_FORMAT, "report region %u space %u invalid", i, sp);
-		if ((own_minor && (fl & ~3u)) || ((fl & AHV_RESULT_F_MATCH) && !(fl & AHV_RESULT_F_CLAIMED)))
-			return ahvl_fail(AHVL_E_FORMAT, "report region %u flags 0x%x invalid", i, fl);
-		if ((fl & AHV_RESULT_F_CLAIMED) && !(fl & AHV_RESULT_F_MATCH))
-			mismatch = true;
-		if (!all_zero(r + RR(digest) + d, AHV_DIGEST_FIELD_SIZE - d))
-			return ahvl_fail(AHVL_E_FORMAT, "report region %u digest tail is nonzero", i);
-		total += ahv_le64_get(r + RR(size));
-	}
-	if (total != ahv_le64_get(rep + RH(total_bytes)))
-		return ahvl_fail(AHVL_E_FORMAT, "report total_bytes %llu != sum of sizes %llu",
-				 (unsigned long long)ahv_le64_get(rep + RH(total_bytes)),
-				 (unsigned long long)total);
-	if (mismatch != !!(ahv_le32_get(rep + RH(flags)) & AHV_REPORT_F_CLAIM_MISMATCH))
+	struct ahv_wire_error e;
+	if (ahv_wire_check_report(rep, len, &e))
+		return ahvl_fail(AHVL_E_FORMAT, "%s", e.text);
+	if (!ahv_wire_report_claims_agree(rep))
 		return ahvl_fail(AHVL_E_FORMAT, "report CLAIM_MISMATCH flag disagrees with the region flags");
-	size_t ss = ahv_wire_sig_size(sig);
-	if (!all_zero(rep + AHV_REPORT_SIG_OFFSET(n) + ss, AHV_SIG_FIELD_SIZE - ss))
-		return ahvl_fail(AHVL_E_FORMAT, "report signature padding is nonzero");
 	return AHVL_OK;
 }
 
 static int request_structure(const uint8_t *q, size_t len)
 {
-	if (len < AHV_REQUEST_HDR_SIZE)
-		return ahvl_fail(AHVL_E_FORMAT, "request of %zu bytes is shorter than its header", len);
-	if (ahv_le32_get(q) != AHV_REQUEST_MAGIC)
-		return ahvl_fail(AHVL_E_FORMAT, "request magic is not AHVQ");
-	if (ahv_le16_get(q + QH(version_major)) != AHV_WIRE_VERSION_MAJOR)
-		return ahvl_fail(AHVL_E_FORMAT, "request wire major %u not supported",
-				 ahv_le16_get(q + QH(version_major)));
-	uint32_t n = ahv_le16_get(q + QH(region_count));
-	if (n < 1 || n > AHV_MAX_REGIONS)
-		return ahvl_fail(AHVL_E_FORMAT, "request region_count %u outside 1..%u", n, AHV_MAX_REGIONS);
-	if (ahv_le32_get(q + QH(total_size)) != AHV_REQUEST_SIZE(n) || len != AHV_REQUEST_SIZE(n))
-		return ahvl_fail(AHVL_E_FORMAT, "request of %zu bytes, total_size %u, %u regions: sizes disagree",
-				 len, ahv_le32_get(q + QH(total_size)), n);
-	uint32_t alg = ahv_le16_get(q + QH(hash_alg)), sig = ahv_le16_get(q + QH(sig_alg));
-	uint32_t nl = ahv_le16_get(q + QH(nonce_len));
-	size_t d = ahv_wire_hash_size(alg), ss = ahv_wire_sig_size(sig);
-	if (!d || !ss)
-		return ahvl_fail(AHVL_E_FORMAT, "request hash_alg %u or sig_alg %u unknown", alg, sig);
-	if (nl < AHV_NONCE_MIN || nl > AHV_NONCE_MAX)
-		return ahvl_fail(AHVL_E_FORMAT, "request nonce_len %u outside 8..64", nl);
-	if (ahv_le32_get(q + QH(flags)) || ahv_le64_get(q + QH(reserved)) ||
-	    !all_zero(q + QH(nonce) + nl, AHV_NONCE_MAX - nl))
-		return ahvl_fail(AHVL_E_FORMAT, "request reserved field or nonce tail is nonzero");
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *r = q + AHV_REQUEST_REGION_OFFSET(i);
-		uint32_t sp = ahv_le32_get(r + RG(space)), fl = ahv_le32_get(r + RG(flags));
-		if (sp != AHV_SPACE_GVA && sp != AHV_SPACE_GPA)
-			return ahvl_fail(AHVL_E_FORMAT, "request region %u space %u invalid", i, sp);
-		if (fl & AHV_REGION_F_RESERVED_MASK || ahv_le64_get(r + RG(reserved)))
-			return ahvl_fail(AHVL_E_FORMAT, "request region %u reserved bits nonzero", i);
-		if (!all_zero(r + RG(claimed_digest) + ((fl & AHV_REGION_F_CLAIMED) ? d : 0),
-			      AHV_DIGEST_FIELD_SIZE - ((fl & AHV_REGION_F_CLAIMED) ? d : 0)))
-			return ahvl_fail(AHVL_E_FORMAT, "request region %u claimed_digest tail nonzero", i);
-	}
-	if (!all_zero(q + AHV_REQUEST_SIG_OFFSET(n) + ss, AHV_SIG_FIELD_SIZE - ss))
-		return ahvl_fail(AHVL_E_FORMAT, "request signature padding is nonzero");
+	struct ahv_wire_error e;
+	if (ahv_wire_check_request(q, len, &e))
+		return ahvl_fail(AHVL_E_FORMAT, "%s", e.text);
 	return AHVL_OK;
 }
 
@@ -221,7 +109,7 @@ int ahvl_report_verify(const uint8_t *rep, size_t len, const uint8_t *hv_pub,
 		ahvl_fail(rc, "the report's hypervisor signature does not verify");
 		goto out;
 	}
-	if ((rc = ahvl_composite(rep, comp)))
+	if ((rc = composite(rep, len, comp)))
 		goto out;
 	if (memcmp(comp, rep + RH(composite_digest), d)) {
 		rc = ahvl_fail(AHVL_E_MISMATCH, "composite_digest does not match the region results");
@@ -489,7 +377,7 @@ int ahvl_describe(const uint8_t *buf, size_t len, int json, char **out)
 	if (magic == AHV_REPORT_MAGIC && !sr) {
 		uint8_t c[64];
 		size_t d = ahv_wire_hash_size(ahv_le16_get(buf + RH(hash_alg)));
-		if (!ahvl_composite(buf, c))
+		if (!composite(buf, len, c))
 			SET(o, "composite_check", json_string(memcmp(c, buf + RH(composite_digest), d) ? "MISMATCH" : "ok"));
 	}
 	if (json) {
