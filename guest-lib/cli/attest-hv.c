@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <ahv/hex.h>
 #include <attest-hv/attest.h>
 
 enum {
@@ -142,17 +143,10 @@ static int write_all(const char *path, const void *buf, size_t len)
 
 static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
 {
-	size_t n = strlen(s);
-	if (n % 2 || n / 2 > cap)
+	long n = ahv_hex_decode(s, strlen(s), out, cap);
+	if (n < 0)
 		return -1;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
-			return -1;
-		out[i] = (uint8_t)v;
-	}
-	*len = n / 2;
+	*len = (size_t)n;
 	return 0;
 }
 

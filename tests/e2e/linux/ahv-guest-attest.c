@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <openssl/sha.h>
+#include <ahv/hex.h>
 #include <attest-hv/attest.h>
 
 static uint8_t data_buf[3 * 4096 + 123];
@@ -46,12 +47,6 @@ static void hexline(const char *tag, const uint8_t *b, size_t n)
 			printf("%02x", b[i]);
 		printf("\n");
 	}
-}
-
-static void hex(char *out, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
 static void check(int ok, const char *name, uint64_t got, uint64_t want)
@@ -127,21 +122,6 @@ static void hostile(ahvl_ctx *ctx, const char *name, uint64_t addr, uint64_t siz
 	ahvl_request_free(req);
 }
 
-static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
-{
-	size_t n = strlen(s);
-	if (n % 2 || n / 2 > cap)
-		return -1;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (uint8_t)v;
-	}
-	*len = n / 2;
-	return 0;
-}
-
 /* Demo: challenge -> attest -> submit -> token checked against the JWKS. */
 static int run_verifier(ahvl_ctx *ctx, const char *url, const char *issuer, int tries)
 {
@@ -165,7 +145,7 @@ static int run_verifier(ahvl_ctx *ctx, const char *url, const char *issuer, int 
 			sleep(1);
 			continue;
 		}
-		hex(nh, nonce, nl);
+		ahv_hex_encode(nh, nonce, nl);
 		printf("AHV-LINUX: challenge %s\n", nh);
 		ahvl_request *req = NULL;
 		struct ahvl_evidence ev = {0};
@@ -268,10 +248,12 @@ int main(int argc, char **argv)
 	uint8_t nonce[AHV_NONCE_MAX];
 	size_t nl = 32;
 	if (nonce_hex) {
-		if (parse_hex(nonce_hex, nonce, sizeof nonce, &nl) || nl < AHV_NONCE_MIN) {
+		long n = ahv_hex_decode(nonce_hex, strlen(nonce_hex), nonce, sizeof nonce);
+		if (n < AHV_NONCE_MIN) {
 			printf("AHV-LINUX: FAIL bad --nonce\n");
 			return 1;
 		}
+		nl = (size_t)n;
 	} else {
 		FILE *r = fopen("/dev/urandom", "rb");
 		if (!r || fread(nonce, 1, nl, r) != nl) {
@@ -314,7 +296,7 @@ int main(int argc, char **argv)
 			const struct ahv_region_result *r = (const void *)(ev.report + AHV_REPORT_RESULT_OFFSET(i));
 			char dh[65];
 			const char *nm = ahvl_request_region_name(req, i);
-			hex(dh, r->digest, 32);
+			ahv_hex_encode(dh, r->digest, 32);
 			printf("AHV-LINUX-REGION %u %s 0x%llx %llu sha256:%s\n", i, *nm ? nm : "-",
 			       (unsigned long long)r->address, (unsigned long long)r->size, dh);
 		}
