@@ -107,6 +107,18 @@ static uint64_t monotonic_ns(void *ctx)
 	return d / hz * 1000000000ull + d % hz * 1000000000ull / hz;
 }
 
+/* Watched regions (docs/watch.md): the pool share the core keeps its watch
+ * table and page entries in (512 KiB: ~60000 pages, 230 MiB watched), and
+ * the back end's nested-table hook. */
+#define WATCH_POOL_PAGES 128
+static struct ahv_hv *watch_hv;
+
+static int watch_protect(void *ctx, uint64_t gpa, bool protect)
+{
+	(void)ctx;
+	return watch_hv->ops->nested_protect(watch_hv, gpa, protect);
+}
+
 /* UEFI types that are RAM for protocol.md §4.3 rule 6 (UEFI 2.10 §7.2). */
 static int is_ram_type(uint32_t t)
 {
@@ -187,6 +199,11 @@ static int setup_core(struct ahv_hv *hv)
 #endif
 	memcpy(p->hv_image_digest, h->image_digest, 32);
 	memcpy(p->hv_config_digest, h->config_digest, 32);
+	if (hv->ops->nested_protect && (p->watch_mem = ahv_pool_ptr(&hv->pool, WATCH_POOL_PAGES))) {
+		watch_hv = hv;
+		p->watch_mem_size = WATCH_POOL_PAGES * 4096;
+		p->watch_protect = watch_protect;
+	}
 	hv->core = &core_g;
 	return ahv_core_init(&core_g, p);
 }

@@ -124,6 +124,13 @@ uint64_t ahv_pt_lookup(const struct ahv_pt *pt, uint64_t va, int *level)
 	return 0;
 }
 
+uint64_t *ahv_pt_leaf4k(struct ahv_pt *pt, uint64_t pa)
+{
+	if (!ahv_pt_lookup(pt, pa, 0))
+		return 0;
+	return walk_create(pt, pa & ~(AHV_PAGE_SIZE - 1), 1);
+}
+
 int ahv_pt_protect4k(struct ahv_pt *pt, uint64_t pa, uint64_t clear_bits)
 {
 	if (ahv_pt_map4k(pt, pa, pa + AHV_PAGE_SIZE))

@@ -158,6 +158,11 @@ struct ahv_vmm_ops {
 	 * bitmaps from the boot CPU's prepare); probe has passed on this CPU
 	 * and v->apic_id is set (hv_main.c). 0 or -1. */
 	int (*prepare_ap)(struct ahv_hv *hv, struct ahv_vcpu *v);
+	/* Watched regions (docs/watch.md; NULL: none): take away (protect)
+	 * or give back write permission for the 4 KiB frame at gpa in the
+	 * shared nested tables, for every vCPU (nested_watch.c). 0 or -1
+	 * (no pool page for a split). */
+	int (*nested_protect)(struct ahv_hv *hv, uint64_t gpa, int protect);
 };
 
 extern const struct ahv_vmm_ops ahv_svm_ops;
@@ -315,5 +320,20 @@ enum ahv_nested_fault {
 /* A nested fault (NPF / EPT violation) at gpa: classify, log, map. */
 enum ahv_nested_fault ahv_nested_fault(struct ahv_hv *hv, struct ahv_pt *pt, uint64_t *top, uint64_t gpa,
 				       uint64_t rip, uint64_t info, uint64_t *faults);
+
+/* Watched regions (nested_watch.c, docs/watch.md). Bumped by every
+ * protect: a vCPU whose last seen value differs flushes its nested
+ * translations before its next entry. */
+extern uint32_t ahv_nested_gen;
+/* Clear (protect) or set write_bit (PTE_RW, EPT W) in the 4 KiB leaf of
+ * gpa, splitting a large leaf for a protect. Protect only while no other
+ * vCPU runs guest code. 0 or -1 (pool empty). */
+int ahv_nested_wp(struct ahv_pt *pt, uint64_t gpa, int protect, uint64_t write_bit);
+/* A guest write refused by a present nested leaf: 1 if it was a watched
+ * frame (recorded, writable again) or one given back since this vCPU
+ * cached it: flush this vCPU's nested translations and retry. 0: not
+ * ours (the usual nested-fault handling). */
+int ahv_nested_watch_fault(struct ahv_hv *hv, struct ahv_pt *pt, struct ahv_vcpu *v, uint64_t gpa, uint64_t rip,
+			   uint64_t write_bit);
 
 #endif

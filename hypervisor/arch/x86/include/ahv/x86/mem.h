@@ -65,6 +65,10 @@ int ahv_pt_map4k(struct ahv_pt *pt, uint64_t start, uint64_t end);
 /* Map the 4 KiB page at pa with 4 KiB leaves and clear clear_bits in its
  * leaf (e.g. PTE_RW: a write-protected page). 0 or -1. */
 int ahv_pt_protect4k(struct ahv_pt *pt, uint64_t pa, uint64_t clear_bits);
+/* The 4 KiB leaf entry of the mapped page at pa, the large leaf above it
+ * split (same bits in each of the 512 new leaves); NULL when pa is not
+ * mapped or the pool is empty. */
+uint64_t *ahv_pt_leaf4k(struct ahv_pt *pt, uint64_t pa);
 /* Leaf entry for va, its level (1..3) in *level; 0 when not mapped. */
 uint64_t ahv_pt_lookup(const struct ahv_pt *pt, uint64_t va, int *level);
 
