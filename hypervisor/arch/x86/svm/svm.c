@@ -35,6 +35,7 @@ struct svm_vcpu {
 	int nrips;
 	uint64_t hv_mem_faults;
 	struct ahv_pt *npt_shared; /* the boot CPU's npt: one set for all CPUs */
+	uint32_t nested_gen;       /* ahv_nested_gen at the last flush */
 };
 
 static struct svm_vcpu svm_cpu0;
@@ -326,10 +327,17 @@ static void park_for_sipi(struct ahv_vcpu *v, struct svm_vcpu *s)
 	sipi_reset(v, s, vec);
 }
 
-static void exit_npf(struct ahv_hv *hv, struct svm_vcpu *s)
+static void exit_npf(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 {
 	/* EXITINFO1 = #PF-style error code, EXITINFO2 = guest-physical address
 	 * (§15.25.6 "Nested versus Guest Page Faults, Fault Ordering"). */
+	/* P=1 and W=1 (bits 0, 1): a write to a present read-only frame, a
+	 * watched one (docs/watch.md): recorded, writable again, retried. */
+	if ((s->vmcb->ctl.exitinfo1 & 3) == 3 &&
+	    ahv_nested_watch_fault(hv, s->npt_shared, v, s->vmcb->ctl.exitinfo2, s->vmcb->save.rip, PTE_RW)) {
+		s->vmcb->ctl.tlb_control = VMCB_TLB_FLUSH_ALL;
+		return;
+	}
 	/* The nested tables are shared by all CPUs (smp = on): one mapper. */
 	static uint32_t lock;
 	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
@@ -396,6 +404,11 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 		vmcb->save.rax = v->gprs.rax;
 		vmcb->save.rsp = v->gprs.rsp;
 		vmcb->ctl.tsc_offset = (uint64_t)v->tsc_offset; /* msr_emulate.c; clean bits are 0 */
+		uint32_t gen = __atomic_load_n(&ahv_nested_gen, __ATOMIC_SEQ_CST);
+		if (gen != s->nested_gen) { /* a frame was write-protected (nested_watch.c) */
+			vmcb->ctl.tlb_control = VMCB_TLB_FLUSH_ALL;
+			s->nested_gen = gen;
+		}
 		ahv_svm_run(&v->gprs, pa_of(vmcb), pa_of(s->host_vmcb));
 		v->gprs.rax = vmcb->save.rax;
 		v->gprs.rsp = vmcb->save.rsp;
@@ -432,7 +445,7 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 			    (vmcb->ctl.exitinfo2 & ~0xfffull) == AHV_XAPIC_BASE)
 				exit_apic_write(hv, v, s, vmcb->ctl.exitinfo2);
 			else
-				exit_npf(hv, s);
+				exit_npf(hv, v, s);
 			break;
 		case VMEXIT_NMI:
 			/* Take the pending NMI in the host (an IRET): STGI opens
@@ -595,6 +608,14 @@ static int svm_guest_long_mode(struct ahv_vcpu *v)
 	return (g->efer & EFER_LMA) && (g->cs.attrib & (1u << 9));
 }
 
+/* Watched regions: R/W of the frame's 4 KiB leaf in the shared NPT
+ * (APM Vol. 2 §5.4.1; NPT entries are long-mode entries, §15.25.5). */
+static int svm_nested_protect(struct ahv_hv *hv, uint64_t gpa, int protect)
+{
+	(void)hv;
+	return ahv_nested_wp(svm_cpu0.npt_shared, gpa, protect, PTE_RW);
+}
+
 static void svm_nested_info(struct ahv_vcpu *v, struct ahv_nested *n)
 {
 	struct svm_vcpu *s = v->arch;
@@ -622,4 +643,5 @@ const struct ahv_vmm_ops ahv_svm_ops = {
 	.nested_info = svm_nested_info,
 	.dump = svm_dump,
 	.prepare_ap = svm_prepare_ap,
+	.nested_protect = svm_nested_protect,
 };
