@@ -32,6 +32,7 @@ struct vmx_vcpu {
 	uint8_t *msr_bitmap, *io_bitmap;
 	struct ahv_pt ept;
 	uint64_t ept_top, eptp;
+	uint32_t nested_gen; /* ahv_nested_gen at the last INVEPT */
 	uint32_t pin, proc, proc2, entry;
 	uint64_t cr0_mask, cr4_mask;
 	uint16_t vpid;
@@ -596,6 +597,14 @@ static void exit_ept_violation(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx
 			vmwrite(VMCS_GUEST_INTERRUPTIBILITY, irq & ~3ull);
 		return;
 	}
+	/* A data write (qualification bit 1) to a frame the translation lets
+	 * be read (bit 3; Table 28-7): a watched frame (docs/watch.md) is
+	 * recorded, made writable and the write retried. */
+	if ((vmread(VMCS_EXIT_QUALIFICATION) & 0xa) == 0xa &&
+	    ahv_nested_watch_fault(hv, &vmx_cpu0.ept, v, gpa, vmread(VMCS_GUEST_RIP), EPT_W)) {
+		flush_ept(x);
+		return;
+	}
 	/* One EPT for all CPUs (smp = on), one mapper at a time. A mapping
 	 * only ever appears here, and not-present entries are not cached
 	 * (§29.4.2), so the other CPUs need no invalidation. */
@@ -904,6 +913,13 @@ static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcp
 			v->tsc_dirty = 0;
 		}
 		vmwrite(VMCS_GUEST_RSP, v->gprs.rsp);
+		/* A frame was write-protected (nested_watch.c): this CPU's EPT
+		 * translations go before it runs the guest again. */
+		uint32_t gen = __atomic_load_n(&ahv_nested_gen, __ATOMIC_SEQ_CST);
+		if (gen != x->nested_gen) {
+			flush_ept(x);
+			x->nested_gen = gen;
+		}
 		/* An NMI for the guest that reached the host (isr.S, exit_nmi):
 		 * inject it when the guest can take one; until then vmx_run.S
 		 * must not turn back for it. */
@@ -1131,6 +1147,14 @@ static int vmx_guest_long_mode(struct ahv_vcpu *v)
 	return (vmread(VMCS_GUEST_EFER) & EFER_LMA) && (vmread(VMCS_GUEST_ES_AR + 2 * VSEG_CS) & (1u << 13));
 }
 
+/* Watched regions: W (bit 1) of the frame's 4 KiB leaf in the shared EPT
+ * (SDM Vol. 3C §29.3.2 Table 29-6). */
+static int vmx_nested_protect(struct ahv_hv *hv, uint64_t gpa, int protect)
+{
+	(void)hv;
+	return ahv_nested_wp(&vmx_cpu0.ept, gpa, protect, EPT_W);
+}
+
 static void vmx_nested_info(struct ahv_vcpu *v, struct ahv_nested *n)
 {
 	struct vmx_vcpu *x = v->arch;
@@ -1157,4 +1181,5 @@ const struct ahv_vmm_ops ahv_vmx_ops = {
 	.nested_info = vmx_nested_info,
 	.dump = vmx_dump,
 	.prepare_ap = vmx_prepare_ap,
+	.nested_protect = vmx_nested_protect,
 };
