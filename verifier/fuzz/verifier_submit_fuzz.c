@@ -20,14 +20,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	enum v_err e = v_check_report(sub.report, sub.report_len, detail, sizeof detail);
 	if (e == V_OK) {
-		const struct ahv_report_hdr *h = v_rhdr(sub.report);
-		if (sub.report_len != AHV_REPORT_SIZE(h->region_count))
+		struct ahv_report_hdr h;
+		ahv_wire_get_report_hdr(sub.report, &h);
+		if (sub.report_len != AHV_REPORT_SIZE(h.region_count))
 			abort();
 	}
 	e = v_check_request(sub.request, sub.request_len, detail, sizeof detail);
 	if (e == V_OK) {
-		const struct ahv_request_hdr *q = v_qhdr(sub.request);
-		if (sub.request_len != AHV_REQUEST_SIZE(q->region_count))
+		struct ahv_request_hdr q;
+		ahv_wire_get_request_hdr(sub.request, &q);
+		if (sub.request_len != AHV_REQUEST_SIZE(q.region_count))
 			abort();
 	}
 	(void)strlen(detail);

@@ -5,6 +5,9 @@
 
 #include <jansson.h>
 
+#include <attest/base64.h>
+#include <attest/wire_parse.h>
+
 #include "vutil.h"
 
 static const struct {
@@ -79,14 +82,15 @@ bool v_all_zero(const void *p, size_t n)
 		return code;                                                   \
 	} while (0)
 
-/* A member's string value as canonical base64 into out. */
+/* A member's string value as canonical base64 (standard alphabet, padded:
+ * AHV_B64_STD) into out. */
 static enum v_err put_b64(const char *key, const char *str, size_t sl, uint8_t *out, size_t cap,
 			  size_t *outlen, char *detail, size_t dlen)
 {
-	if (sl > v_b64_len(cap))
+	if (sl > ahv_b64_encoded_len(cap, AHV_B64_STD))
 		FAIL(V_E_BAD_FIELD, "field \"%s\" is longer than any valid %s",
 		     key, key);
-	long n = v_b64_decode(out, cap, str, sl);
+	long n = ahv_b64_decode(out, cap, str, sl, AHV_B64_STD);
 	if (n < 0)
 		FAIL(V_E_BAD_BASE64, "field \"%s\" is not canonical base64", key);
 	*outlen = (size_t)n;
@@ -270,123 +274,21 @@ enum v_err v_parse_submission(const char *body, size_t len,
 	return e;
 }
 
-enum v_err v_check_report(const uint8_t *r, size_t len, char *detail,
-			  size_t dlen)
+/* The structure checks are the wire library's (attest/wire_parse.h); a
+ * report's major that is not ours is "unsupported_version". */
+enum v_err v_check_report(const uint8_t *r, size_t len, char *detail, size_t dlen)
 {
-	if (len < AHV_REPORT_HDR_SIZE)
-		FAIL(V_E_REPORT_FORMAT, "report is %zu bytes, shorter than its header", len);
-	const struct ahv_report_hdr *h = v_rhdr(r);
-	if (h->magic != AHV_REPORT_MAGIC)
-		FAIL(V_E_REPORT_FORMAT, "report magic is not \"AHVR\"");
-	if (h->version_major != AHV_WIRE_VERSION_MAJOR)
-		FAIL(V_E_REPORT_VERSION, "report wire version %u.%u: major %u only",
-		     h->version_major, h->version_minor, AHV_WIRE_VERSION_MAJOR);
-	unsigned n = h->region_count;
-	if (n < 1 || n > AHV_MAX_REGIONS)
-		FAIL(V_E_REPORT_FORMAT, "report region_count %u outside 1..%u", n,
-		     AHV_MAX_REGIONS);
-	if (h->total_size != AHV_REPORT_SIZE(n) || len != h->total_size)
-		FAIL(V_E_REPORT_FORMAT,
-		     "report is %zu bytes, total_size %u, %u regions need %zu",
-		     len, h->total_size, n, (size_t)AHV_REPORT_SIZE(n));
-	unsigned d = ahv_wire_hash_size(h->hash_alg);
-	if (!d)
-		FAIL(V_E_REPORT_FORMAT, "report hash_alg %u unknown", h->hash_alg);
-	unsigned sl = ahv_wire_sig_size(h->sig_alg);
-	if (!sl)
-		FAIL(V_E_REPORT_FORMAT, "report sig_alg %u unknown", h->sig_alg);
-	if (h->nonce_len < AHV_NONCE_MIN || h->nonce_len > AHV_NONCE_MAX)
-		FAIL(V_E_REPORT_FORMAT, "report nonce_len %u outside %u..%u",
-		     h->nonce_len, AHV_NONCE_MIN, AHV_NONCE_MAX);
-	const uint8_t *sig = r + AHV_REPORT_SIG_OFFSET(n);
-	if (!v_all_zero(sig + sl, AHV_SIG_FIELD_SIZE - sl))
-		FAIL(V_E_REPORT_FORMAT, "report signature padding is not zero");
-	/* A newer minor may give the fields and flag bits that are reserved in
-	 * ours a meaning (protocol.md §10): only those are ignored. Every field
-	 * this verifier reads, checks or copies into the token is checked
-	 * exactly as for minor 0. */
-	bool newer = h->version_minor > AHV_WIRE_VERSION_MINOR;
-	if (!newer && h->flags & ~(uint32_t)0xf)
-		FAIL(V_E_REPORT_FORMAT, "reserved report flag bits 0x%x set", h->flags);
-	if (!newer && (h->reserved0 || h->reserved1 || !v_all_zero(h->reserved2, sizeof h->reserved2)))
-		FAIL(V_E_REPORT_FORMAT, "report reserved field not zero");
-	if (!v_all_zero(h->nonce + h->nonce_len, AHV_NONCE_MAX - h->nonce_len))
-		FAIL(V_E_REPORT_FORMAT, "report nonce tail not zero");
-	if (!v_all_zero(h->request_digest + d, AHV_DIGEST_FIELD_SIZE - d) ||
-	    !v_all_zero(h->composite_digest + d, AHV_DIGEST_FIELD_SIZE - d))
-		FAIL(V_E_REPORT_FORMAT, "report digest tail not zero");
-	if (h->caller_cpl != 0 && h->caller_cpl != 3)
-		FAIL(V_E_REPORT_FORMAT, "report caller_cpl %u", h->caller_cpl);
-	if (h->paging_levels != 4 && h->paging_levels != 5)
-		FAIL(V_E_REPORT_FORMAT, "report paging_levels %u", h->paging_levels);
-	if (h->backend != AHV_BACKEND_VMX && h->backend != AHV_BACKEND_SVM)
-		FAIL(V_E_REPORT_FORMAT, "report backend %u", h->backend);
-	uint64_t total = 0;
-	for (unsigned i = 0; i < n; i++) {
-		const struct ahv_region_result *rr =
-			(const void *)(r + AHV_REPORT_RESULT_OFFSET(i));
-		if (rr->space != AHV_SPACE_GVA && rr->space != AHV_SPACE_GPA)
-			FAIL(V_E_REPORT_FORMAT, "region %u space %u", i, rr->space);
-		if ((!newer && rr->flags & ~(uint32_t)3) ||
-		    (rr->flags & AHV_RESULT_F_MATCH && !(rr->flags & AHV_RESULT_F_CLAIMED)))
-			FAIL(V_E_REPORT_FORMAT, "region %u flags 0x%x", i, rr->flags);
-		if (!v_all_zero(rr->digest + d, AHV_DIGEST_FIELD_SIZE - d))
-			FAIL(V_E_REPORT_FORMAT, "region %u digest tail not zero", i);
-		if (rr->size > AHV_MAX_TOTAL_BYTES || rr->address + rr->size < rr->address)
-			FAIL(V_E_REPORT_FORMAT, "region %u range invalid", i);
-		total += rr->size;
-	}
-	if (total != h->total_bytes || total > AHV_MAX_TOTAL_BYTES)
-		FAIL(V_E_REPORT_FORMAT, "report total_bytes %llu, regions sum to %llu",
-		     (unsigned long long)h->total_bytes, (unsigned long long)total);
+	struct ahv_wire_error we;
+	enum ahv_wire_fault f = ahv_wire_check_report(r, len, &we);
+	if (f)
+		FAIL(f == AHV_WIRE_E_VERSION ? V_E_REPORT_VERSION : V_E_REPORT_FORMAT, "%s", we.text);
 	return V_OK;
 }
 
-enum v_err v_check_request(const uint8_t *q, size_t len, char *detail,
-			   size_t dlen)
+enum v_err v_check_request(const uint8_t *q, size_t len, char *detail, size_t dlen)
 {
-	if (len < AHV_REQUEST_MIN_SIZE || len > AHV_REQUEST_MAX_SIZE)
-		FAIL(V_E_REQUEST_FORMAT, "request is %zu bytes, outside %u..%u", len,
-		     (unsigned)AHV_REQUEST_MIN_SIZE, (unsigned)AHV_REQUEST_MAX_SIZE);
-	const struct ahv_request_hdr *h = v_qhdr(q);
-	if (h->magic != AHV_REQUEST_MAGIC)
-		FAIL(V_E_REQUEST_FORMAT, "request magic is not \"AHVQ\"");
-	if (h->version_major != AHV_WIRE_VERSION_MAJOR ||
-	    h->version_minor > AHV_WIRE_VERSION_MINOR)
-		FAIL(V_E_REQUEST_FORMAT, "request version %u.%u not implemented",
-		     h->version_major, h->version_minor);
-	if (h->total_size != len)
-		FAIL(V_E_REQUEST_FORMAT, "request total_size %u, %zu bytes sent",
-		     h->total_size, len);
-	if (h->flags)
-		FAIL(V_E_REQUEST_FORMAT, "request flags not zero");
-	unsigned d = ahv_wire_hash_size(h->hash_alg);
-	if (!d)
-		FAIL(V_E_REQUEST_FORMAT, "request hash_alg %u unknown", h->hash_alg);
-	unsigned sl = ahv_wire_sig_size(h->sig_alg);
-	if (!sl)
-		FAIL(V_E_REQUEST_FORMAT, "request sig_alg %u unknown", h->sig_alg);
-	unsigned n = h->region_count;
-	if (n < 1 || n > AHV_MAX_REGIONS || h->total_size != AHV_REQUEST_SIZE(n))
-		FAIL(V_E_REQUEST_FORMAT, "request region_count %u does not fit %u bytes",
-		     n, h->total_size);
-	if (h->nonce_len < AHV_NONCE_MIN || h->nonce_len > AHV_NONCE_MAX)
-		FAIL(V_E_REQUEST_FORMAT, "request nonce_len %u", h->nonce_len);
-	if (h->reserved || !v_all_zero(h->nonce + h->nonce_len, AHV_NONCE_MAX - h->nonce_len))
-		FAIL(V_E_REQUEST_FORMAT, "request reserved field or nonce tail not zero");
-	for (unsigned i = 0; i < n; i++) {
-		const struct ahv_region *g = (const void *)(q + AHV_REQUEST_REGION_OFFSET(i));
-		if (g->space != AHV_SPACE_GVA && g->space != AHV_SPACE_GPA)
-			FAIL(V_E_REQUEST_FORMAT, "request region %u space %u", i, g->space);
-		if (g->flags & AHV_REGION_F_RESERVED_MASK)
-			FAIL(V_E_REQUEST_FORMAT, "request region %u reserved flags", i);
-		unsigned used = (g->flags & AHV_REGION_F_CLAIMED) ? d : 0;
-		if (!v_all_zero(g->claimed_digest + used, AHV_DIGEST_FIELD_SIZE - used) ||
-		    g->reserved)
-			FAIL(V_E_REQUEST_FORMAT, "request region %u claim tail or reserved not zero", i);
-	}
-	const uint8_t *sig = q + AHV_REQUEST_SIG_OFFSET(n);
-	if (!v_all_zero(sig + sl, AHV_SIG_FIELD_SIZE - sl))
-		FAIL(V_E_REQUEST_FORMAT, "request signature padding not zero");
+	struct ahv_wire_error we;
+	if (ahv_wire_check_request(q, len, &we))
+		FAIL(V_E_REQUEST_FORMAT, "%s", we.text);
 	return V_OK;
 }

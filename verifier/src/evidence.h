@@ -14,6 +14,9 @@
 #include <stdint.h>
 
 #include <attest/wire.h>
+/* Fields are read with the wire library's getters (ahv_wire_get_report_hdr
+ * and the others), never by laying a structure over the bytes. */
+#include <attest/wire_parse.h>
 
 /* Error codes: stable strings on the wire; never renumber the strings. */
 enum v_err {
@@ -83,24 +86,15 @@ enum v_err v_parse_submission(const char *body, size_t len,
 			      struct v_submission *s, char *detail,
 			      size_t dlen);
 
-/* Structural checks of a report (everything that needs no key): magic,
- * version, sizes, algorithm ids, reserved fields and unused tails (for
- * minor 0), flag bits, nonce length. */
+/* Structural checks of a report (everything that needs no key): the wire
+ * library's ahv_wire_check_report() (magic, version, sizes, algorithm ids,
+ * reserved fields and unused tails for our minor, flag bits, nonce length,
+ * region ranges), a major not ours answered V_E_REPORT_VERSION. */
 enum v_err v_check_report(const uint8_t *r, size_t len, char *detail,
 			  size_t dlen);
 /* The same for a request (protocol.md §6.1 and the order of §5.2 step 6). */
 enum v_err v_check_request(const uint8_t *q, size_t len, char *detail,
 			   size_t dlen);
-
-/* Field access (x86 hosts overlay; wire.h's LE helpers would do too). */
-static inline const struct ahv_report_hdr *v_rhdr(const uint8_t *r)
-{
-	return (const struct ahv_report_hdr *)(const void *)r;
-}
-static inline const struct ahv_request_hdr *v_qhdr(const uint8_t *q)
-{
-	return (const struct ahv_request_hdr *)(const void *)q;
-}
 
 bool v_all_zero(const void *p, size_t n);
 

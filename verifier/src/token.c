@@ -55,7 +55,9 @@ json_t *v_decision_json(const struct v_submission *sub,
 			const struct v_policy *pol)
 {
 	const uint8_t *r = sub->report;
-	const struct ahv_report_hdr *h = v_rhdr(r);
+	struct ahv_report_hdr hb;
+	const struct ahv_report_hdr *h = &hb;
+	ahv_wire_get_report_hdr(r, &hb);
 	unsigned d = dec->d, n = dec->n;
 	char ver[24];
 	snprintf(ver, sizeof ver, "%u.%u.%u", AHV_HV_VERSION_MAJOR(h->hv_version),
@@ -79,7 +81,9 @@ json_t *v_decision_json(const struct v_submission *sub,
 			      "time_valid", !(h->flags & AHV_REPORT_F_TIME_INVALID) && h->timestamp_ns);
 	json_t *regs = json_array();
 	for (unsigned i = 0; i < n; i++) {
-		const struct ahv_region_result *rr = (const void *)(r + AHV_REPORT_RESULT_OFFSET(i));
+		struct ahv_region_result rb;
+		const struct ahv_region_result *rr = &rb;
+		ahv_wire_get_region_result(r + AHV_REPORT_RESULT_OFFSET(i), &rb);
 		char addr[24];
 		snprintf(addr, sizeof addr, "0x%" PRIx64, rr->address);
 		json_t *e = json_pack("{s:i,s:s,s:I,s:s,s:o,s:b,s:b}", "index", (int)i, "address", addr,
@@ -118,7 +122,9 @@ char *v_token_issue(const struct v_signer *s, const char *issuer,
 		    int64_t iat, int64_t ttl_s, const char *jti,
 		    const struct v_submission *sub, json_t *c)
 {
-	const struct ahv_report_hdr *h = v_rhdr(sub->report);
+	struct ahv_report_hdr hb;
+	const struct ahv_report_hdr *h = &hb;
+	ahv_wire_get_report_hdr(sub->report, &hb);
 	char nonce[129];
 	v_hex(nonce, h->nonce, h->nonce_len);
 	json_t *hdr = json_pack("{s:s,s:s,s:s}", "alg", "ES256", "typ", "JWT", "kid", s->kid);
@@ -256,7 +262,9 @@ char *v_decision_text(const struct v_submission *sub,
 		      size_t *lenout)
 {
 	const uint8_t *r = sub->report;
-	const struct ahv_report_hdr *h = v_rhdr(r);
+	struct ahv_report_hdr hb;
+	const struct ahv_report_hdr *h = &hb;
+	ahv_wire_get_report_hdr(r, &hb);
 	unsigned d = dec->d, n = dec->n;
 	struct sb b = {0};
 	sb_need(&b, 1024 + 320 * (size_t)n);
@@ -279,7 +287,9 @@ char *v_decision_text(const struct v_submission *sub,
 	sb_fmt(&b, ",\"dev_key\":%s,\"debug\":%s,\"time_valid\":%s,\"regions\":[", TF(h->flags & AHV_REPORT_F_DEV_KEY),
 	       TF(h->flags & AHV_REPORT_F_DEBUG), TF(!(h->flags & AHV_REPORT_F_TIME_INVALID) && h->timestamp_ns));
 	for (unsigned i = 0; i < n; i++) {
-		const struct ahv_region_result *rr = (const void *)(r + AHV_REPORT_RESULT_OFFSET(i));
+		struct ahv_region_result rb;
+		const struct ahv_region_result *rr = &rb;
+		ahv_wire_get_region_result(r + AHV_REPORT_RESULT_OFFSET(i), &rb);
 		sb_fmt(&b, "%s{\"index\":%u,\"address\":\"0x%" PRIx64 "\",\"size\":%" PRId64 ",\"space\":\"%s\"", i ? "," : "", i,
 		       rr->address, (int64_t)rr->size, rr->space == AHV_SPACE_GPA ? "gpa" : "gva");
 		sb_hexm(&b, "digest", rr->digest, d);
@@ -315,7 +325,9 @@ char *v_token_issue_text(const struct v_signer *s, const char *issuer,
 			 const struct v_submission *sub, const char *ev,
 			 size_t ev_len)
 {
-	const struct ahv_report_hdr *h = v_rhdr(sub->report);
+	struct ahv_report_hdr hb;
+	const struct ahv_report_hdr *h = &hb;
+	ahv_wire_get_report_hdr(sub->report, &hb);
 	if (ev_len < 2 || ev[ev_len - 1] != '}')
 		return NULL;
 	char nonce[129];

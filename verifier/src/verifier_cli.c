@@ -692,7 +692,9 @@ static int cmd_verify(int argc, char **argv)
 	if (e == V_OK && nonce) {
 		uint8_t nb[64];
 		long nl = v_unhex(nb, sizeof nb, nonce);
-		const struct ahv_report_hdr *h = v_rhdr(sub->report);
+		struct ahv_report_hdr hb;
+		const struct ahv_report_hdr *h = &hb;
+		ahv_wire_get_report_hdr(sub->report, &hb);
 		if (nl < 0) {
 			die_usage("verify", "--nonce must be hex");
 			goto out;

@@ -529,7 +529,9 @@ static enum MHD_Result decide(struct MHD_Connection *c, struct conn *cc,
 	j->pre_detail = cc->detail;
 	bool have_report = sub && dec && dec->n > 0;
 	if (have_report) {
-		const struct ahv_report_hdr *h = v_rhdr(sub->report);
+		struct ahv_report_hdr hb;
+		const struct ahv_report_hdr *h = &hb;
+		ahv_wire_get_report_hdr(sub->report, &hb);
 		v_hex(j->a.nonce, h->nonce, h->nonce_len);
 		v_hex(j->a.hv_key_id, h->hv_key_id, 32);
 		v_hex(j->a.guest_key_id, h->guest_key_id, 32);

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <attest/wire_digest.h>
+#include <attest/wire_parse.h>
+
 #include "ecdsa_table.h"
 #include "vcrypto.h"
 #include "vutil.h"
@@ -82,35 +85,6 @@ const char *v_rv_name(enum v_rv rv)
 	return "?";
 }
 
-int v_composite(const uint8_t *r, uint8_t out[64])
-{
-	const struct ahv_report_hdr *h = v_rhdr(r);
-	unsigned d = ahv_wire_hash_size(h->hash_alg), n = h->region_count;
-	EVP_MD_CTX *c = vc_hash_begin(h->hash_alg);
-	uint8_t b[20];
-	unsigned ol = 0;
-	int ok = c != NULL;
-	if (!ok)
-		return -1;
-	ok &= EVP_DigestUpdate(c, AHV_COMPOSITE_LABEL, AHV_COMPOSITE_LABEL_SIZE);
-	ahv_le32_put(b, h->hash_alg);
-	ahv_le32_put(b + 4, n);
-	ok &= EVP_DigestUpdate(c, b, 8);
-	ok &= EVP_DigestUpdate(c, h->request_digest, d);
-	for (unsigned i = 0; i < n; i++) {
-		const struct ahv_region_result *rr =
-			(const void *)(r + AHV_REPORT_RESULT_OFFSET(i));
-		ahv_le64_put(b, rr->address);
-		ahv_le64_put(b + 8, rr->size);
-		ahv_le32_put(b + 16, rr->space);
-		ok &= EVP_DigestUpdate(c, b, 20);
-		ok &= EVP_DigestUpdate(c, rr->digest, d);
-	}
-	ok &= EVP_DigestFinal_ex(c, out, &ol);
-	EVP_MD_CTX_free(c);
-	return ok == 1 && ol == d ? 0 : -1;
-}
-
 #define REJECT(code, ...)                                                      \
 	do {                                                                   \
 		snprintf(dec->detail, sizeof dec->detail, __VA_ARGS__);        \
@@ -152,12 +126,13 @@ static enum v_err eval_regions(const struct v_submission *s,
 			       struct v_decision *dec)
 {
 	const uint8_t *r = s->report;
-	const struct ahv_report_hdr *h = v_rhdr(r);
+	uint32_t hash_alg = ahv_le16_get(r + offsetof(struct ahv_report_hdr, hash_alg));
 	enum v_err first = V_OK;
 	char fd[256] = "";
 	for (unsigned i = 0; i < dec->n; i++) {
-		const struct ahv_region_result *rr =
-			(const void *)(r + AHV_REPORT_RESULT_OFFSET(i));
+		struct ahv_region_result rb;
+		const struct ahv_region_result *rr = &rb;
+		ahv_wire_get_region_result(r + AHV_REPORT_RESULT_OFFSET(i), &rb);
 		const char *name = s->has_names && i < s->n_names ? s->names[i] : "";
 		int idx = -1;
 		enum v_rv rv;
@@ -169,7 +144,7 @@ static enum v_err eval_regions(const struct v_submission *s,
 				rv = V_RV_UNKNOWN_NAME;
 			else
 				rv = range_ok(&p->regions[idx], rr) &&
-						     digest_ok(&p->regions[idx], h->hash_alg, dec->d, rr->digest)
+						     digest_ok(&p->regions[idx], hash_alg, dec->d, rr->digest)
 					     ? V_RV_MATCH
 					     : V_RV_MISMATCH;
 		} else {
@@ -180,7 +155,7 @@ static enum v_err eval_regions(const struct v_submission *s,
 			if (idx < 0)
 				rv = p->allow_unnamed_regions ? V_RV_UNNAMED_OK : V_RV_UNNAMED;
 			else
-				rv = digest_ok(&p->regions[idx], h->hash_alg, dec->d, rr->digest)
+				rv = digest_ok(&p->regions[idx], hash_alg, dec->d, rr->digest)
 					     ? V_RV_MATCH
 					     : V_RV_MISMATCH;
 		}
@@ -223,7 +198,9 @@ enum v_err v_verify(const struct v_submission *s, const struct v_keyset *ks,
 	e = v_check_report(r, s->report_len, dec->detail, sizeof dec->detail);
 	if (e)
 		return dec->err = e;
-	const struct ahv_report_hdr *h = v_rhdr(r);
+	struct ahv_report_hdr hb;
+	const struct ahv_report_hdr *h = &hb;
+	ahv_wire_get_report_hdr(r, &hb);
 	dec->n = h->region_count;
 	dec->d = ahv_wire_hash_size(h->hash_alg);
 	/* 2. hypervisor key and signature */
@@ -245,7 +222,9 @@ enum v_err v_verify(const struct v_submission *s, const struct v_keyset *ks,
 	e = v_check_request(q, s->request_len, dec->detail, sizeof dec->detail);
 	if (e)
 		return dec->err = e;
-	const struct ahv_request_hdr *qh = v_qhdr(q);
+	struct ahv_request_hdr qb;
+	const struct ahv_request_hdr *qh = &qb;
+	ahv_wire_get_request_hdr(q, &qb);
 	unsigned qn = qh->region_count;
 	const uint8_t *qkey = q + AHV_REQUEST_TAIL_OFFSET(qn);
 	const struct v_key *gk = v_keyset_find(ks, V_KEY_GUEST, qkey);
@@ -272,8 +251,12 @@ enum v_err v_verify(const struct v_submission *s, const struct v_keyset *ks,
 		REJECT(V_E_REQUEST_MISMATCH, "request_digest does not match the request sent");
 	bool any_mismatch = false;
 	for (unsigned i = 0; i < dec->n; i++) {
-		const struct ahv_region *g = (const void *)(q + AHV_REQUEST_REGION_OFFSET(i));
-		const struct ahv_region_result *rr = (const void *)(r + AHV_REPORT_RESULT_OFFSET(i));
+		struct ahv_region gb;
+		struct ahv_region_result rb;
+		const struct ahv_region *g = &gb;
+		const struct ahv_region_result *rr = &rb;
+		ahv_wire_get_region(q + AHV_REQUEST_REGION_OFFSET(i), &gb);
+		ahv_wire_get_region_result(r + AHV_REPORT_RESULT_OFFSET(i), &rb);
 		if (g->address != rr->address || g->size != rr->size || g->space != rr->space)
 			REJECT(V_E_REQUEST_MISMATCH, "region %u range differs between request and report", i);
 		bool claimed = g->flags & AHV_REGION_F_CLAIMED;
@@ -285,7 +268,7 @@ enum v_err v_verify(const struct v_submission *s, const struct v_keyset *ks,
 	}
 	if (any_mismatch != !!(h->flags & AHV_REPORT_F_CLAIM_MISMATCH))
 		REJECT(V_E_REQUEST_MISMATCH, "CLAIM_MISMATCH flag disagrees with the region results");
-	if (v_composite(r, dig) || memcmp(dig, h->composite_digest, dec->d))
+	if (ahv_wire_composite(r, s->report_len, dig) != dec->d || memcmp(dig, h->composite_digest, dec->d))
 		REJECT(V_E_COMPOSITE_MISMATCH, "composite_digest does not recompute");
 	dec->authenticated = true;
 	/* 5. policy: regions first so the audit log always gets their verdicts,

@@ -64,7 +64,7 @@ enum v_err v_verify(const struct v_submission *s, const struct v_keyset *ks,
 		    const struct v_policy *p, uint64_t now_ns,
 		    struct v_decision *dec);
 
-/* Recompute the composite digest of a report (protocol.md §7.3). */
-int v_composite(const uint8_t *report, uint8_t out[64]);
+/* The composite digest (protocol.md §7.3) is the wire library's:
+ * ahv_wire_composite() of <attest/wire_digest.h>. */
 
 #endif
