@@ -43,19 +43,15 @@ static void build_header(struct ahv_call *c, const uint8_t *req,
 	memcpy(report, &h, sizeof(h));
 }
 
-/* Steps 11: measure every region into its result slot. *mismatch is set if
- * a claim differs. */
-static uint32_t measure_all(struct ahv_call *c, const uint8_t *req,
-			    uint8_t *report, uint64_t *total, bool *mismatch,
-			    struct ahv_fail *f)
+/* Step 11 for each region: its result slot. */
+static uint32_t measure_regions(struct ahv_call *c, const uint8_t *req,
+				const struct ahv_request_hdr *qh, uint32_t d,
+				uint8_t *report, uint64_t *total, bool *mismatch,
+				struct ahv_fail *f)
 {
-	struct ahv_request_hdr q;
-	uint32_t d, st;
+	struct ahv_request_hdr q = *qh;
+	uint32_t st;
 
-	memcpy(&q, req, sizeof(q));
-	d = ahv_wire_hash_size(q.hash_alg);
-	*total = 0;
-	*mismatch = false;
 	for (uint32_t i = 0; i < q.region_count; i++) {
 		struct ahv_region r;
 		struct ahv_region_result res;
@@ -86,6 +82,27 @@ static uint32_t measure_all(struct ahv_call *c, const uint8_t *req,
 		memcpy(report + AHV_REPORT_RESULT_OFFSET(i), &res, sizeof(res));
 	}
 	return AHV_OK;
+}
+
+/* Steps 11: measure every region into its result slot. *mismatch is set if
+ * a claim differs. */
+static uint32_t measure_all(struct ahv_call *c, const uint8_t *req,
+			    uint8_t *report, uint64_t *total, bool *mismatch,
+			    struct ahv_fail *f)
+{
+	struct ahv_request_hdr q;
+	uint32_t d, st;
+
+	memcpy(&q, req, sizeof(q));
+	d = ahv_wire_hash_size(q.hash_alg);
+	*total = 0;
+	*mismatch = false;
+	if (c->watch_op == AHV_WOP_CHECK)
+		ahv_watch_tables(c, true);
+	st = measure_regions(c, req, &q, d, report, total, mismatch, f);
+	if (c->watch_op == AHV_WOP_CHECK)
+		ahv_watch_tables(c, false);
+	return st;
 }
 
 /* Step 12 minus the write: counter, timestamp, digests, signature. */

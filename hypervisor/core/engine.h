@@ -84,6 +84,11 @@ struct ahv_call {
 	uint32_t watch_op;
 	bool watch_end;
 	struct watch *watch;
+	struct {                /* this caller's tables while a CHECK walks */
+		uint64_t groot; /* the START caller's (ahv_watch_tables) */
+		struct ahv_pt_fmt gfmt;
+		uint8_t cpl;
+	} watch_saved;
 };
 
 /* Largest run handed to map_hpa / ahv_hash_update at once; also how often

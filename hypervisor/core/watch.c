@@ -281,8 +281,8 @@ uint32_t ahv_watch_prepare(struct ahv_call *c, const uint8_t *req,
 	return st;
 }
 
-/* The guest-physical frame behind page `va` of a region, through the
- * tables of `w` (its caller's at START) for GVA regions. */
+/* The guest-physical frame behind page `va` of a region, through c's
+ * tables for GVA regions. */
 static uint32_t page_gpa(struct ahv_call *c, uint32_t space, uint64_t va,
 			 uint64_t *gpa)
 {
@@ -293,23 +293,34 @@ static uint32_t page_gpa(struct ahv_call *c, uint32_t space, uint64_t va,
 	return ahv_xlate_gva_gpa(c, va, gpa);
 }
 
-/* Do the region's pages still map to the frames watched? The caller's
- * tables of START are walked (not the current caller's: `attest-hv watch
- * status` runs in another process). */
-static bool still_mapped(struct ahv_call *c, struct wtable *t,
-			 const struct watch *w, const struct wregion *r)
+void ahv_watch_tables(struct ahv_call *c, bool start_caller)
 {
-	uint64_t groot = c->groot;
-	struct ahv_pt_fmt gfmt = c->gfmt;
-	uint8_t cpl = c->cpl;
+	const struct watch *w = c->watch;
+
+	if (start_caller) {
+		c->watch_saved.groot = c->groot;
+		c->watch_saved.gfmt = c->gfmt;
+		c->watch_saved.cpl = c->cpl;
+		c->groot = w->groot;
+		c->gfmt = w->gfmt;
+		c->cpl = w->cpl;
+	} else {
+		c->groot = c->watch_saved.groot;
+		c->gfmt = c->watch_saved.gfmt;
+		c->cpl = c->watch_saved.cpl;
+	}
+	ahv_call_flush(c);
+}
+
+/* Do the region's pages still map to the frames watched? (c walks the
+ * START caller's tables: ahv_watch_tables.) */
+static bool still_mapped(struct ahv_call *c, struct wtable *t,
+			 const struct wregion *r)
+{
 	bool same = true;
 
 	if (r->space != AHV_SPACE_GVA)
 		return true;
-	c->groot = w->groot;
-	c->gfmt = w->gfmt;
-	c->cpl = w->cpl;
-	ahv_call_flush(c);
 	for (uint32_t j = 0; j < r->npages && same; j++) {
 		uint64_t va = (r->address & ~(AHV_PAGE_SIZE - 1)) + j * AHV_PAGE_SIZE;
 		uint64_t gpa;
@@ -317,10 +328,6 @@ static bool still_mapped(struct ahv_call *c, struct wtable *t,
 		same = page_gpa(c, r->space, va, &gpa) == AHV_OK &&
 		       PG_FRAME(gpa) == PG_FRAME(t->page[r->first + j]);
 	}
-	c->groot = groot;
-	c->gfmt = gfmt;
-	c->cpl = cpl;
-	ahv_call_flush(c);
 	return same;
 }
 
@@ -338,7 +345,7 @@ void ahv_watch_result(struct ahv_call *c, uint32_t i,
 	lock(t);
 	if (i == 0)
 		expire_due(p, t);
-	mapped = still_mapped(c, t, w, r);
+	mapped = still_mapped(c, t, r);
 	res->flags |= AHV_RESULT_F_WATCHED | (r->flags & AHV_RESULT_F_MODIFIED);
 	if (r->flags & AHV_RESULT_F_MODIFIED) {
 		rec = r->rec;

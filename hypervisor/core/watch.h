@@ -27,7 +27,12 @@ bool ahv_watch_flags_ok(const struct ahv_core *core, uint32_t flags);
  * regions, in order, with its hash. Sets c->watch_op and c->watch. */
 uint32_t ahv_watch_prepare(struct ahv_call *c, const uint8_t *req,
 			   struct ahv_fail *f);
-/* Step 11, CHECK: the watch's word on region i: res->flags, the record in
+/* Step 11, CHECK: measure in the address space of the START caller
+ * (start_caller true: its CR3, paging mode and CPL; false: back to this
+ * caller's), so that `attest-hv watch status` from another process checks
+ * and re-measures the watched mapping. */
+void ahv_watch_tables(struct ahv_call *c, bool start_caller);
+/* Step 11, CHECK, with the START caller's tables: the watch's word on region i: res->flags, the record in
  * the digest tail and, for an unmodified region, the digest watched since
  * START. *measure: the digest must be measured now (region written). */
 void ahv_watch_result(struct ahv_call *c, uint32_t i,
