@@ -230,8 +230,10 @@ static void t_report_fields(void **st)
 		{RH(caller_cpl), 1, AHV_WIRE_E_VALUE},
 		{RH(paging_levels), 3, AHV_WIRE_E_VALUE},
 		{RH(backend), 3, AHV_WIRE_E_VALUE},
-		{RH(reserved0), 1, AHV_WIRE_E_RESERVED},
-		{RH(reserved1) + 3, 1, AHV_WIRE_E_RESERVED},
+		{RH(watch_state), 1, AHV_WIRE_E_VALUE}, /* a watch with id 0 */
+		{RH(watch_state), 4, AHV_WIRE_E_VALUE},
+		{RH(watch_id) + 3, 1, AHV_WIRE_E_RESERVED},
+		{RH(watch_since_ns) + 1, 1, AHV_WIRE_E_RESERVED},
 		{RH(request_digest) + 40, 1, AHV_WIRE_E_RESERVED},
 		{RH(composite_digest) + 63, 1, AHV_WIRE_E_RESERVED},
 		{RH(flags) + 2, 1, AHV_WIRE_E_RESERVED},
@@ -247,6 +249,44 @@ static void t_report_fields(void **st)
 		rep[cases[i].off] = cases[i].val;
 		REP_FAULT(cases[i].want);
 	}
+}
+
+/* Minor 1 watch reports (protocol.md §6.4): records in the digest tails. */
+static void t_report_watch(void **st)
+{
+	(void)st;
+	static uint8_t rep[AHV_REPORT_MAX_SIZE], keep[AHV_REPORT_MAX_SIZE];
+	size_t len = make_report(keep, 2, AHV_WIRE_HASH_SHA256);
+	uint8_t *r0 = keep + AHV_REPORT_RESULT_OFFSET(0), *t0 = r0 + RR(digest) + AHV_WATCH_RECORD_OFFSET;
+	uint8_t *r1 = keep + AHV_REPORT_RESULT_OFFSET(1), *t1 = r1 + RR(digest) + AHV_WATCH_RECORD_OFFSET;
+	keep[RH(watch_state)] = AHV_WATCH_ACTIVE;
+	ahv_le32_put(keep + RH(watch_id), 9);
+	ahv_le64_put(keep + RH(watch_since_counter), 3);
+	ahv_le32_put(r0 + RR(flags), AHV_RESULT_F_WATCHED);
+	ahv_le64_put(t0, 1234); /* unmodified up to then */
+	ahv_le32_put(r1 + RR(flags), AHV_RESULT_F_WATCHED | AHV_RESULT_F_MODIFIED);
+	ahv_le64_put(t1, 1200);
+	ahv_le64_put(t1 + 8, 0x5000);
+	ahv_le64_put(t1 + 16, 0x401000);
+	memcpy(rep, keep, len);
+	REP_FAULT(AHV_WIRE_OK);
+	rep[RH(watch_state)] = 0; /* records without a watch */
+	REP_FAULT(AHV_WIRE_E_RESERVED);
+	memcpy(rep, keep, len);
+	ahv_le16_put(rep + RH(hash_alg), AHV_WIRE_HASH_SHA384); /* no room for records */
+	REP_FAULT(AHV_WIRE_E_VALUE);
+	memcpy(rep, keep, len);
+	rep[AHV_REPORT_RESULT_OFFSET(0) + RR(digest) + AHV_WATCH_RECORD_OFFSET + 28] = 1;
+	REP_FAULT(AHV_WIRE_E_RESERVED);
+	memcpy(rep, keep, len);
+	rep[AHV_REPORT_RESULT_OFFSET(0) + RR(digest) + AHV_WATCH_RECORD_OFFSET + 8] = 1; /* unmodified, gpa */
+	REP_FAULT(AHV_WIRE_E_VALUE);
+	memcpy(rep, keep, len);
+	rep[AHV_REPORT_RESULT_OFFSET(1) + RR(flags)] = AHV_RESULT_F_MODIFIED; /* without WATCHED */
+	REP_FAULT(AHV_WIRE_E_VALUE);
+	memcpy(rep, keep, len);
+	rep[AHV_REPORT_RESULT_OFFSET(0) + RR(flags)] |= AHV_RESULT_F_REMAPPED; /* with a digest */
+	REP_FAULT(AHV_WIRE_E_VALUE);
 }
 
 /* Ranges: the last byte may sit at 2^64 - 1, never beyond (protocol.md §4.3). */
@@ -333,7 +373,9 @@ static void t_request(void **st)
 		{QH(version_major), AHV_WIRE_VERSION_MAJOR + 1, AHV_WIRE_E_VERSION},
 		{QH(version_minor), AHV_WIRE_VERSION_MINOR + 1, AHV_WIRE_E_VERSION},
 		{QH(total_size), 320, AHV_WIRE_E_SIZE},
-		{QH(flags), 1, AHV_WIRE_E_RESERVED},
+		{QH(flags), 8, AHV_WIRE_E_RESERVED},
+		{QH(flags), AHV_REQ_F_WATCH_START | AHV_REQ_F_WATCH_CHECK, AHV_WIRE_E_RESERVED},
+		{QH(flags), AHV_REQ_F_WATCH_END, AHV_WIRE_E_RESERVED},
 		{QH(hash_alg), 9, AHV_WIRE_E_ALG},
 		{QH(sig_alg), 0, AHV_WIRE_E_ALG},
 		{QH(region_count), 0, AHV_WIRE_E_SIZE},
@@ -500,6 +542,7 @@ int main(void)
 		cmocka_unit_test(t_report_counts),
 		cmocka_unit_test(t_report_versions),
 		cmocka_unit_test(t_report_fields),
+		cmocka_unit_test(t_report_watch),
 		cmocka_unit_test(t_report_ranges),
 		cmocka_unit_test(t_report_claims),
 		cmocka_unit_test(t_request),

@@ -7,21 +7,49 @@
 
 #define FAIL(fault, ...) return ahv_wire_fail(err, fault, __VA_ARGS__)
 
-/* Region results: space, flags, digest tail, range; total_bytes. */
+/* A watched result (minor 1, protocol.md §6.4): the record in the digest
+ * tail; no digest for a REMAPPED region. */
+static enum ahv_wire_fault check_record(const struct ahv_region_result *r, unsigned i,
+					struct ahv_wire_error *err)
+{
+	const uint8_t *t = r->digest + AHV_WATCH_RECORD_OFFSET;
+	if (ahv_le32_get(t + offsetof(struct ahv_watch_record, reserved)))
+		FAIL(AHV_WIRE_E_RESERVED, "report region %u watch record reserved is nonzero", i);
+	if (!(r->flags & AHV_RESULT_F_MODIFIED) &&
+	    !ahv_wire_zero(t + offsetof(struct ahv_watch_record, gpa), 20))
+		FAIL(AHV_WIRE_E_VALUE, "report region %u unmodified but its record names a write", i);
+	if ((r->flags & AHV_RESULT_F_REMAPPED) && !ahv_wire_zero(r->digest, AHV_WATCH_HASH_SIZE))
+		FAIL(AHV_WIRE_E_VALUE, "report region %u REMAPPED with a digest", i);
+	return AHV_WIRE_OK;
+}
+
+/* Region results: space, flags, digest tail (or watch record), range;
+ * total_bytes. */
 static enum ahv_wire_fault check_results(const uint8_t *rep, const struct ahv_report_hdr *h,
 					 size_t d, bool newer, struct ahv_wire_error *err)
 {
 	uint64_t total = 0;
+	uint32_t known = AHV_RESULT_F_CLAIMED | AHV_RESULT_F_MATCH |
+			 (h->watch_state ? AHV_RESULT_F_WATCHED | AHV_RESULT_F_MODIFIED |
+						   AHV_RESULT_F_REMAPPED
+					 : 0);
 	for (unsigned i = 0; i < h->region_count; i++) {
 		struct ahv_region_result r;
 		ahv_wire_get_region_result(rep + AHV_REPORT_RESULT_OFFSET(i), &r);
 		if (r.space != AHV_SPACE_GVA && r.space != AHV_SPACE_GPA)
 			FAIL(AHV_WIRE_E_VALUE, "report region %u space %u invalid", i, r.space);
-		if (!newer && (r.flags & ~(uint32_t)(AHV_RESULT_F_CLAIMED | AHV_RESULT_F_MATCH)))
+		if (!newer && (r.flags & ~known))
 			FAIL(AHV_WIRE_E_RESERVED, "report region %u reserved flag bits 0x%x set", i, r.flags);
 		if ((r.flags & AHV_RESULT_F_MATCH) && !(r.flags & AHV_RESULT_F_CLAIMED))
 			FAIL(AHV_WIRE_E_VALUE, "report region %u flags 0x%x: MATCH without CLAIMED", i, r.flags);
-		if (!ahv_wire_zero(r.digest + d, AHV_DIGEST_FIELD_SIZE - d))
+		bool watched = !newer && (r.flags & AHV_RESULT_F_WATCHED);
+		if (!watched && (r.flags & (AHV_RESULT_F_MODIFIED | AHV_RESULT_F_REMAPPED)) && !newer)
+			FAIL(AHV_WIRE_E_VALUE, "report region %u flags 0x%x: MODIFIED/REMAPPED without WATCHED", i,
+			     r.flags);
+		enum ahv_wire_fault f = watched ? check_record(&r, i, err) : AHV_WIRE_OK;
+		if (f)
+			return f;
+		if (!watched && !ahv_wire_zero(r.digest + d, AHV_DIGEST_FIELD_SIZE - d))
 			FAIL(AHV_WIRE_E_RESERVED, "report region %u digest tail is nonzero", i);
 		/* the last byte may be at 2^64 - 1 (protocol.md §4.3) */
 		if (r.size > AHV_MAX_TOTAL_BYTES || (r.size && r.address + (r.size - 1) < r.address))
@@ -74,8 +102,14 @@ enum ahv_wire_fault ahv_wire_check_report(const uint8_t *rep, size_t len, struct
 			 AHV_REPORT_F_CLAIM_MISMATCH;
 	if (!newer && (h.flags & ~known))
 		FAIL(AHV_WIRE_E_RESERVED, "report reserved flag bits 0x%x set", h.flags & ~known);
-	if (!newer && (h.reserved0 || h.reserved1 || !ahv_wire_zero(h.reserved2, sizeof h.reserved2)))
+	/* minor 1: the watch fields (protocol.md §6.4), all 0 without a watch */
+	if (!newer && !h.watch_state && (h.watch_id || !ahv_wire_zero(h.reserved2, sizeof h.reserved2)))
 		FAIL(AHV_WIRE_E_RESERVED, "report reserved field is nonzero");
+	if (!newer && h.watch_state > AHV_WATCH_EXPIRED)
+		FAIL(AHV_WIRE_E_VALUE, "report watch_state %u invalid", h.watch_state);
+	if (!newer && h.watch_state && (!h.watch_id || d != AHV_WATCH_HASH_SIZE))
+		FAIL(AHV_WIRE_E_VALUE, "report watch %u with hash size %zu: id 0 or no room for records",
+		     h.watch_id, d);
 	if (!ahv_wire_zero(h.nonce + h.nonce_len, AHV_NONCE_MAX - h.nonce_len))
 		FAIL(AHV_WIRE_E_RESERVED, "report nonce tail is nonzero");
 	if (!ahv_wire_zero(h.request_digest + d, AHV_DIGEST_FIELD_SIZE - d) ||

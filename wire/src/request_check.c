@@ -43,8 +43,13 @@ enum ahv_wire_fault ahv_wire_check_request(const uint8_t *q, size_t len, struct 
 		     h.version_minor);
 	if (h.total_size != len)
 		FAIL(AHV_WIRE_E_SIZE, "request total_size %u, %zu bytes", h.total_size, len);
-	if (h.flags)
-		FAIL(AHV_WIRE_E_RESERVED, "request flags 0x%x not zero", h.flags);
+	/* minor 1: the watch flags (protocol.md §6.4) */
+	bool check = h.flags & AHV_REQ_F_WATCH_CHECK;
+	if ((h.flags & AHV_REQ_F_RESERVED_MASK) || (check && (h.flags & AHV_REQ_F_WATCH_START)) ||
+	    ((h.flags & AHV_REQ_F_WATCH_END) && !check) || (h.flags && h.version_minor < 1))
+		FAIL(AHV_WIRE_E_RESERVED, "request flags 0x%x not a valid watch combination", h.flags);
+	if (h.flags && ahv_wire_hash_size(h.hash_alg) != AHV_WATCH_HASH_SIZE)
+		FAIL(AHV_WIRE_E_ALG, "request watch flags need a 32-byte hash, hash_alg %u", h.hash_alg);
 	size_t d = ahv_wire_hash_size(h.hash_alg), sl = ahv_wire_sig_size(h.sig_alg);
 	if (!d)
 		FAIL(AHV_WIRE_E_ALG, "request hash_alg %u unknown", h.hash_alg);
@@ -56,7 +61,7 @@ enum ahv_wire_fault ahv_wire_check_request(const uint8_t *q, size_t len, struct 
 	if (h.nonce_len < AHV_NONCE_MIN || h.nonce_len > AHV_NONCE_MAX)
 		FAIL(AHV_WIRE_E_VALUE, "request nonce_len %u outside %u..%u", h.nonce_len, AHV_NONCE_MIN,
 		     AHV_NONCE_MAX);
-	if (h.reserved || !ahv_wire_zero(h.nonce + h.nonce_len, AHV_NONCE_MAX - h.nonce_len))
+	if ((h.watch_arg && !h.flags) || !ahv_wire_zero(h.nonce + h.nonce_len, AHV_NONCE_MAX - h.nonce_len))
 		FAIL(AHV_WIRE_E_RESERVED, "request reserved field or nonce tail is nonzero");
 	enum ahv_wire_fault f = check_regions(q, n, d, err);
 	if (f)
