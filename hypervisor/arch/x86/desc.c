@@ -7,6 +7,7 @@
  */
 #include "ahv/x86/desc.h"
 #include "ahv/x86/fixup.h"
+#include "ahv/x86/hv.h"
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/log.h"
 #include <string.h>
@@ -99,10 +100,14 @@ static const char *const exc_names[32] = {
 	"22", "23", "24", "25", "26", "27", "#HV", "#VC", "#SX", "31"};
 
 /* A host exception: a host instruction run on a guest's behalf (fixup.S)
- * resumes at its fixup with RAX = 1 + vector (returns 1 to isr.S); any
- * other is a hypervisor bug: panic. */
+ * resumes at its fixup with RAX = 1 + vector (returns 1 to isr.S); an INIT
+ * redirected to #SX (vector 30, SVM VM_CR.R_INIT) is an emulated INIT
+ * (initsipi.c) and resumes where it struck; any other is a hypervisor
+ * bug: panic. */
 int ahv_x86_exception(struct ahv_exc_frame *f)
 {
+	if (f->vector == 30 && ahv_host_init_exception(f->error))
+		return 1;
 	uint64_t fix = ahv_fixup_find(f->rip);
 	if (fix && f->vector < 32) {
 		f->rip = fix;

@@ -10,6 +10,16 @@
  * target's wait_sipi and stops it with an NMI (it parks in its host at
  * that NMI exit), the first SIPI after it releases the parked target at
  * vector << 12 (SDM Vol. 3A §9.4.4 "MP Initialization Example").
+ *
+ * The other ways a guest could send INIT are closed at their source where
+ * the nested tables reach them (docs/hostile.md "INIT"): the I/O APIC page
+ * is write-protected too, and a redirection entry programmed with INIT
+ * delivery is refused (the write is dropped); a CPU's store into the rest
+ * of the interrupt-message range FEE0_1000-FEEF_FFFF (an MSI on QEMU) and
+ * into reserved xAPIC registers is dropped. An INIT that still arrives
+ * (a device's MSI, without interrupt remapping) is, on SVM with
+ * VM_CR.R_INIT, the exception #SX: ahv_init_signal and
+ * ahv_host_init_exception treat it as an INIT through the ICR.
  */
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/hv.h"
@@ -87,6 +97,40 @@ static void icr_write(struct ahv_hv *hv, struct ahv_vcpu *self, uint32_t lo)
 			mode == ICR_MODE_INIT ? "INIT" : "SIPI", dest, lo);
 }
 
+/* The I/O APIC: one lock around select-and-write, so another CPU cannot
+ * change IOREGSEL between the check and the write (all guest writes to
+ * the page come here). */
+static volatile uint32_t *ioapic_reg(unsigned off)
+{
+	return (volatile uint32_t *)(uintptr_t)(AHV_IOAPIC_BASE + off);
+}
+
+static uint32_t ioapic_write(struct ahv_vcpu *v, unsigned off, uint32_t val, int xchg)
+{
+	static uint32_t lock, refused;
+	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+		ahv_pause();
+	uint32_t old = xchg ? *ioapic_reg(off) : 0;
+	uint32_t sel = *ioapic_reg(AHV_IOAPIC_IOREGSEL) & 0xff;
+	if (ahv_ioapic_refused(sel, off, val)) {
+		if (refused++ < 16)
+			ahv_log("AHV-HV-SMP: cpu %u: I/O APIC entry %u with %s delivery refused (%x): dropped\n",
+				v->index, (sel - 0x10) / 2, ICR_MODE(val) == ICR_MODE_INIT ? "INIT" : "start-up", val);
+	} else {
+		*ioapic_reg(off) = val;
+	}
+	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+	return old;
+}
+
+int ahv_smp_protect(struct ahv_pt *pt, uint64_t write_bit)
+{
+	for (uint64_t a = AHV_XAPIC_BASE; a < AHV_XAPIC_BASE + AHV_MSI_RANGE_SIZE; a += 4096)
+		if (ahv_pt_protect4k(pt, a, write_bit))
+			return -1;
+	return ahv_pt_protect4k(pt, AHV_IOAPIC_BASE, write_bit);
+}
+
 int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu_exit *x, uint64_t lin,
 		    uint64_t gpa, unsigned *len)
 {
@@ -104,11 +148,22 @@ int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu
 		return -1;
 	}
 	unsigned off = (unsigned)(gpa & 0xffc);
-	uint32_t old = xreg >= 0 ? *xapic_reg(off) : 0;
-	if (off == XAPIC_ICR_LO)
-		icr_write(hv, v, val);
-	else
-		*xapic_reg(off) = val;
+	uint64_t page = gpa & ~0xfffull;
+	uint32_t old = 0;
+	static uint32_t dropped;
+	if (page == AHV_IOAPIC_BASE) {
+		old = ioapic_write(v, off, val, xreg >= 0);
+	} else if (page != AHV_XAPIC_BASE || !ahv_xapic_writable(off)) {
+		if (dropped++ < 16) /* an XCHG reads 0: nothing was there to read */
+			ahv_log("AHV-HV-SMP: cpu %u: store of %x to %lx (%s) dropped\n", v->index, val, gpa,
+				page == AHV_XAPIC_BASE ? "reserved xAPIC register" : "interrupt-message range");
+	} else {
+		old = xreg >= 0 ? *xapic_reg(off) : 0;
+		if (off == XAPIC_ICR_LO)
+			icr_write(hv, v, val);
+		else
+			*xapic_reg(off) = val;
+	}
 	if (xreg >= 0)
 		((uint64_t *)&v->gprs)[enc_to_gpr[xreg]] = old; /* a 32-bit write zero-extends */
 	return 0;
@@ -137,6 +192,38 @@ uint32_t ahv_sipi_wait(struct ahv_vcpu *v)
 	if (v->hlt_parks < 8)
 		ahv_log("AHV-HV-SMP: cpu %u starts at %x:0000 (SIPI)\n", v->index, v->sipi_vector << 8);
 	return v->sipi_vector;
+}
+
+uint32_t ahv_init_redirected;
+
+int ahv_init_signal(struct ahv_vcpu *v)
+{
+	static uint32_t logged;
+	if (logged++ < 16)
+		ahv_log("AHV-HV-SMP: cpu %u: INIT arrived as #SX (VM_CR.R_INIT)%s\n", v->index,
+			v->index ? ": waiting for SIPI" : ": the boot CPU's is refused");
+	if (!v->index)
+		return 0; /* as an INIT to the boot CPU through the ICR */
+	__atomic_store_n(&v->wait_sipi, 1, __ATOMIC_RELEASE);
+	return 1;
+}
+
+/* #SX error code 1: an INIT redirected (APM Vol. 2 §15.30.1 VM_CR.R_INIT,
+ * §8.2.21 "#SX"). In the host that is a CPU parked for its SIPI (the INIT
+ * re-arms wait_sipi, as a real INIT to a CPU waiting for SIPI does) or in
+ * the NMI window of its exit loop (init_pending: it parks next). */
+int ahv_host_init_exception(uint64_t error)
+{
+	if (error != 1 || !__atomic_load_n(&ahv_init_redirected, __ATOMIC_ACQUIRE))
+		return 0;
+	uint32_t r[4];
+	ahv_cpuid(1, 0, r); /* EBX[31:24]: this CPU's initial APIC id */
+	struct ahv_vcpu *v = ahv_vcpu_by_apic_id(&ahv_hv_g, r[1] >> 24);
+	if (!v)
+		return 0;
+	if (ahv_init_signal(v))
+		__atomic_store_n(&v->init_pending, 1, __ATOMIC_SEQ_CST);
+	return 1;
 }
 
 int ahv_smp_xapic_usable(char *why, size_t cap)

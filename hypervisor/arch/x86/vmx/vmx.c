@@ -577,11 +577,12 @@ static void exit_ept_violation(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx
 	/* Guest-physical address (§28.2.1, §25.9.1) and the exit qualification
 	 * for EPT violations (§28.2.1 Table 28-7). */
 	uint64_t gpa = vmread(VMCS_GUEST_PHYS_ADDR);
-	/* smp = on: a store to the write-protected xAPIC page (bit 1 of the
-	 * qualification: a data write, Table 28-7): emulated (initsipi.c).
+	/* smp = on: a store to the write-protected xAPIC page, MSI range or
+	 * I/O APIC page (bit 1 of the qualification: a data write, Table
+	 * 28-7): emulated (initsipi.c; an INIT there is refused).
 	 * The instruction length is not reported for EPT violations (§28.2.5):
 	 * the decoder's is used. */
-	if ((gpa & ~0xfffull) == AHV_XAPIC_BASE && (vmread(VMCS_EXIT_QUALIFICATION) & 2) &&
+	if (ahv_smp_store_trapped(gpa) && (vmread(VMCS_EXIT_QUALIFICATION) & 2) &&
 	    (hv->handoff->policy & AHV_HO_SMP)) {
 		struct ahv_vcpu_exit e;
 		unsigned len;
@@ -1087,7 +1088,7 @@ static int vmx_prepare(struct ahv_hv *hv)
 	if (hv->handoff->policy & AHV_HO_SMP) {
 		if (ahv_smp_xapic_usable(err, cap))
 			return -1;
-		if (ahv_pt_protect4k(&x->ept, AHV_XAPIC_BASE, EPT_W)) {
+		if (ahv_smp_protect(&x->ept, EPT_W)) {
 			ahv_snprintf(err, cap, "hypervisor memory pool too small for the EPT");
 			return -1;
 		}

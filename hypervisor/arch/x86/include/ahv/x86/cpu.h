@@ -27,6 +27,7 @@
 #define EFER_TCE (1ull << 15)
 
 /* VM_CR bits (APM Vol. 2 §15.30.1). */
+#define VM_CR_R_INIT (1ull << 1) /* INIT becomes #SX (vector 30, error code 1) */
 #define VM_CR_SVMDIS (1ull << 4)
 
 /* CR0 / CR4 bits (APM Vol. 2 §3.1.1, §3.1.3). */

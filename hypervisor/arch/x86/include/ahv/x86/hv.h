@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "ahv/crypto.h"
 #include "ahv/platform.h"
+#include "ahv/x86/apic_guard.h"
 #include "ahv/x86/desc.h"
 #include "ahv/x86/mem.h"
 
@@ -35,7 +36,7 @@ struct ahv_mem_range {
 #define AHV_HO_DMA_REQUIRED (1u << 4)   /* dma_protection = on (docs/iommu.md) */
 
 #define AHV_MAX_CPUS 64
-#define AHV_XAPIC_BASE 0xFEE00000ull /* default xAPIC MMIO page (SDM Vol. 3A §11.4.1) */
+/* AHV_XAPIC_BASE, the MSI range and the I/O APIC page: ahv/x86/apic_guard.h */
 
 struct ahv_handoff {
 	uint64_t magic;
@@ -264,12 +265,27 @@ extern uint32_t ahv_smp_stop_active;
 void ahv_apic_send_nmi(uint32_t apic_id);
 
 /* Emulated INIT/SIPI (initsipi.c, docs/smp.md), smp = on. */
-/* The guest stored to its xAPIC page (write-protected in the nested
- * tables) at guest-physical gpa with the instruction at linear address lin:
- * decode it and do it (INIT/SIPI through the ICR are emulated). 0 and the
- * instruction's length, or -1: the guest gets #GP. */
+/* The guest stored to a trapped page (ahv_smp_store_trapped: write-
+ * protected in the nested tables) at guest-physical gpa with the
+ * instruction at linear address lin: decode it and do it - INIT/SIPI
+ * through the ICR emulated, an I/O APIC redirection entry with INIT
+ * delivery and a CPU's write into the MSI range refused (dropped). 0 and
+ * the instruction's length, or -1: the guest gets #GP. */
 int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu_exit *x, uint64_t lin,
 		    uint64_t gpa, unsigned *len);
+/* smp = on: write-protect the pages ahv_smp_store_trapped (apic_guard.h)
+ * names in nested tables (clear write_bit). 0 or -1. */
+int ahv_smp_protect(struct ahv_pt *pt, uint64_t write_bit);
+/* An INIT that reached this CPU as an exception (SVM VM_CR.R_INIT: #SX):
+ * 1 if the CPU must now park for its SIPI (an AP), 0 if it is refused
+ * (the boot CPU, as for an INIT through the ICR). */
+int ahv_init_signal(struct ahv_vcpu *v);
+/* The host took #SX (vector 30) with this error code: an INIT redirected
+ * while a CPU ran the hypervisor with GIF=1. 1 if handled (resume), 0 if
+ * it is not that. */
+int ahv_host_init_exception(uint64_t error);
+/* Set once a CPU's VM_CR.R_INIT stuck (svm.c): host #SX are INITs. */
+extern uint32_t ahv_init_redirected;
 /* Park this CPU in its host until a SIPI releases it (checking in to
  * stops meanwhile); returns the SIPI's vector. */
 uint32_t ahv_sipi_wait(struct ahv_vcpu *v);

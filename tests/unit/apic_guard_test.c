@@ -1,0 +1,65 @@
+/* apic_guard_test.c - the decisions behind the smp = on interrupt-page
+ * traps (hypervisor/arch/x86/include/ahv/x86/apic_guard.h; docs/hostile.md
+ * "INIT that does not come through the ICR"): which pages are trapped,
+ * which xAPIC offsets a store may reach, which I/O APIC writes are refused
+ * - every I/O APIC register and delivery mode, every xAPIC offset.
+ * Label: unit. */
+#include <stdio.h>
+#include "../../hypervisor/arch/x86/include/ahv/x86/apic_guard.h"
+
+static int fails, checks;
+
+static void want(int got, int exp, const char *what, uint64_t a, uint64_t b)
+{
+	checks++;
+	if (got != exp) {
+		fails++;
+		printf("FAIL %s (%llx, %llx): %d, want %d\n", what, (unsigned long long)a, (unsigned long long)b, got,
+		       exp);
+	}
+}
+
+int main(void)
+{
+	/* Trapped pages: the I/O APIC page, FEE0_0000-FEEF_FFFF; nothing next to them. */
+	want(ahv_smp_store_trapped(0xFEC00000ull), 1, "trapped", 0xFEC00000ull, 0);
+	want(ahv_smp_store_trapped(0xFEC00010ull), 1, "trapped", 0xFEC00010ull, 0);
+	want(ahv_smp_store_trapped(0xFEC01000ull), 0, "trapped", 0xFEC01000ull, 0);
+	want(ahv_smp_store_trapped(0xFEBFFFFCull), 0, "trapped", 0xFEBFFFFCull, 0);
+	want(ahv_smp_store_trapped(0xFEE00300ull), 1, "trapped", 0xFEE00300ull, 0);
+	want(ahv_smp_store_trapped(0xFEE01000ull), 1, "trapped", 0xFEE01000ull, 0);
+	want(ahv_smp_store_trapped(0xFEEFFFFCull), 1, "trapped", 0xFEEFFFFCull, 0);
+	want(ahv_smp_store_trapped(0xFEF00000ull), 0, "trapped", 0xFEF00000ull, 0);
+	want(ahv_smp_store_trapped(0xFEDFFFFCull), 0, "trapped", 0xFEDFFFFCull, 0);
+	want(ahv_smp_store_trapped(0x1FEE00000ull), 0, "trapped", 0x1FEE00000ull, 0);
+
+	/* xAPIC offsets (SDM Vol. 3A Table 11-1, APM Vol. 2 Table 16-2):
+	 * exactly the writable ones; offsets inside a register are not. */
+	static const unsigned writable[] = {0x20,  0x80,  0xb0,  0xd0,  0xe0,  0xf0,  0x280, 0x2f0, 0x300,
+					    0x310, 0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x3e0,
+					    0x410, 0x420, 0x480, 0x490, 0x4a0, 0x4b0, 0x4c0, 0x4d0, 0x4e0,
+					    0x4f0, 0x500, 0x510, 0x520, 0x530};
+	for (unsigned off = 0; off < 0x1000; off += 4) {
+		int w = 0;
+		for (unsigned i = 0; i < sizeof(writable) / sizeof(writable[0]); i++)
+			w |= writable[i] == off;
+		want(ahv_xapic_writable(off), w, "xapic_writable", off, 0);
+	}
+
+	/* I/O APIC: refused iff IOWIN, a redirection entry's low half, and
+	 * delivery mode 101b (INIT) or 110b. */
+	for (uint32_t sel = 0; sel < 0x100; sel++)
+		for (unsigned off = 0; off < 0x100; off += 0x10)
+			for (uint32_t mode = 0; mode < 8; mode++) {
+				uint32_t val = mode << 8 | 0x30 | (sel & 1) << 16;
+				int exp = off == 0x10 && sel >= 0x10 && !(sel & 1) && (mode == 5 || mode == 6);
+				want(ahv_ioapic_refused(sel, off, val), exp, "ioapic_refused", sel << 8 | off, val);
+			}
+	/* IOREGSEL's upper bits are not part of the selection (82093AA §3.1.1). */
+	want(ahv_ioapic_refused(0xffffff10u, 0x10, 5u << 8), 1, "ioapic_refused", 0xffffff10u, 0x500);
+	/* Linux's masked INIT entry is still an INIT entry. */
+	want(ahv_ioapic_refused(0x20, 0x10, 1u << 16 | 5u << 8), 1, "ioapic_refused", 0x20, 0x10500);
+
+	printf("apic_guard_test: %d checks, %d failed\n", checks, fails);
+	return fails != 0;
+}
