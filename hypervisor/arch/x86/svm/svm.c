@@ -125,6 +125,7 @@ static void setup_control(struct ahv_hv *hv, struct svm_vcpu *s)
 {
 	struct vmcb_control *c = &s->vmcb->ctl;
 	c->intercept_misc1 = VMCB_I1_CPUID | VMCB_I1_MSR | VMCB_I1_SHUTDOWN | VMCB_I1_INVLPGA;
+	c->intercept_exc = 1u << 30; /* #SX: a redirected INIT (§15.12, enter) */
 	/* VMRUN must be intercepted or VMRUN fails (§15.5.1; docs/pitfalls.md 3). */
 	c->intercept_misc2 = VMCB_I2_VMRUN | VMCB_I2_VMMCALL | VMCB_I2_VMLOAD | VMCB_I2_VMSAVE |
 			     VMCB_I2_STGI | VMCB_I2_CLGI | VMCB_I2_SKINIT;
@@ -442,7 +443,7 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 		case VMEXIT_NPF:
 			/* EXITINFO1 bit 1: a write (§15.25.6). */
 			if ((hv->handoff->policy & AHV_HO_SMP) && (vmcb->ctl.exitinfo1 & 2) &&
-			    (vmcb->ctl.exitinfo2 & ~0xfffull) == AHV_XAPIC_BASE)
+			    ahv_smp_store_trapped(vmcb->ctl.exitinfo2))
 				exit_apic_write(hv, v, s, vmcb->ctl.exitinfo2);
 			else
 				exit_npf(hv, v, s);
@@ -467,6 +468,12 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 			else if (!(vmcb->ctl.eventinj & EVENTINJ_VALID))
 				vmcb->ctl.eventinj = EVENTINJ_VALID | (2ull << 8) | 2; /* the guest's own NMI */
 			break;
+		case VMEXIT_EXCP_BASE + 30:
+			/* #SX: an INIT that VM_CR.R_INIT redirected (§15.30.1;
+			 * EXITINFO1 the error code, 1): the emulated INIT. */
+			if (ahv_init_signal(v))
+				park_for_sipi(v, s);
+			break;
 		case VMEXIT_HLT:
 		case VMEXIT_MWAIT: /* MWAIT with IF=0 waits like HLT here (EDK2's AP loop) */
 			exit_hlt(v, s);
@@ -485,6 +492,22 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 	}
 }
 
+/* INIT would reset this CPU out of the hypervisor (APM §15.13.3: an
+ * intercepted INIT stays pending). VM_CR.R_INIT turns it into #SX
+ * (§15.30.1), intercepted in the guest (setup_control) and handled by the
+ * host IDT (desc.c): an emulated INIT. Set with GIF=0 and the host IDT
+ * loaded. QEMU TCG has no VM_CR (reads 0, drops writes): logged. */
+static void redirect_init(struct ahv_vcpu *v)
+{
+	ahv_wrmsr(MSR_VM_CR, ahv_rdmsr(MSR_VM_CR) | VM_CR_R_INIT);
+	uint64_t cr = ahv_rdmsr(MSR_VM_CR);
+	if (cr & VM_CR_R_INIT)
+		__atomic_store_n(&ahv_init_redirected, 1, __ATOMIC_RELEASE);
+	else
+		ahv_log("ahv: cpu %u: VM_CR.R_INIT does not stick (VM_CR reads %lx): an INIT that is not "
+			"trapped at its source resets this CPU (docs/hostile.md)\n", v->index, cr);
+}
+
 /* Runs on the host stack, still on the firmware's CR3/GDT/IDT. */
 static __attribute__((noreturn)) void enter(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t guest_rsp,
 					   uint64_t guest_rip)
@@ -501,6 +524,7 @@ static __attribute__((noreturn)) void enter(struct ahv_hv *hv, struct ahv_vcpu *
 	/* Our own page tables, GDT, IDT, TSS in runtime memory (docs/pitfalls.md 5). */
 	ahv_write_cr3(hv->host_pt.root);
 	ahv_desc_load(v->desc ? v->desc : hv->desc);
+	redirect_init(v);
 	if (v->index == 0)
 		ahv_panic_hook = panic_dump;
 	ahv_log("ahv: cpu %u: entering the guest at rip %lx rsp %lx (cr3 %lx)\n", v->index, guest_rip,
@@ -545,8 +569,9 @@ static int svm_prepare(struct ahv_hv *hv)
 	if (hv->handoff->policy & AHV_HO_SMP) {
 		if (ahv_smp_xapic_usable(err, sizeof(hv->handoff->error)))
 			return -1;
-		/* Writes to the xAPIC page exit: INIT/SIPI are emulated (docs/smp.md). */
-		if (ahv_pt_protect4k(&s->npt, AHV_XAPIC_BASE, PTE_RW)) {
+		/* Writes to the xAPIC page exit: INIT/SIPI are emulated (docs/smp.md);
+		 * to the I/O APIC and the MSI range too (INIT refused there). */
+		if (ahv_smp_protect(&s->npt, PTE_RW)) {
 			ahv_snprintf(err, sizeof(hv->handoff->error), "hypervisor memory pool too small for the nested page tables");
 			return -1;
 		}
