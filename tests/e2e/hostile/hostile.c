@@ -33,17 +33,18 @@
 #include "guest_req.h"
 #include "mp_services.h"
 #include "trap.h"
+#include "hostile.h"
 
 static uint8_t crypto_pool[192 * 1024] __attribute__((aligned(16)));
-static ahv_drbg rng;
-static ahv_ec_key gkey;
-static uint8_t gkey_id[32];
-static ahv_ec_pub hv_pub;
-static uint8_t data_buf[4096] __attribute__((aligned(4096)));
+ahv_drbg rng;
+ahv_ec_key gkey;
+uint8_t gkey_id[32];
+ahv_ec_pub hv_pub;
+uint8_t data_buf[4096] __attribute__((aligned(4096)));
 static uint8_t req_buf[AHV_REQUEST_SIZE(1) + 64] __attribute__((aligned(64)));
 static uint8_t rep_buf[AHV_REPORT_SIZE(1) + 64] __attribute__((aligned(64)));
 static uint8_t info_buf[4096] __attribute__((aligned(4096)));
-static const uint8_t nonce[32] = "AHV-HOSTILE-KERNEL-NONCE-0123456";
+const uint8_t nonce[32] = "AHV-HOSTILE-KERNEL-NONCE-0123456";
 
 void ahv_crypto_fatal(int status)
 {
@@ -55,10 +56,10 @@ void ahv_crypto_fatal(int status)
 
 /* ---- options, verdicts --------------------------------------------------------- */
 static CHAR16 *opts; /* the load options, or NULL */
-static int intel, quirk_msr0;
+int intel;
+static int quirk_msr0;
 static unsigned n_cases, n_failed, n_skipped;
-static CHAR16 det[200];
-#define DET(...) UnicodeSPrint(det, sizeof(det), __VA_ARGS__)
+CHAR16 det[200];
 
 /* Is name in the load options' "skip=a,b,..." list? */
 static int skipped(const char *name)
@@ -86,7 +87,7 @@ static int skipped(const char *name)
 static int alive(void);
 
 /* A case's line; a passing case also needs the hypervisor to answer. */
-static void verdict(const char *name, int ok)
+void verdict(const char *name, int ok)
 {
 	int up = alive();
 	n_cases++;
@@ -98,7 +99,7 @@ static void verdict(const char *name, int ok)
 }
 
 /* -1 (and a "skipped" line) when the case is in the skip list. */
-static int start(const char *name)
+int start(const char *name)
 {
 	if (!skipped(name))
 		return 0;
@@ -107,13 +108,13 @@ static int start(const char *name)
 	return -1;
 }
 
-static void not_applicable(const char *name, const char *why)
+void not_applicable(const char *name, const char *why)
 {
 	Print(L"AHV-HOSTILE: case %a n/a %a\r\n", name, why);
 }
 
 /* ---- hypercalls -------------------------------------------------------------------- */
-static void hypercall(struct hc *h) { guest_hypercall(h, intel); }
+void hypercall(struct hc *h) { guest_hypercall(h, intel); }
 
 static int alive(void)
 {
@@ -573,13 +574,14 @@ static void cases_cr(void)
 #define HOSTILE_VA 0x0000640000000000ull
 #define MAP_GIB 64
 static uint64_t *my_pml4, fw_cr3;
+uint64_t hv_page_known;
 struct range {
 	uint64_t base, size;
 };
 static struct range ranges[64];
 static unsigned n_ranges, from_table, memmap_only, table_seen;
 
-static uint64_t *zpage(void)
+uint64_t *zpage(void)
 {
 	EFI_PHYSICAL_ADDRESS a = 0;
 	if (EFI_ERROR(uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderData, 1, &a)))
@@ -656,6 +658,8 @@ static void sweep(trap_fn fn, struct sweep *s, int first_only)
 			s->pages++;
 			if (v == V_GP) {
 				s->faulted++;
+				if (!hv_page_known && !first_only)
+					hv_page_known = a;
 			} else {
 				if (!s->first_bad)
 					s->first_bad = a, s->first_vec = v, s->leaked = p.out;
@@ -761,11 +765,30 @@ static void __attribute__((ms_abi)) storm_ap(void *arg)
 	storm_done = 1;
 }
 
-static ahv_mp_services *mp;
-static UINTN n_cpus;
+ahv_mp_services *mp;
+UINTN n_cpus;
 
 /* Run the storm on the APs while this CPU attests `rounds` times (or runs
  * the bogus loop); NMIs are counted by the private IDT meanwhile. */
+EFI_EVENT ap_start(ahv_ap_procedure fn, void *arg)
+{
+	EFI_EVENT ev;
+	if (!mp || n_cpus < 2 || EFI_ERROR(uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &ev)))
+		return NULL;
+	if (EFI_ERROR(uefi_call_wrapper(mp->StartupAllAPs, 7, mp, fn, FALSE, ev, (UINTN)0, arg, NULL))) {
+		uefi_call_wrapper(BS->CloseEvent, 1, ev);
+		return NULL;
+	}
+	return ev;
+}
+
+void ap_end(EFI_EVENT ev)
+{
+	for (unsigned i = 0; i < 200 && uefi_call_wrapper(BS->CheckEvent, 1, ev) == EFI_NOT_READY; i++)
+		uefi_call_wrapper(BS->Stall, 1, 10000);
+	uefi_call_wrapper(BS->CloseEvent, 1, ev);
+}
+
 static void storm_case(const char *name, enum storm kind, unsigned rounds)
 {
 	if (start(name))
@@ -774,16 +797,15 @@ static void storm_case(const char *name, enum storm kind, unsigned rounds)
 		not_applicable(name, "one CPU (smp needs --smp 2)");
 		return;
 	}
-	EFI_EVENT ev;
-	if (EFI_ERROR(uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &ev))) {
-		DET(L"CreateEvent failed");
-		verdict(name, 0);
-		return;
-	}
 	uint32_t r[4];
 	ahv_cpuid(1, 0, r);
 	storm_dest = r[1] >> 24, storm_kind = kind, storm_run = 0, storm_done = 0, storm_sent = 0, ap_spins = 0;
-	EFI_STATUS st = uefi_call_wrapper(mp->StartupAllAPs, 7, mp, storm_ap, FALSE, ev, (UINTN)0, NULL, NULL);
+	EFI_EVENT ev = ap_start(storm_ap, NULL);
+	if (!ev) {
+		DET(L"MP services did not start the AP");
+		verdict(name, 0);
+		return;
+	}
 	unsigned good = 0, busy = 0, other = 0, bad = 0;
 	uint64_t last = 0, t0 = rdtsc(), spins0;
 	for (unsigned i = 0; i < 100000000 && !ap_spins; i++) /* the AP has started */
@@ -817,21 +839,19 @@ static void storm_case(const char *name, enum storm kind, unsigned rounds)
 	trap_idt_leave(&fw);
 	irq_on();
 	trap_idt_init(); /* vector 2 back to the catcher */
-	for (unsigned i = 0; i < 200 && uefi_call_wrapper(BS->CheckEvent, 1, ev) == EFI_NOT_READY; i++)
-		uefi_call_wrapper(BS->Stall, 1, 10000);
-	uefi_call_wrapper(BS->CloseEvent, 1, ev);
+	ap_end(ev);
 	int ok;
 	if (kind == S_SPIN) {
 		DET(L"%u bogus calls, %u not BAD_FUNCTION; the other CPU ran %lu loops meanwhile (%lu cycles)",
 		    BOGUS_CALLS, bad, spins1 - spins0, cycles);
 		ok = !bad && spins1 > spins0 && storm_done;
 	} else {
-		DET(L"%u attestations: %u OK, %u BUSY, %u other; %lu IPIs sent, %lu NMIs taken, AP %a (MP status %lx)",
-		    rounds, good, busy, other, storm_sent, trap_nmis, storm_done ? "done" : "STUCK", st);
+		DET(L"%u attestations: %u OK, %u BUSY, %u other; %lu IPIs sent, %lu NMIs taken, AP %a", rounds, good,
+		    busy, other, storm_sent, trap_nmis, storm_done ? "done" : "STUCK");
 		/* NMIs sent at different times, each taken once the last
 		 * handler's IRET lifts the blocking (Vol. 3A §7.7.1): more than
 		 * one arrives. */
-		ok = !EFI_ERROR(st) && good >= 1 && !other && storm_done && (kind != S_NMI || trap_nmis >= 2);
+		ok = good >= 1 && !other && storm_done && (kind != S_NMI || trap_nmis >= 2);
 	}
 	verdict(name, ok);
 }
@@ -927,6 +947,10 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	storm_case("smp.nmi-storm", S_NMI, 6);
 	storm_case("smp.init-storm", S_INIT, 6);
 	storm_case("smp.bogus-function-no-stall", S_SPIN, 0);
+	cases_hypercalls();
+	attest_case("alive.after-hypercalls");
+	cases_init();
+	attest_case("alive.after-init");
 	final_case();
 out:
 	Print(L"AHV-HOSTILE: DONE %u cases, %u failed, %u skipped\r\n", n_cases, n_failed, n_skipped);
