@@ -49,6 +49,8 @@ struct ahvl_request {
 	uint8_t nonce[AHV_NONCE_MAX];
 	unsigned n;
 	struct ahvl_req_region r[AHV_MAX_REGIONS];
+	uint32_t watch_flags; /* AHV_REQ_F_WATCH_* (docs/watch.md) */
+	uint64_t watch_arg;
 };
 
 struct ahvl_signer {

@@ -44,6 +44,25 @@ int ahvl_request_set_nonce(ahvl_request *req, const uint8_t *nonce, size_t len)
 	return AHVL_OK;
 }
 
+int ahvl_request_set_watch(ahvl_request *req, uint32_t flags, uint64_t arg)
+{
+	if (!req)
+		return ahvl_fail(AHVL_E_INVALID, "NULL argument");
+	bool start = flags & AHV_REQ_F_WATCH_START, check = flags & AHV_REQ_F_WATCH_CHECK;
+	if ((flags & AHV_REQ_F_RESERVED_MASK) || (start && check) ||
+	    ((flags & AHV_REQ_F_WATCH_END) && !check) || (!flags && arg))
+		return ahvl_fail(AHVL_E_INVALID, "watch flags 0x%x with argument %llu: not a valid combination",
+				 flags, (unsigned long long)arg);
+	if (flags && ahv_wire_hash_size(req->hash_alg) != AHV_WATCH_HASH_SIZE)
+		return ahvl_fail(AHVL_E_INVALID, "a watch needs a 32-byte hash (sha256 or sha3-256)");
+	if (start && arg > AHV_WATCH_MAX_LIFETIME_S)
+		return ahvl_fail(AHVL_E_LIMIT, "watch lifetime %llu s: at most %u",
+				 (unsigned long long)arg, AHV_WATCH_MAX_LIFETIME_S);
+	req->watch_flags = flags;
+	req->watch_arg = arg;
+	return AHVL_OK;
+}
+
 int ahvl_request_random_nonce(ahvl_request *req, size_t len)
 {
 	uint8_t b[AHV_NONCE_MAX];
@@ -219,8 +238,12 @@ int ahvl_request_encode(const ahvl_request *req, const ahvl_signer *s,
 	struct ahv_request_hdr h = {
 		.magic = AHV_REQUEST_MAGIC,
 		.version_major = AHV_WIRE_VERSION_MAJOR,
-		.version_minor = AHV_WIRE_VERSION_MINOR,
+		/* the lowest minor that has what the request uses: a
+		 * hypervisor of an older minor still serves plain requests */
+		.version_minor = req->watch_flags ? AHV_WIRE_VERSION_MINOR : 0,
 		.total_size = (uint32_t)sz,
+		.flags = req->watch_flags,
+		.watch_arg = req->watch_arg,
 		.hash_alg = (uint16_t)req->hash_alg,
 		.sig_alg = (uint16_t)(s ? s->sig_alg : AHV_SIG_ECDSA_P256_SHA256),
 		.region_count = (uint16_t)n,
@@ -232,10 +255,12 @@ int ahvl_request_encode(const ahvl_request *req, const ahvl_signer *s,
 	ahv_le16_put(b + 4, h.version_major);
 	ahv_le16_put(b + 6, h.version_minor);
 	ahv_le32_put(b + 8, h.total_size);
+	ahv_le32_put(b + 12, h.flags);
 	ahv_le16_put(b + 16, h.hash_alg);
 	ahv_le16_put(b + 18, h.sig_alg);
 	ahv_le16_put(b + 20, h.region_count);
 	ahv_le16_put(b + 22, h.nonce_len);
+	ahv_le64_put(b + 24, h.watch_arg);
 	memcpy(b + offsetof(struct ahv_request_hdr, nonce), h.nonce, AHV_NONCE_MAX);
 	size_t dl = ahv_wire_hash_size(req->hash_alg);
 	for (size_t i = 0; i < n; i++) {

@@ -240,6 +240,42 @@ static void t_request_limits(void **st)
 	ahvl_request_free(r);
 }
 
+/* Watch flags and argument (protocol.md §6.4): encoded at offsets 12 and
+ * 24 with minor 1; a plain request stays minor 0; bad combinations refused. */
+static void t_request_watch(void **st)
+{
+	(void)st;
+	const uint8_t nonce[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	ahvl_request *r;
+	uint8_t *enc;
+	size_t len;
+	assert_int_equal(ahvl_request_new(&r, AHV_WIRE_HASH_SHA256), AHVL_OK);
+	assert_int_equal(ahvl_request_set_nonce(r, nonce, 8), AHVL_OK);
+	assert_int_equal(ahvl_request_add_range(r, 0x7f0000001000, 3, AHV_SPACE_GVA, NULL, NULL), 0);
+	assert_int_equal(ahvl_request_set_watch(r, AHV_REQ_F_WATCH_START | AHV_REQ_F_WATCH_CHECK, 1), AHVL_E_INVALID);
+	assert_int_equal(ahvl_request_set_watch(r, AHV_REQ_F_WATCH_END, 1), AHVL_E_INVALID);
+	assert_int_equal(ahvl_request_set_watch(r, 0, 1), AHVL_E_INVALID);
+	assert_int_equal(ahvl_request_set_watch(r, 1u << 5, 0), AHVL_E_INVALID);
+	assert_int_equal(ahvl_request_set_watch(r, AHV_REQ_F_WATCH_START, AHV_WATCH_MAX_LIFETIME_S + 1ull),
+			 AHVL_E_LIMIT);
+	assert_int_equal(ahvl_request_set_watch(r, AHV_REQ_F_WATCH_CHECK | AHV_REQ_F_WATCH_END, 0x1234), AHVL_OK);
+	assert_int_equal(ahvl_request_encode(r, NULL, &enc, &len), AHVL_OK);
+	assert_int_equal(ahv_le16_get(enc + 6), 1);
+	assert_int_equal(ahv_le32_get(enc + 12), AHV_REQ_F_WATCH_CHECK | AHV_REQ_F_WATCH_END);
+	assert_int_equal(ahv_le64_get(enc + 24), 0x1234);
+	free(enc);
+	assert_int_equal(ahvl_request_set_watch(r, 0, 0), AHVL_OK);
+	assert_int_equal(ahvl_request_encode(r, NULL, &enc, &len), AHVL_OK);
+	assert_int_equal(ahv_le16_get(enc + 6), 0);
+	assert_int_equal(ahv_le32_get(enc + 12), 0);
+	free(enc);
+	ahvl_request_free(r);
+	/* a 48-byte hash has no room for the records */
+	assert_int_equal(ahvl_request_new(&r, AHV_WIRE_HASH_SHA384), AHVL_OK);
+	assert_int_equal(ahvl_request_set_watch(r, AHV_REQ_F_WATCH_START, 0), AHVL_E_INVALID);
+	ahvl_request_free(r);
+}
+
 /* The protocol.md §12.1 worked example, byte for byte. */
 static void t_request_bytes(void **st)
 {
@@ -665,7 +701,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_strerror),        cmocka_unit_test(t_detect),
 		cmocka_unit_test(t_get_info),        cmocka_unit_test(t_request_limits),
-		cmocka_unit_test(t_request_bytes),   cmocka_unit_test(t_request_elf),
+		cmocka_unit_test(t_request_bytes),
+		cmocka_unit_test(t_request_watch),   cmocka_unit_test(t_request_elf),
 		cmocka_unit_test(t_signers),         cmocka_unit_test(t_attest_ok),
 		cmocka_unit_test(t_attest_retry),    cmocka_unit_test(t_attest_statuses),
 		cmocka_unit_test(t_attest_refused_early), cmocka_unit_test(t_attest_unmapped),

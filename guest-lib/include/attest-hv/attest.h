@@ -217,6 +217,15 @@ AHVL_API int ahvl_request_add_section(ahvl_request *req, const char *object,
 AHVL_API int ahvl_request_add_segment(ahvl_request *req, const char *object,
 				      unsigned load_index, const char *name);
 
+/* Watched regions (wire minor 1, protocol.md §6.4, docs/watch.md). flags:
+ * 0 (a plain request), AHV_REQ_F_WATCH_START (arg: lifetime in seconds, 0
+ * for the hypervisor's maximum), AHV_REQ_F_WATCH_CHECK (arg: the watch id
+ * of the START report), optionally | AHV_REQ_F_WATCH_END. A CHECK names the
+ * watch's regions in the same order: keep the START request and set its
+ * watch again. The hash must be 32 bytes (sha256, sha3-256). */
+AHVL_API int ahvl_request_set_watch(ahvl_request *req, uint32_t flags,
+				    uint64_t arg);
+
 AHVL_API unsigned ahvl_request_region_count(const ahvl_request *req);
 /* The name of region i (never NULL; "" if unnamed). */
 AHVL_API const char *ahvl_request_region_name(const ahvl_request *req,
