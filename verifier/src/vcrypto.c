@@ -157,18 +157,6 @@ unsigned vc_hash(unsigned a, const void *data, size_t len, uint8_t *out)
 	return n;
 }
 
-EVP_MD_CTX *vc_hash_begin(unsigned a)
-{
-	if (a < 1 || a > AHV_WIRE_HASH_MAX_ID || !mds[a])
-		return NULL;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (c && EVP_DigestInit_ex2(c, mds[a], NULL) != 1) {
-		EVP_MD_CTX_free(c);
-		c = NULL;
-	}
-	return c;
-}
-
 /* DER INTEGER of a big-endian unsigned value (minimal, as DER requires). */
 static size_t der_uint(uint8_t *o, const uint8_t *v, size_t n)
 {

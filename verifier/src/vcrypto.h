@@ -16,8 +16,6 @@ int vc_init(void);
 /* H(data) with a wire hash id; returns the digest size or 0 for a bad id. */
 unsigned vc_hash(unsigned wire_alg, const void *data, size_t len,
 		 uint8_t *out); /* out: the digest size */
-/* Streaming variant for the composite encoding. */
-EVP_MD_CTX *vc_hash_begin(unsigned wire_alg);
 const char *vc_hash_name(unsigned wire_alg); /* "sha256", ... or NULL */
 int vc_hash_id(const char *name);            /* inverse, -1 if unknown */
 
