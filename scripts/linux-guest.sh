@@ -77,6 +77,10 @@ gcc -O2 -Wall -Wextra -Werror "${san[@]}" -I"$top/include" -I"$top/guest-lib/inc
 gcc -O2 -Wall -Wextra -Werror "${san[@]}" -I"$top/include" -I"$top/guest-lib/include" \
   -o "$out/ahv-smp-check" "$top/tests/e2e/linux/ahv-smp-check.c" "$lib" \
   $(pkg-config --libs libcrypto libcurl jansson) -lpthread
+# e2e-watch's checker (docs/watch.md): watched regions from inside.
+gcc -O2 -Wall -Wextra -Werror "${san[@]}" -I"$top/include" -I"$top/guest-lib/include" \
+  -o "$out/ahv-watch-check" "$top/tests/e2e/linux/ahv-watch-check.c" "$lib" \
+  $(pkg-config --libs libcrypto libcurl jansson) -lpthread
 # The boot benchmark's clock (bench/boot.sh): freestanding, static.
 gcc -O2 -Wall -Wextra -Werror -static -nostdlib -ffreestanding -fno-builtin -fno-stack-protector \
   -fno-pie -no-pie -o "$out/ahv-vtime" "$top/tests/e2e/linux/ahv-vtime.c"
@@ -100,7 +104,7 @@ cp "$root/bin/busybox" "$ird/bin/busybox"
 for a in sh mount umount echo cat poweroff sleep ls insmod ip udhcpc wget uname dmesg grep sed tr seq cut xz od; do
   ln -sf busybox "$ird/bin/$a"
 done
-cp "$out/ahv-guest-attest" "$out/attest-hv" "$out/ahv-smp-check" "$out/ahv-vtime" "$ird/bin/"
+cp "$out/ahv-guest-attest" "$out/attest-hv" "$out/ahv-smp-check" "$out/ahv-watch-check" "$out/ahv-vtime" "$ird/bin/"
 # Their shared libraries and the dynamic loader, at the paths ldd names.
 for l in $( (ldd "$out/ahv-guest-attest"; ldd "$out/attest-hv") |
            awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
@@ -138,6 +142,9 @@ if [ "\$mode" = bench ]; then
 elif [ "\$mode" = smp ]; then
   # e2e-smp (docs/smp.md); ahv_smp=race adds the rewrite race.
   if [ "\$(arg ahv_smp)" = race ]; then /bin/ahv-smp-check /etc/guest.key --race; else /bin/ahv-smp-check /etc/guest.key; fi
+elif [ "\$mode" = watch ]; then
+  # e2e-watch (docs/watch.md): watched regions, written and remapped.
+  /bin/ahv-watch-check /etc/guest.key
 elif [ "\$mode" = demo ]; then
   # QEMU user networking: the host is 10.0.2.2; the verifier's port is on
   # the command line. The program takes the verifier's challenge, attests,
