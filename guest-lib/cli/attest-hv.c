@@ -80,6 +80,7 @@ static void usage(FILE *f)
 		"  info      detect attest-hv (CPUID) and print its info block\n"
 		"  attest    measure this program's .text/.rodata (or given regions); write\n"
 		"            the report or submit it to a verifier and print the token\n"
+		"  watch     status|end of a watch that 'attest --watch' started\n"
 		"  show      decode a request, report or info block (text or --json)\n"
 		"  verify    check a report offline against a hypervisor public key\n"
 		"  refvals   reference digests of an ELF file's segments or sections, as\n"
@@ -333,6 +334,66 @@ static int pin_jwks_file(ahvl_verifier *v, const char *path)
 	return ahvl_verifier_pin_jwks(v, buf);
 }
 
+/* The watch part of a report (protocol.md §6.4), one line per region. */
+static void print_watch(FILE *f, const uint8_t *rep, size_t len)
+{
+	static const char *const state[] = {"none", "active", "ended", "expired"};
+	struct ahv_report_hdr h;
+	if (len < sizeof h)
+		return;
+	memcpy(&h, rep, sizeof h);
+	fprintf(f, "watch %u %s since counter %llu (%llu ns)\n", h.watch_id,
+		h.watch_state < 4 ? state[h.watch_state] : "?", (unsigned long long)h.watch_since_counter,
+		(unsigned long long)h.watch_since_ns);
+	for (unsigned i = 0; i < h.region_count && AHV_REPORT_RESULT_OFFSET(i + 1) <= len; i++) {
+		struct ahv_region_result r;
+		struct ahv_watch_record w;
+		memcpy(&r, rep + AHV_REPORT_RESULT_OFFSET(i), sizeof r);
+		memcpy(&w, r.digest + AHV_WATCH_RECORD_OFFSET, sizeof w);
+		if (!(r.flags & AHV_RESULT_F_WATCHED))
+			continue;
+		fprintf(f, "region %u: %s", i, r.flags & AHV_RESULT_F_REMAPPED ? "remapped; " : "");
+		if (r.flags & AHV_RESULT_F_MODIFIED)
+			fprintf(f, "modified at %llu ns by apic %u rip 0x%llx gpa 0x%llx\n",
+				(unsigned long long)w.time_ns, w.apic_id, (unsigned long long)w.rip,
+				(unsigned long long)w.gpa);
+		else
+			fprintf(f, "unmodified since counter %llu up to %llu ns\n",
+				(unsigned long long)h.watch_since_counter, (unsigned long long)w.time_ns);
+	}
+}
+
+/* watch status|end --id ID [attest's region and key options]: a CHECK (and
+ * END) of the watch, by 'attest' with the watch options. */
+static int cmd_attest(int argc, char **argv);
+
+static int cmd_watch(int argc, char **argv)
+{
+	if (argc < 2 || (strcmp(argv[1], "status") && strcmp(argv[1], "end"))) {
+		fprintf(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
+			"Usage: %s watch (status | end) --id ID (--key KEY | --tpm-key KEY)\n"
+			"                 [the region options of 'attest --watch', the same ones]\n"
+			"                 [--report FILE]\n"
+			"Report on a watch (docs/watch.md): per region unmodified since the\n"
+			"watch began, or the first write (time, APIC id, RIP, guest-physical\n"
+			"address), or remapped; 'end' also ends it.\n\n%s", prog, exit_help);
+		return argc >= 2 && !strcmp(argv[1], "--help") ? EX_OK : EX_USAGE;
+	}
+	char **av = calloc((size_t)argc + 2, sizeof *av);
+	if (!av)
+		return EX_INTERNAL;
+	int n = 0;
+	av[n++] = "attest";
+	if (!strcmp(argv[1], "end"))
+		av[n++] = "--watch-end";
+	for (int i = 2; i < argc; i++)
+		av[n++] = strcmp(argv[i], "--id") ? argv[i] : "--watch-check";
+	optind = 1;
+	int ex = cmd_attest(n, av);
+	free(av);
+	return ex;
+}
+
 static int cmd_attest(int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -346,16 +407,19 @@ static int cmd_attest(int argc, char **argv)
 		{"claims", no_argument, 0, 'c'}, {"require-lock", no_argument, 0, 'L'},
 		{"verbose", no_argument, 0, 'v'}, {"issuer", required_argument, 0, 'I'},
 		{"jwks", required_argument, 0, 'J'}, {"jwks-url", required_argument, 0, 'U'},
-		{"insecure-http", no_argument, 0, 'X'}, {0, 0, 0, 0}};
+		{"insecure-http", no_argument, 0, 'X'}, {"watch", optional_argument, 0, 'W'},
+		{"watch-check", required_argument, 0, 'Y'}, {"watch-end", no_argument, 0, 'Z'}, {0, 0, 0, 0}};
 	const char *key = NULL, *tpm_key = NULL, *tcti = NULL, *nonce_hex = NULL,
 		   *url = NULL, *ca = NULL, *object = NULL, *out_rep = NULL, *out_req = NULL,
 		   *issuer = NULL, *jwks_file = NULL, *jwks_url = NULL;
 	int insecure_http = 0;
+	uint32_t watch = 0; /* AHV_REQ_F_WATCH_* (docs/watch.md) */
+	uint64_t watch_arg = 0;
 	const char *sections[AHV_MAX_REGIONS], *ranges[AHV_MAX_REGIONS];
 	unsigned segments[AHV_MAX_REGIONS], nsec = 0, nseg = 0, nrng = 0, flags = 0;
 	uint32_t hash = AHV_WIRE_HASH_SHA256;
 	int claims = 0, verbose = 0, c;
-	while ((c = getopt_long(argc, argv, "hk:K:T:H:n:V:C:s:S:r:O:o:q:cLvI:J:U:X", o, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hk:K:T:H:n:V:C:s:S:r:O:o:q:cLvI:J:U:XW::Y:Z", o, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("Usage: %s attest (--key KEY | --tpm-key KEY [--tcti TCTI])\n"
@@ -363,7 +427,7 @@ static int cmd_attest(int argc, char **argv)
 			       "                  [--ca FILE] [--claims] [--insecure-http] | --report FILE [--nonce HEX])\n"
 			       "                 [--section NAME]... [--segment N]... [--object OBJ]\n"
 			       "                 [--range ADDR:SIZE[:gva|gpa][=NAME]]... [--hash ALG]\n"
-			       "                 [--request FILE] [--require-lock] [-v]\n"
+			       "                 [--request FILE] [--require-lock] [--watch[=SECONDS]] [-v]\n"
 			       "Have attest-hv measure memory of this process and sign a report.\n"
 			       "Without region options it measures its own .text and .rodata.\n\n"
 			       "  --key KEY        guest private key file (PEM/DER, P-256/P-384)\n"
@@ -390,6 +454,10 @@ static int cmd_attest(int argc, char **argv)
 			       "  --range R        ADDR:SIZE, optionally :gpa (CPL0 only) and =NAME\n"
 			       "  --hash ALG       sha256 (default) sha384 sha512 sha3-256 sha3-384 sha3-512\n"
 			       "  --require-lock   fail if the pages cannot be mlock()ed\n"
+			       "  --watch[=S]      then watch the regions (docs/watch.md) for S seconds\n"
+			       "                   (default: the hypervisor's maximum); the watch id is\n"
+			       "                   printed: 'watch status|end --id ID' with the same\n"
+			       "                   region options reports on it (sha256/sha3-256 only)\n"
 			       "  -v, --verbose    print the library's diagnostics on stderr\n\n"
 			       "Region names sent to the verifier are the section names (\".text\"),\n"
 			       "\"LOAD<N>\" for segments, or the =NAME of a range; 'refvals' emits the\n"
@@ -416,6 +484,16 @@ static int cmd_attest(int argc, char **argv)
 		case 'J': jwks_file = optarg; break;
 		case 'U': jwks_url = optarg; break;
 		case 'X': insecure_http = 1; break;
+		case 'W':
+		case 'Y': {
+			char *e = NULL;
+			watch = c == 'W' ? AHV_REQ_F_WATCH_START : (watch | AHV_REQ_F_WATCH_CHECK);
+			watch_arg = optarg ? strtoull(optarg, &e, 0) : 0;
+			if (optarg && (*e || e == optarg))
+				return usage_err("attest", c == 'W' ? "--watch takes seconds" : "--id takes a watch id");
+			break;
+		}
+		case 'Z': watch |= AHV_REQ_F_WATCH_END; break;
 		case 's':
 			if (nsec == AHV_MAX_REGIONS)
 				return usage_err("attest", "too many regions");
@@ -441,7 +519,7 @@ static int cmd_attest(int argc, char **argv)
 		return usage_err("attest", "unexpected argument");
 	if (!key == !tpm_key)
 		return usage_err("attest", "exactly one of --key and --tpm-key is required");
-	if (!url && !out_rep)
+	if (!url && !out_rep && !(watch & AHV_REQ_F_WATCH_CHECK))
 		return usage_err("attest", "--verifier URL or --report FILE is required");
 	if (url && (!issuer || !jwks_file == !jwks_url))
 		return usage_err("attest", "--verifier needs --issuer and one of --jwks and --jwks-url");
@@ -496,6 +574,8 @@ static int cmd_attest(int argc, char **argv)
 		}
 	}
 	rc = nl ? ahvl_request_set_nonce(req, nonce, nl) : ahvl_request_random_nonce(req, 32);
+	if (!rc)
+		rc = ahvl_request_set_watch(req, watch, watch_arg);
 	if (rc)
 		goto lib_fail;
 	if ((rc = ahvl_ctx_new(&ctx, NULL)))
@@ -508,6 +588,8 @@ static int cmd_attest(int argc, char **argv)
 		goto out;
 	if (out_rep && (ex = write_all(out_rep, ev.report, ev.report_len)))
 		goto out;
+	if (watch)
+		print_watch(out_rep && !strcmp(out_rep, "-") ? stderr : stdout, ev.report, ev.report_len);
 	if (url) {
 		if ((rc = ahvl_verifier_submit(v, &ev, req, &token))) {
 			if (rc == AHVL_E_VERIFIER)
@@ -763,7 +845,8 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {{"keygen", cmd_keygen}, {"info", cmd_info},     {"attest", cmd_attest},
-		    {"show", cmd_show},     {"verify", cmd_verify}, {"refvals", cmd_refvals}};
+		    {"show", cmd_show},     {"verify", cmd_verify}, {"refvals", cmd_refvals},
+		    {"watch", cmd_watch}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name)) {
 			optind = 1;
