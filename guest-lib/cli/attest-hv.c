@@ -678,20 +678,22 @@ static int cmd_verify(int argc, char **argv)
 		{"nonce", required_argument, 0, 'n'}, {"request", required_argument, 0, 'q'},
 		{"guest-key", required_argument, 0, 'g'}, {"allow-dev-key", no_argument, 0, 'D'},
 		{"allow-debug", no_argument, 0, 'B'}, {"allow-claim-mismatch", no_argument, 0, 'M'},
+		{"allow-dma-unprotected", no_argument, 0, 'U'},
 		{"quiet", no_argument, 0, 'Q'}, {0, 0, 0, 0}};
 	const char *hvk = NULL, *nonce_hex = NULL, *reqf = NULL, *gk = NULL;
 	struct ahvl_report_expect ex = {0};
 	int quiet = 0, c;
-	while ((c = getopt_long(argc, argv, "hk:n:q:g:DBMQ", o, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hk:n:q:g:DBMUQ", o, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("Usage: %s verify --hv-key PUB [--nonce HEX] [--request FILE [--guest-key PUB]]\n"
 			       "                 [--allow-dev-key] [--allow-debug] [--allow-claim-mismatch]\n"
-			       "                 [--quiet] REPORT\n"
+			       "                 [--allow-dma-unprotected] [--quiet] REPORT\n"
 			       "Check a report offline (protocol.md §11): layout, sizes, reserved\n"
 			       "fields, the hypervisor signature with PUB (PEM or DER SPKI; its key id\n"
 			       "must equal the report's hv_key_id), the composite digest, and the\n"
-			       "flags (DEV_KEY, DEBUG and CLAIM_MISMATCH are refused unless allowed).\n"
+			       "flags (DEV_KEY, DEBUG, CLAIM_MISMATCH and DMA_UNPROTECTED are refused\n"
+			       "unless allowed; unknown flag bits always).\n"
 			       "--nonce: the report must carry this nonce. --request: the report must\n"
 			       "answer these request bytes (request_digest and echoed fields); with\n"
 			       "--guest-key the request's signature is checked too. Reference values\n"
@@ -706,6 +708,7 @@ static int cmd_verify(int argc, char **argv)
 		case 'D': ex.allow_flags |= AHV_REPORT_F_DEV_KEY; break;
 		case 'B': ex.allow_flags |= AHV_REPORT_F_DEBUG; break;
 		case 'M': ex.allow_flags |= AHV_REPORT_F_CLAIM_MISMATCH; break;
+		case 'U': ex.allow_flags |= AHV_REPORT_F_DMA_UNPROTECTED; break;
 		case 'Q': quiet = 1; break;
 		default: return usage_err("verify", "unknown option");
 		}

@@ -117,11 +117,12 @@ int ahvl_report_verify(const uint8_t *rep, size_t len, const uint8_t *hv_pub,
 	}
 	uint32_t flags = ahv_le32_get(rep + RH(flags));
 	uint32_t allow = (ex ? ex->allow_flags : 0) | AHV_REPORT_F_TIME_INVALID;
-	if (flags & ~allow & 0xfu) {
-		rc = ahvl_fail(AHVL_E_MISMATCH, "report flags 0x%x not allowed:%s%s%s", flags,
+	if (flags & ~allow & AHV_REPORT_F_KNOWN) {
+		rc = ahvl_fail(AHVL_E_MISMATCH, "report flags 0x%x not allowed:%s%s%s%s", flags,
 			       flags & ~allow & AHV_REPORT_F_DEV_KEY ? " DEV_KEY" : "",
 			       flags & ~allow & AHV_REPORT_F_DEBUG ? " DEBUG" : "",
-			       flags & ~allow & AHV_REPORT_F_CLAIM_MISMATCH ? " CLAIM_MISMATCH" : "");
+			       flags & ~allow & AHV_REPORT_F_CLAIM_MISMATCH ? " CLAIM_MISMATCH" : "",
+			       flags & ~allow & AHV_REPORT_F_DMA_UNPROTECTED ? " DMA_UNPROTECTED" : "");
 		goto out;
 	}
 	if (ex && ex->nonce &&

@@ -12,6 +12,8 @@ uint64_t ahv_timestamp_ns(const struct ahv_platform *p, uint32_t *flags)
 		*flags |= AHV_REPORT_F_DEV_KEY;
 	if (p->flags & AHV_PLAT_DEBUG)
 		*flags |= AHV_REPORT_F_DEBUG;
+	if (p->flags & AHV_PLAT_DMA_UNPROTECTED)
+		*flags |= AHV_REPORT_F_DMA_UNPROTECTED;
 	if (!(p->flags & AHV_PLAT_TIME_VALID)) {
 		*flags |= AHV_REPORT_F_TIME_INVALID;
 		return 0;

@@ -265,6 +265,14 @@ AHV_WIRE_INLINE uint32_t ahv_wire_sig_size(uint32_t sig_alg)
 #define AHV_REPORT_F_DEBUG (1u << 1)          /* debug build/options on */
 #define AHV_REPORT_F_TIME_INVALID (1u << 2)   /* RTC unreadable, time 0 */
 #define AHV_REPORT_F_CLAIM_MISMATCH (1u << 3) /* >= 1 claim did not match */
+#define AHV_REPORT_F_DMA_UNPROTECTED (1u << 4) /* minor 1: dma_protection =
+						 off, no IOMMU taken: devices
+						 can reach hypervisor memory */
+/* Report flags only ever weaken a report, so they are must-understand in
+ * every minor (protocol.md §10): a checker rejects a bit outside this set. */
+#define AHV_REPORT_F_KNOWN                                                     \
+	(AHV_REPORT_F_DEV_KEY | AHV_REPORT_F_DEBUG | AHV_REPORT_F_TIME_INVALID | \
+	 AHV_REPORT_F_CLAIM_MISMATCH | AHV_REPORT_F_DMA_UNPROTECTED)
 
 /* ---- magics (bytes as ASCII on the wire) --------------------------------- */
 #define AHV_REQUEST_MAGIC 0x51564841u /* "AHVQ" */
@@ -377,7 +385,7 @@ struct ahv_hv_info {
 	uint16_t version_major;
 	uint16_t version_minor;
 	uint32_t size;          /* sizeof(struct ahv_hv_info) */
-	uint32_t flags;         /* AHV_REPORT_F_DEV_KEY / _DEBUG / _TIME_INVALID */
+	uint32_t flags;         /* AHV_REPORT_F_DEV_KEY/_DEBUG/_TIME_INVALID/_DMA_UNPROTECTED */
 	uint32_t hv_version;
 	uint32_t features;      /* AHV_FEAT_* */
 	uint16_t sig_alg;       /* hypervisor key: AHV_SIG_* */

@@ -37,7 +37,7 @@ trap 'if [ -n "${AHV_E2E_KEEP:-}" ]; then echo "linux-test: logs kept in $work/l
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$guest/vmlinuz" \
   --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
   --args "console=ttyS0 loglevel=4 panic=-1 $extra" --key "$guest/guest.pub.pem" \
-  --set 'dev_key = allow' >/dev/null
+  --set 'dev_key = allow' --set "dma_protection = $([ "$mode" = svm ] && [ -n "${AHV_QEMU_IOMMU:-}" ] && echo on || echo off)" >/dev/null
 fail='AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-LINUX: FAIL|Kernel panic'
 if [ "$mode" = bochs ]; then
   # Bochs offers Linux no ACPI tables (docs/pitfalls.md B12), so Linux
@@ -73,9 +73,20 @@ unhex() { python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex("".join(
 unhex "$work/spki.hex" > "$work/hv.der"
 unhex "$work/report.hex" > "$work/report.bin"
 unhex "$work/cli-report.hex" > "$work/cli-report.bin"
-"$ahv" verify --hv-key "$work/hv.der" --allow-dev-key --nonce "$(tr -d ' \n' < "$work/nonce.hex")" \
+# Without an IOMMU the hypervisor runs with dma_protection = off and every
+# report says so (DMA_UNPROTECTED): refused unless allowed.
+dmaok=()
+if [ "$mode" = bochs ] || [ -z "${AHV_QEMU_IOMMU:-}" ]; then
+  dmaok=(--allow-dma-unprotected)
+  if "$ahv" verify --hv-key "$work/hv.der" --allow-dev-key "$work/report.bin" > "$work/nodma.out" 2>&1 ||
+     ! grep -q DMA_UNPROTECTED "$work/nodma.out"; then
+    cat "$work/nodma.out"; echo "linux-test: FAIL a report without DMA protection is not flagged DMA_UNPROTECTED"; exit 1
+  fi
+  echo "linux-test: no IOMMU: the report carries DMA_UNPROTECTED ($(head -c 120 "$work/nodma.out"))"
+fi
+"$ahv" verify --hv-key "$work/hv.der" --allow-dev-key "${dmaok[@]}" --nonce "$(tr -d ' \n' < "$work/nonce.hex")" \
   "$work/report.bin" | sed 's/^/linux-test: attest-hv verify (program report): /'
-"$ahv" verify --hv-key "$work/hv.der" --allow-dev-key "$work/cli-report.bin" |
+"$ahv" verify --hv-key "$work/hv.der" --allow-dev-key "${dmaok[@]}" "$work/cli-report.bin" |
   sed 's/^/linux-test: attest-hv verify (CLI report): /'
 # live: region 0 of the report (the guest named .text); reference: refvals
 # of the binary in the initramfs.

@@ -963,6 +963,30 @@ static void t_claims_counter(void **st)
 	rm(s);
 }
 
+/* A hypervisor that took no IOMMU says so in every report and in GET_INFO
+ * (protocol.md §8.3, docs/iommu.md); one that did never does (above). */
+static void t_dma_unprotected_flag(void **st)
+{
+	struct sim_cfg cfg = { .plat_flags = AHV_PLAT_TIME_VALID | AHV_PLAT_DMA_UNPROTECTED };
+	struct sim *s = mk(&cfg);
+	uint64_t gva = sim_alloc_gva(s, 4096, 0, SIM_URW);
+	uint8_t rep[AHV_REPORT_MAX_SIZE];
+	struct ahv_report_hdr h;
+	struct ahv_hv_info info;
+
+	struct sim_region r = { .address = gva, .size = 64, .space = AHV_SPACE_GVA };
+
+	(void)st;
+	assert_status(attest_n(s, 1, &r, 1, 0, rep), AHV_OK, AHV_OBJ_NONE, 0);
+	memcpy(&h, rep, sizeof(h));
+	assert_int_equal(h.magic, AHV_REPORT_MAGIC);
+	assert_int_equal(h.flags, AHV_REPORT_F_DMA_UNPROTECTED);
+	assert_status(sim_call(s, AHV_HC_GET_INFO, gva, 384, 0, 0), AHV_OK, AHV_OBJ_NONE, 0);
+	sim_read(s, AHV_SPACE_GVA, gva, &info, sizeof(info));
+	assert_int_equal(info.flags, AHV_REPORT_F_DMA_UNPROTECTED);
+	rm(s);
+}
+
 static void t_time_limit(void **st)
 {
 	struct sim *s = mk(NULL);
@@ -1351,6 +1375,7 @@ int main(void)
 		cmocka_unit_test(t_call_level),
 		cmocka_unit_test(t_no_key_and_info),
 		cmocka_unit_test(t_claims_counter),
+		cmocka_unit_test(t_dma_unprotected_flag),
 		cmocka_unit_test(t_time_limit),
 		cmocka_unit_test(t_double_fetch),
 		cmocka_unit_test(t_composite_example),

@@ -30,6 +30,7 @@
 static const char usage[] =
 	"usage: ahv-reportgen --hv-key HV_PRIV.pem --guest-key GUEST_PRIV.pem\n"
 	"         [--alg sha256|sha384|sha512|sha3-256|sha3-384|sha3-512] [--dev-key]\n"
+	"         [--dma-unprotected]\n"
 	"         (--nonce HEX | --nonces FILE) --region FILE[:GVA] [--region ...]\n"
 	"         (--out-request R.bin --out-report P.bin | --jsonl OUT.jsonl)\n"
 	"         [--build-id HEX] [--image-digest HEX] [--config-digest HEX]\n"
@@ -38,7 +39,8 @@ static const char usage[] =
 	"placed in guest memory (at GVA, hex, or one after the other from\n"
 	"0x7f0000000000), a CPL3 caller sends a request signed with the guest key\n"
 	"(P-256 or P-384 EC private key, PEM), and the engine writes a report\n"
-	"signed with the hypervisor key. --dev-key sets AHV_REPORT_F_DEV_KEY.\n"
+	"signed with the hypervisor key. --dev-key sets AHV_REPORT_F_DEV_KEY,\n"
+	"--dma-unprotected AHV_REPORT_F_DMA_UNPROTECTED (no IOMMU taken).\n"
 	"With --nonces (one hex nonce per line) or --jsonl, writes one JSON line\n"
 	"per nonce: {\"nonce\":hex,\"request\":base64,\"report\":base64}.\n"
 	"Reports of one run share a boot id and carry counters 1, 2, ...\n";
@@ -201,6 +203,7 @@ int main(int argc, char **argv)
 		{ "guest-key", required_argument, NULL, 'g' },
 		{ "alg", required_argument, NULL, 'a' },
 		{ "dev-key", no_argument, NULL, 'd' },
+		{ "dma-unprotected", no_argument, NULL, 'u' },
 		{ "nonce", required_argument, NULL, 'n' },
 		{ "nonces", required_argument, NULL, 'N' },
 		{ "region", required_argument, NULL, 'r' },
@@ -219,7 +222,7 @@ int main(int argc, char **argv)
 		   *config_hex = NULL;
 	struct region_arg regions[AHV_MAX_REGIONS];
 	uint32_t nregions = 0, alg = AHV_WIRE_HASH_SHA256;
-	bool dev_key = false;
+	bool dev_key = false, no_dma = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -228,6 +231,7 @@ int main(int argc, char **argv)
 		case 'g': guest_path = optarg; break;
 		case 'a': alg = parse_alg(optarg); break;
 		case 'd': dev_key = true; break;
+		case 'u': no_dma = true; break;
 		case 'n': nonce_hex = optarg; break;
 		case 'N': nonces_path = optarg; break;
 		case 'q': out_req = optarg; break;
@@ -288,7 +292,8 @@ int main(int argc, char **argv)
 
 	struct sim_cfg cfg = {
 		.guest_ram = ((total + (64ull << 20)) + SIM_2M - 1) & ~(SIM_2M - 1),
-		.plat_flags = AHV_PLAT_TIME_VALID | (dev_key ? AHV_PLAT_DEV_KEY : 0),
+		.plat_flags = AHV_PLAT_TIME_VALID | (dev_key ? AHV_PLAT_DEV_KEY : 0) |
+			      (no_dma ? AHV_PLAT_DMA_UNPROTECTED : 0),
 	};
 	struct sim *s = calloc(1, sizeof(*s));
 	ahv_drbg drbg;

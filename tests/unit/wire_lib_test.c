@@ -206,6 +206,8 @@ static void t_report_versions(void **st)
 	ahv_le32_put(r0 + RR(flags), 1u << 7);
 	REP_FAULT(AHV_WIRE_E_RESERVED);
 	ahv_le16_put(rep + RH(version_minor), AHV_WIRE_VERSION_MINOR + 1);
+	REP_FAULT(AHV_WIRE_E_RESERVED); /* flags: must-understand in any minor */
+	ahv_le32_put(rep + RH(flags), fl);
 	REP_FAULT(AHV_WIRE_OK);
 	/* ... but not the tails of the fields it reads */
 	rep[RH(nonce) + 20] = 1;

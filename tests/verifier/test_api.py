@@ -275,6 +275,9 @@ try:
 
     attempt(base_policy, "dev_key_rejected", "dev key report, default policy", dev_key=True)
     attempt(dict(base_policy, allow_dev_key=True), "ok", "dev key report, policy allows it", dev_key=True)
+    attempt(base_policy, "dma_unprotected_rejected", "no-IOMMU report, default policy", dma_unprotected=True)
+    attempt(dict(base_policy, allow_dma_unprotected=True), "ok", "no-IOMMU report, policy allows it",
+            dma_unprotected=True)
     attempt(dict(base_policy, min_hv_version="200.0.0"), "hv_version_rejected", "hv version below minimum")
     attempt(dict(base_policy, hv_versions=["200.1.2"]), "hv_version_rejected", "hv version not listed")
     attempt(dict(base_policy, build_ids=["ab" * 32]), "hv_measurement_rejected", "build id not listed")

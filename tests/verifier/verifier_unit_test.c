@@ -150,7 +150,10 @@ static void test_structure(void)
 	h->version_major = 1;
 	h->flags = 1u << 9;
 	CHECK(v_check_report(r, sizeof r, d, sizeof d) == V_E_REPORT_FORMAT);
-	h->version_minor = 1; /* a newer minor may use reserved bits */
+	/* report flags are must-understand in every minor (protocol.md §10) */
+	h->version_minor = AHV_WIRE_VERSION_MINOR + 1;
+	CHECK(v_check_report(r, sizeof r, d, sizeof d) == V_E_REPORT_FORMAT);
+	h->flags = 0; /* a newer minor may use reserved fields */
 	CHECK(v_check_report(r, sizeof r, d, sizeof d) == V_OK);
 	test_newer_minor(r, sizeof r);
 

@@ -110,13 +110,15 @@ class Env:
         return Daemon(self, p, port, name)
 
     # -- reports --------------------------------------------------------------
-    def reportgen_one(self, hv, guest, nonce_hex, regions, alg=None, dev_key=False):
+    def reportgen_one(self, hv, guest, nonce_hex, regions, alg=None, dev_key=False, dma_unprotected=False):
         q, r = self.path("q.bin"), self.path("r.bin")
         args = [self.reportgen, "--hv-key", hv, "--guest-key", guest, "--nonce", nonce_hex]
         if alg:
             args += ["--alg", alg]
         if dev_key:
             args += ["--dev-key"]
+        if dma_unprotected:
+            args += ["--dma-unprotected"]
         for reg in regions:
             args += ["--region", reg]
         args += ["--out-request", q, "--out-report", r]

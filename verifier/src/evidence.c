@@ -43,6 +43,7 @@ static const struct {
 	[V_E_DEV_KEY] = {"dev_key_rejected", 403, "report signed with a development (unsealed) key"},
 	[V_E_DEBUG] = {"debug_rejected", 403, "hypervisor runs with debug options"},
 	[V_E_CLAIM_MISMATCH] = {"claim_mismatch", 403, "a claimed digest differs from the measurement"},
+	[V_E_DMA_UNPROTECTED] = {"dma_unprotected_rejected", 403, "hypervisor runs without DMA protection (no IOMMU)"},
 	[V_E_HV_VERSION] = {"hv_version_rejected", 403, "hypervisor version not allowed by policy"},
 	[V_E_HV_MEASUREMENT] = {"hv_measurement_rejected", 403, "build id, image or config digest not allowed by policy"},
 	[V_E_HASH_ALG] = {"hash_alg_rejected", 403, "hash algorithm not allowed by policy"},

@@ -151,7 +151,7 @@ static int check_enforceable(const struct v_policy *p, char *err, size_t errlen)
 }
 
 static const char *const known_keys[] = {
-	"version", "allow_dev_key", "allow_debug", "allow_claim_mismatch",
+	"version", "allow_dev_key", "allow_debug", "allow_claim_mismatch", "allow_dma_unprotected",
 	"allow_unnamed_regions", "require_timestamp", "max_timestamp_skew_s",
 	"hash_algs", "min_hv_version", "hv_versions", "build_ids",
 	"hv_image_digests", "hv_config_digests", "regions", "comment", NULL};
@@ -199,6 +199,7 @@ struct v_policy *v_policy_parse(const char *text, size_t len, char *err,
 	if (get_bool(root, "allow_dev_key", &p->allow_dev_key, err, errlen) ||
 	    get_bool(root, "allow_debug", &p->allow_debug, err, errlen) ||
 	    get_bool(root, "allow_claim_mismatch", &p->allow_claim_mismatch, err, errlen) ||
+	    get_bool(root, "allow_dma_unprotected", &p->allow_dma_unprotected, err, errlen) ||
 	    get_bool(root, "allow_unnamed_regions", &p->allow_unnamed_regions, err, errlen) ||
 	    get_bool(root, "require_timestamp", &p->require_timestamp, err, errlen))
 		goto fail;
@@ -360,6 +361,7 @@ void v_policy_print(const struct v_policy *p, void *file)
 	fprintf(f, "dev-key reports:      %s\n", p->allow_dev_key ? "ALLOWED" : "rejected");
 	fprintf(f, "debug hypervisors:    %s\n", p->allow_debug ? "ALLOWED" : "rejected");
 	fprintf(f, "claim mismatches:     %s\n", p->allow_claim_mismatch ? "allowed" : "rejected");
+	fprintf(f, "no DMA protection:    %s\n", p->allow_dma_unprotected ? "ALLOWED" : "rejected");
 	fprintf(f, "unnamed regions:      %s\n", p->allow_unnamed_regions ? "allowed" : "rejected");
 	if (p->max_skew_s >= 0)
 		fprintf(f, "timestamp skew:       <= %" PRId64 " s%s\n", p->max_skew_s,

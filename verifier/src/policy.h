@@ -29,7 +29,7 @@ struct v_hexlist {
 };
 
 struct v_policy {
-	bool allow_dev_key, allow_debug, allow_claim_mismatch;
+	bool allow_dev_key, allow_debug, allow_claim_mismatch, allow_dma_unprotected;
 	bool allow_unnamed_regions, require_timestamp;
 	int64_t max_skew_s; /* <0: not checked */
 	uint32_t hash_alg_mask; /* bit i: wire hash id i allowed */

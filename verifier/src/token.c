@@ -68,7 +68,7 @@ json_t *v_decision_json(const struct v_submission *sub,
 			      "hv_image_digest", hexj(h->hv_image_digest, 32),
 			      "hv_config_digest", hexj(h->hv_config_digest, 32),
 			      "build_id", hexj(h->build_id, 32), "total_bytes", (json_int_t)h->total_bytes);
-	json_t *o = json_pack("{s:o,s:s,s:{s:i,s:i},s:o,s:o,s:o,s:I,s:I,s:s,s:i,s:i,s:b,s:b,s:b}",
+	json_t *o = json_pack("{s:o,s:s,s:{s:i,s:i},s:o,s:o,s:o,s:I,s:I,s:s,s:i,s:i,s:b,s:b,s:b,s:b}",
 			      "measurements", m, "hv_version", ver,
 			      "wire_version", "major", h->version_major, "minor", h->version_minor,
 			      "hv_key_id", hexj(h->hv_key_id, 32), "guest_key_id", hexj(h->guest_key_id, 32),
@@ -78,7 +78,8 @@ json_t *v_decision_json(const struct v_submission *sub,
 			      "caller_cpl", h->caller_cpl, "paging_levels", h->paging_levels,
 			      "dev_key", (h->flags & AHV_REPORT_F_DEV_KEY) != 0,
 			      "debug", (h->flags & AHV_REPORT_F_DEBUG) != 0,
-			      "time_valid", !(h->flags & AHV_REPORT_F_TIME_INVALID) && h->timestamp_ns);
+			      "time_valid", !(h->flags & AHV_REPORT_F_TIME_INVALID) && h->timestamp_ns,
+			      "dma_protected", !(h->flags & AHV_REPORT_F_DMA_UNPROTECTED));
 	json_t *regs = json_array();
 	for (unsigned i = 0; i < n; i++) {
 		struct ahv_region_result rb;
@@ -284,8 +285,9 @@ char *v_decision_text(const struct v_submission *sub,
 	sb_fmt(&b, ",\"report_counter\":%" PRId64 ",\"timestamp_ns\":%" PRId64 ",\"backend\":\"%s\",\"caller_cpl\":%d,\"paging_levels\":%d",
 	       (int64_t)h->counter, (int64_t)h->timestamp_ns, h->backend == AHV_BACKEND_SVM ? "svm" : "vmx",
 	       (int)h->caller_cpl, (int)h->paging_levels);
-	sb_fmt(&b, ",\"dev_key\":%s,\"debug\":%s,\"time_valid\":%s,\"regions\":[", TF(h->flags & AHV_REPORT_F_DEV_KEY),
-	       TF(h->flags & AHV_REPORT_F_DEBUG), TF(!(h->flags & AHV_REPORT_F_TIME_INVALID) && h->timestamp_ns));
+	sb_fmt(&b, ",\"dev_key\":%s,\"debug\":%s,\"time_valid\":%s,\"dma_protected\":%s,\"regions\":[",
+	       TF(h->flags & AHV_REPORT_F_DEV_KEY), TF(h->flags & AHV_REPORT_F_DEBUG),
+	       TF(!(h->flags & AHV_REPORT_F_TIME_INVALID) && h->timestamp_ns), TF(!(h->flags & AHV_REPORT_F_DMA_UNPROTECTED)));
 	for (unsigned i = 0; i < n; i++) {
 		struct ahv_region_result rb;
 		const struct ahv_region_result *rr = &rb;

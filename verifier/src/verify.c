@@ -292,6 +292,8 @@ enum v_err v_verify(const struct v_submission *s, const struct v_keyset *ks,
 		REJECT(V_E_DEBUG, "report carries DEBUG");
 	if ((h->flags & AHV_REPORT_F_CLAIM_MISMATCH) && !p->allow_claim_mismatch)
 		REJECT(V_E_CLAIM_MISMATCH, "a claimed digest differs from the measured one");
+	if ((h->flags & AHV_REPORT_F_DMA_UNPROTECTED) && !p->allow_dma_unprotected)
+		REJECT(V_E_DMA_UNPROTECTED, "report carries DMA_UNPROTECTED: devices could reach hypervisor memory");
 	if (!in_list(&p->build_ids, h->build_id))
 		REJECT(V_E_HV_MEASUREMENT, "build_id not in the policy");
 	if (!in_list(&p->image_digests, h->hv_image_digest))

@@ -98,10 +98,10 @@ enum ahv_wire_fault ahv_wire_check_report(const uint8_t *rep, size_t len, struct
 	 * §10): only those are ignored; every field read here is checked as for
 	 * our own minor. */
 	bool newer = h.version_minor > AHV_WIRE_VERSION_MINOR;
-	uint32_t known = AHV_REPORT_F_DEV_KEY | AHV_REPORT_F_DEBUG | AHV_REPORT_F_TIME_INVALID |
-			 AHV_REPORT_F_CLAIM_MISMATCH;
-	if (!newer && (h.flags & ~known))
-		FAIL(AHV_WIRE_E_RESERVED, "report reserved flag bits 0x%x set", h.flags & ~known);
+	/* ... except the flags: each one weakens a report, so an unknown bit is
+	 * refused in any minor (must-understand, protocol.md §10). */
+	if (h.flags & ~AHV_REPORT_F_KNOWN)
+		FAIL(AHV_WIRE_E_RESERVED, "report flag bits 0x%x unknown to this checker", h.flags & ~AHV_REPORT_F_KNOWN);
 	/* minor 1: the watch fields (protocol.md §6.4), all 0 without a watch */
 	if (!newer && !h.watch_state && (h.watch_id || !ahv_wire_zero(h.reserved2, sizeof h.reserved2)))
 		FAIL(AHV_WIRE_E_RESERVED, "report reserved field is nonzero");

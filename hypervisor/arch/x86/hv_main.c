@@ -308,6 +308,8 @@ int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 		return fail(h, "no IOMMU this hypervisor can take (no ACPI DMAR table, or protection compiled out): "
 			       "devices could read and write hypervisor memory; set dma_protection = off to start "
 			       "without DMA protection (docs/iommu.md)");
+	if (rc == 0) /* every report says so (protocol.md §9, DMA_UNPROTECTED) */
+		hv->plat.flags |= AHV_PLAT_DMA_UNPROTECTED;
 
 	if ((h->policy & AHV_HO_SMP) && !hv->ops->prepare_ap)
 		return fail(h, "smp = on, but this back end cannot start the other CPUs yet (docs/smp.md)");

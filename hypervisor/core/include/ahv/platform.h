@@ -90,6 +90,7 @@ struct ahv_guest_key {
 #define AHV_PLAT_DEV_KEY (1u << 0)   /* sign_key not unsealed from a TPM */
 #define AHV_PLAT_DEBUG (1u << 1)     /* debug build / options on */
 #define AHV_PLAT_TIME_VALID (1u << 2) /* rtc_boot_ns holds the RTC at boot */
+#define AHV_PLAT_DMA_UNPROTECTED (1u << 3) /* no IOMMU taken (docs/iommu.md) */
 /* struct ahv_platform.policy */
 #define AHV_POLICY_GPA_REGIONS (1u << 0) /* accept AHV_SPACE_GPA (CPL0) */
 #define AHV_POLICY_CPL3 (1u << 1)        /* serve CPL3 callers */
