@@ -1,3 +1,7 @@
+/* store.c - the database-neutral part of the verifier's storage
+ * (store.h): which database a URL names, the hot path's queries and the
+ * key changes; each database's operations are its table in store_sqlite.c
+ * and store_pg.c (store_impl.h). */
 #include "store.h"
 
 #include <inttypes.h>
@@ -6,21 +10,13 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <libpq-fe.h>
-#include <sqlite3.h>
 
+#include "store_impl.h"
 #include "vutil.h"
-
-enum { ST_SQLITE = 1, ST_PG = 2 };
-
-enum {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_NONCE_INS, Q_NONCE_GET, Q_NONCE_USE,
-	Q_NONCE_USED, Q_NONCE_GC, Q_NONCE_USES_GC, Q_AUDIT_INS, Q_AUDIT_HAS, Q_KEYS_ACTIVE, Q__N
-};
 
 /* One SQL text per query; $n placeholders work in both (SQLite accepts
  * $NNN as a named parameter, bound by index in order of appearance). */
-static const char *const sql[Q__N] = {
+const char *const v_store_sql[Q__N] = {
 	[Q_BEGIN] = "BEGIN",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
@@ -33,7 +29,7 @@ static const char *const sql[Q__N] = {
 	[Q_NONCE_USE] = "INSERT INTO nonce_uses(nonce, consumed_ms, decision_id, expires_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (nonce) DO NOTHING",
 	[Q_NONCE_USED] = "SELECT 1 FROM nonce_uses WHERE nonce = $1",
 	/* PostgreSQL: the daemon's role may not DELETE; an owner's function
-	 * (SECURITY DEFINER) prunes expired nonces only */
+	 * (SECURITY DEFINER) prunes expired nonces only (store_pg.c) */
 	/* retention: an unused nonce goes as soon as it expires (nothing can
 	 * use it any more); a used one, so that a replay reads "replayed",
 	 * once its nonce_uses row is older than nonce_retention_s */
@@ -46,298 +42,79 @@ static const char *const sql[Q__N] = {
 	[Q_AUDIT_INS] = "INSERT INTO audit(decision_id, ts_ms, replica, client, verdict, code, http, detail, nonce, hv_key_id, guest_key_id, boot_id, counter, composite_digest, request_digest, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
 };
 
-/* nonces consumed by an older version (nonces.consumed_ms) stay consumed */
-#define MIGRATE_USES "INSERT INTO nonce_uses(nonce, consumed_ms, decision_id, expires_ms) SELECT nonce, consumed_ms, COALESCE(decision_id, ''), expires_ms FROM nonces WHERE consumed_ms IS NOT NULL ON CONFLICT (nonce) DO NOTHING"
-
-static const char *const schema_sqlite[] = {
-	"PRAGMA journal_mode=WAL",
-	"CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('hv','guest')), sig_alg INTEGER NOT NULL, name TEXT NOT NULL, spki_pem TEXT NOT NULL, enrolled_ms INTEGER NOT NULL, revoked_ms INTEGER, enrollment TEXT NOT NULL DEFAULT 'unrecorded')",
-	"CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, consumed_ms INTEGER, decision_id TEXT, replica TEXT)",
-	"CREATE TABLE IF NOT EXISTS nonce_uses (nonce TEXT PRIMARY KEY, consumed_ms INTEGER NOT NULL, decision_id TEXT NOT NULL, expires_ms INTEGER NOT NULL)",
-	MIGRATE_USES,
-	"CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, decision_id TEXT NOT NULL UNIQUE, ts_ms INTEGER NOT NULL, replica TEXT NOT NULL, client TEXT NOT NULL, verdict TEXT NOT NULL, code TEXT NOT NULL, http INTEGER NOT NULL, detail TEXT NOT NULL, nonce TEXT NOT NULL, hv_key_id TEXT NOT NULL, guest_key_id TEXT NOT NULL, boot_id TEXT NOT NULL, counter INTEGER NOT NULL, composite_digest TEXT NOT NULL, request_digest TEXT NOT NULL, evidence TEXT)",
-	"CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
-	"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
-	"CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_ms)",
-	"CREATE INDEX IF NOT EXISTS nonce_uses_expiry ON nonce_uses(expires_ms)",
-	NULL};
-
-/* Run by `attest-verifier init` as the tables' owner; the daemon runs none
- * of it (its role has no CREATE), it only checks the tables are there. */
-static const char *const schema_pg[] = {
-	"SET client_min_messages TO warning",
-	"SELECT pg_advisory_xact_lock(4242)", /* serialize concurrent inits */
-	"CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('hv','guest')), sig_alg INTEGER NOT NULL, name TEXT NOT NULL, spki_pem TEXT NOT NULL, enrolled_ms BIGINT NOT NULL, revoked_ms BIGINT, enrollment TEXT NOT NULL DEFAULT 'unrecorded')",
-	/* tables made before enrollments were recorded */
-	"ALTER TABLE keys ADD COLUMN IF NOT EXISTS enrollment TEXT NOT NULL DEFAULT 'unrecorded'",
-	"CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL, consumed_ms BIGINT, decision_id TEXT, replica TEXT)",
-	"CREATE TABLE IF NOT EXISTS nonce_uses (nonce TEXT PRIMARY KEY, consumed_ms BIGINT NOT NULL, decision_id TEXT NOT NULL, expires_ms BIGINT NOT NULL)",
-	MIGRATE_USES,
-	"CREATE TABLE IF NOT EXISTS audit (seq BIGSERIAL PRIMARY KEY, decision_id TEXT NOT NULL UNIQUE, ts_ms BIGINT NOT NULL, replica TEXT NOT NULL, client TEXT NOT NULL, verdict TEXT NOT NULL, code TEXT NOT NULL, http INTEGER NOT NULL, detail TEXT NOT NULL, nonce TEXT NOT NULL, hv_key_id TEXT NOT NULL, guest_key_id TEXT NOT NULL, boot_id TEXT NOT NULL, counter BIGINT NOT NULL, composite_digest TEXT NOT NULL, request_digest TEXT NOT NULL, evidence TEXT)",
-	"CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$",
-	"DROP TRIGGER IF EXISTS audit_append_only ON audit",
-	"CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
-	/* TRUNCATE fires no row or UPDATE/DELETE trigger: its own */
-	"DROP TRIGGER IF EXISTS audit_no_truncate ON audit",
-	"CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
-	"CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_ms)",
-	"CREATE INDEX IF NOT EXISTS nonce_uses_expiry ON nonce_uses(expires_ms)",
-	/* the daemon's retention without DELETE rights: expired nonces only */
-	"DROP FUNCTION IF EXISTS attest_nonce_gc(BIGINT)",
-	"CREATE OR REPLACE FUNCTION attest_nonce_gc(now_ms BIGINT, used_before_ms BIGINT) RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public AS "
-	"$$ DELETE FROM nonce_uses WHERE expires_ms < used_before_ms; "
-	"DELETE FROM nonces WHERE expires_ms < now_ms AND NOT EXISTS (SELECT 1 FROM nonce_uses u WHERE u.nonce = nonces.nonce) $$",
-	"REVOKE ALL ON FUNCTION attest_nonce_gc(BIGINT, BIGINT) FROM PUBLIC",
-	NULL};
-
-/* The least privileges of the daemon's role (docs/operator-verifier.md);
- * %s is the role, quoted by the caller. */
-static const char *const grants_pg[] = {
-	"GRANT USAGE ON SCHEMA public TO %s",
-	"GRANT SELECT ON keys TO %s",
-	"GRANT SELECT, INSERT ON nonces, nonce_uses, audit TO %s",
-	"GRANT USAGE ON SEQUENCE audit_seq_seq TO %s",
-	"GRANT EXECUTE ON FUNCTION attest_nonce_gc(BIGINT, BIGINT) TO %s",
-	NULL};
-
-/* SQLite numbers parameters by first appearance for "$N"; "?N" is the
- * explicit form. Rewrite the shared SQL text (no '$' in literals here). */
-static char *sqlite_sql(const char *q)
-{
-	char *o = strdup(q);
-	for (char *c = o; c && *c; c++)
-		if (c[0] == '$' && c[1] >= '0' && c[1] <= '9')
-			c[0] = '?';
-	return o;
-}
-
-struct v_store {
-	int kind;
-	sqlite3 *db;
-	sqlite3_stmt *st[Q__N];
-	PGconn *pg;
-	bool in_tx; /* between v_store_begin and commit/rollback */
-	char err[512];
-};
-
 const char *v_store_kind(const struct v_store *st)
 {
-	return st->kind == ST_SQLITE ? "sqlite" : "postgresql";
+	return st->ops->name;
 }
 const char *v_store_errmsg(struct v_store *st)
 {
 	return st->err;
 }
 
-static void set_err(struct v_store *st, const char *what)
+void v_store_set_err(struct v_store *st, const char *what)
 {
-	if (st->kind == ST_SQLITE)
-		snprintf(st->err, sizeof st->err, "%s: %s", what, sqlite3_errmsg(st->db));
-	else
-		snprintf(st->err, sizeof st->err, "%s: %s", what, PQerrorMessage(st->pg));
+	snprintf(st->err, sizeof st->err, "%s: %s", what, st->ops->errtext(st));
 	size_t l = strlen(st->err);
 	while (l && st->err[l - 1] == '\n')
 		st->err[--l] = 0;
 }
 
-/* Per connection: an acknowledged decision must survive a crash. */
-static int pg_session(struct v_store *st)
+void *v_store_alloc(size_t size, const struct v_store_ops *ops, char *err, size_t errlen)
 {
-	PGresult *r = PQexec(st->pg, "SET synchronous_commit TO on");
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
-	if (!ok)
-		set_err(st, "SET synchronous_commit");
-	return ok ? 0 : -1;
-}
-
-/* PostgreSQL: a connection lost to a server restart is opened again
- * before the next statement, but never inside a transaction (whatever it
- * did is gone: the caller's failed statement already aborts it). So a
- * replica serves again as soon as the database does. */
-static int pg_usable(struct v_store *st)
-{
-	if (PQstatus(st->pg) == CONNECTION_OK)
-		return 0;
-	if (st->in_tx) {
-		set_err(st, "connection lost in a transaction");
-		return -1;
-	}
-	PQreset(st->pg);
-	if (PQstatus(st->pg) != CONNECTION_OK) {
-		set_err(st, "reconnect");
-		return -1;
-	}
-	return pg_session(st);
-}
-
-struct v_store *v_store_open(const char *url, char *err, size_t errlen)
-{
-	struct v_store *st = calloc(1, sizeof *st);
+	struct v_store *st = calloc(1, size);
 	if (!st) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (!strncmp(url, "sqlite:", 7)) {
-		st->kind = ST_SQLITE;
-		int rc = sqlite3_open_v2(url + 7, &st->db,
-					 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-		if (rc != SQLITE_OK) {
-			snprintf(err, errlen, "sqlite %s: %s", url + 7, st->db ? sqlite3_errmsg(st->db) : "cannot open");
-			goto fail;
-		}
-		sqlite3_busy_timeout(st->db, 30000);
-		/* durable: every COMMIT syncs the WAL before it returns */
-		if (sqlite3_exec(st->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(st->db));
-			goto fail;
-		}
-	} else if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11) ||
-		   !strncmp(url, "pg:", 3)) {
-		st->kind = ST_PG;
-		setenv("PGCONNECT_TIMEOUT", "5", 0); /* a reconnect must not hang the writer */
-		st->pg = PQconnectdb(!strncmp(url, "pg:", 3) ? url + 3 : url);
-		if (!st->pg || PQstatus(st->pg) != CONNECTION_OK) {
-			snprintf(err, errlen, "postgresql: %s", st->pg ? PQerrorMessage(st->pg) : "cannot connect");
-			goto fail;
-		}
-		if (pg_session(st)) {
-			snprintf(err, errlen, "postgresql: %s", st->err);
-			goto fail;
-		}
-	} else {
-		snprintf(err, errlen, "storage \"%s\": expected sqlite:PATH, postgresql://... or pg:CONNINFO", url);
-		goto fail;
-	}
+	st->ops = ops;
 	return st;
-fail:
-	v_store_close(st);
+}
+
+struct v_store *v_store_open(const char *url, char *err, size_t errlen)
+{
+	if (!strncmp(url, "sqlite:", 7))
+		return v_store_sqlite_open(url + 7, err, errlen);
+	if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11))
+		return v_store_pg_open(url, err, errlen);
+	if (!strncmp(url, "pg:", 3))
+		return v_store_pg_open(url + 3, err, errlen);
+	snprintf(err, errlen, "storage \"%s\": expected sqlite:PATH, postgresql://... or pg:CONNINFO", url);
 	return NULL;
 }
 
 void v_store_close(struct v_store *st)
 {
-	if (!st)
-		return;
-	for (int i = 0; i < Q__N; i++)
-		sqlite3_finalize(st->st[i]);
-	if (st->db)
-		sqlite3_close(st->db);
-	if (st->pg)
-		PQfinish(st->pg);
-	free(st);
-}
-
-static int sqlite_prepare(struct v_store *st, char *err, size_t errlen)
-{
-	for (int i = 0; i < Q__N; i++) {
-		char *q = sqlite_sql(sql[i]);
-		int rc = q ? sqlite3_prepare_v3(st->db, q, -1, SQLITE_PREPARE_PERSISTENT, &st->st[i], NULL) : SQLITE_NOMEM;
-		free(q);
-		if (rc != SQLITE_OK) {
-			snprintf(err, errlen, "sqlite prepare: %s", sqlite3_errmsg(st->db));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Run statements in one PostgreSQL transaction; %s in a statement is
- * replaced by arg (an already quoted identifier). */
-static int pg_script(struct v_store *st, const char *const *stmts, const char *arg, char *err, size_t errlen)
-{
-	PGresult *r = PQexec(st->pg, "BEGIN");
-	PQclear(r);
-	for (int i = 0; stmts[i]; i++) {
-		char q[1024];
-		snprintf(q, sizeof q, stmts[i], arg ? arg : "");
-		r = PQexec(st->pg, arg ? q : stmts[i]);
-		ExecStatusType s = PQresultStatus(r);
-		PQclear(r);
-		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-			snprintf(err, errlen, "postgresql: %s", PQerrorMessage(st->pg));
-			r = PQexec(st->pg, "ROLLBACK");
-			PQclear(r);
-			return -1;
-		}
-	}
-	r = PQexec(st->pg, "COMMIT");
-	ExecStatusType s = PQresultStatus(r);
-	PQclear(r);
-	if (s != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "postgresql commit: %s", PQerrorMessage(st->pg));
-		return -1;
-	}
-	return 0;
+	if (st)
+		st->ops->close(st);
 }
 
 int v_store_init(struct v_store *st, char *err, size_t errlen)
 {
-	if (st->kind == ST_SQLITE) {
-		for (int i = 0; schema_sqlite[i]; i++)
-			if (sqlite3_exec(st->db, schema_sqlite[i], NULL, NULL, NULL) != SQLITE_OK) {
-				snprintf(err, errlen, "sqlite schema: %s", sqlite3_errmsg(st->db));
-				return -1;
-			}
-		/* A table made before enrollments were recorded: add the column
-		 * (SQLite has no ADD COLUMN IF NOT EXISTS; "duplicate column" is fine). */
-		if (sqlite3_exec(st->db, "ALTER TABLE keys ADD COLUMN enrollment TEXT NOT NULL DEFAULT 'unrecorded'", NULL,
-				 NULL, NULL) != SQLITE_OK && !strstr(sqlite3_errmsg(st->db), "duplicate column")) {
-			snprintf(err, errlen, "sqlite schema: %s", sqlite3_errmsg(st->db));
-			return -1;
-		}
-		return sqlite_prepare(st, err, errlen);
-	}
-	return pg_script(st, schema_pg, NULL, err, errlen);
+	return st->ops->init(st, err, errlen);
 }
 
 int v_store_attach(struct v_store *st, char *err, size_t errlen)
 {
-	if (st->kind == ST_SQLITE)
-		return v_store_init(st, err, errlen);
-	PGresult *r = PQexec(st->pg, "SELECT 1 FROM keys, nonces, nonce_uses, audit LIMIT 0");
-	int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-	PQclear(r);
-	if (!ok)
-		snprintf(err, errlen, "postgresql: %s(run `attest-verifier init --grant ROLE` as the tables' owner)",
-			 PQerrorMessage(st->pg));
-	return ok ? 0 : -1;
+	return st->ops->attach(st, err, errlen);
 }
 
 int v_store_grant(struct v_store *st, const char *role, char *err, size_t errlen)
 {
-	if (st->kind != ST_PG) {
+	if (!st->ops->grant) {
 		snprintf(err, errlen, "--grant applies to PostgreSQL only");
 		return -1;
 	}
-	char *q = PQescapeIdentifier(st->pg, role, strlen(role));
-	if (!q) {
-		snprintf(err, errlen, "role name: %s", PQerrorMessage(st->pg));
-		return -1;
-	}
-	int rc = pg_script(st, grants_pg, q, err, errlen);
-	PQfreemem(q);
-	return rc;
+	return st->ops->grant(st, role, err, errlen);
 }
 
-/* ---- a tiny parameter binding layer ------------------------------------- */
-#define MAXP 16
-struct params {
-	int n;
-	const char *v[MAXP];
-	char buf[MAXP][24]; /* integers as text for PostgreSQL */
-	int64_t iv[MAXP];
-	bool is_int[MAXP], is_null[MAXP];
-};
-
-static void p_text(struct params *p, const char *s)
+void v_param_text(struct v_params *p, const char *s)
 {
 	p->v[p->n] = s;
 	p->is_int[p->n] = false;
 	p->is_null[p->n] = s == NULL;
 	p->n++;
 }
-static void p_int(struct params *p, int64_t x)
+void v_param_int(struct v_params *p, int64_t x)
 {
 	snprintf(p->buf[p->n], sizeof p->buf[0], "%" PRId64, x);
 	p->v[p->n] = p->buf[p->n];
@@ -347,86 +124,9 @@ static void p_int(struct params *p, int64_t x)
 	p->n++;
 }
 
-/* Run query q; for SELECTs the caller gets the sqlite stmt (row ready, rc
- * SQLITE_ROW) or the PGresult. Returns rows affected / rows returned, -1. */
-struct result {
-	sqlite3_stmt *s;
-	PGresult *r;
-	bool row;
-};
-
-static long run(struct v_store *st, int q, struct params *p, struct result *res)
+static long run(struct v_store *st, int q, const struct v_params *p, struct v_row *row)
 {
-	if (st->kind == ST_SQLITE) {
-		sqlite3_stmt *s = st->st[q];
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-		for (int i = 0; p && i < p->n; i++) {
-			if (p->is_null[i])
-				sqlite3_bind_null(s, i + 1);
-			else if (p->is_int[i])
-				sqlite3_bind_int64(s, i + 1, p->iv[i]);
-			else
-				sqlite3_bind_text(s, i + 1, p->v[i], -1, SQLITE_STATIC);
-		}
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			if (res) {
-				res->s = s;
-				res->row = true;
-			}
-			return 1;
-		}
-		if (rc != SQLITE_DONE) {
-			set_err(st, sql[q]);
-			sqlite3_reset(s);
-			return -1;
-		}
-		long ch = sqlite3_changes(st->db);
-		sqlite3_reset(s);
-		return ch;
-	}
-	if (pg_usable(st))
-		return -1;
-	PGresult *r = PQexecParams(st->pg, sql[q], p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
-	ExecStatusType es = PQresultStatus(r);
-	if (es == PGRES_TUPLES_OK) {
-		long n = PQntuples(r);
-		if (res) {
-			res->r = r;
-			res->row = n > 0;
-		} else
-			PQclear(r);
-		return n;
-	}
-	if (es != PGRES_COMMAND_OK) {
-		set_err(st, sql[q]);
-		PQclear(r);
-		return -1;
-	}
-	long n = atol(PQcmdTuples(r));
-	PQclear(r);
-	return n;
-}
-
-static void res_done(struct result *res)
-{
-	if (res->s)
-		sqlite3_reset(res->s);
-	if (res->r)
-		PQclear(res->r);
-	memset(res, 0, sizeof *res);
-}
-
-static bool res_null(struct result *res, int col)
-{
-	return res->s ? sqlite3_column_type(res->s, col) == SQLITE_NULL
-		      : PQgetisnull(res->r, 0, col);
-}
-static int64_t res_int(struct result *res, int col)
-{
-	return res->s ? sqlite3_column_int64(res->s, col)
-		      : strtoll(PQgetvalue(res->r, 0, col), NULL, 10);
+	return st->ops->run(st, q, p, row);
 }
 
 int v_store_begin(struct v_store *st)
@@ -446,67 +146,51 @@ void v_store_rollback(struct v_store *st)
 {
 	bool was = st->in_tx;
 	st->in_tx = false;
-	if (st->kind == ST_SQLITE && sqlite3_get_autocommit(st->db))
-		return;
-	if (st->kind == ST_PG && !was && PQstatus(st->pg) != CONNECTION_OK)
-		return; /* nothing to roll back on a lost connection */
-	run(st, Q_ROLLBACK, NULL, NULL);
+	if (st->ops->tx_open(st, was))
+		run(st, Q_ROLLBACK, NULL, NULL);
 }
 
 int v_store_ping(struct v_store *st)
 {
-	if (st->kind == ST_SQLITE)
-		return sqlite3_exec(st->db, "SELECT count(*) FROM nonces WHERE 0", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-	if (pg_usable(st))
-		return -1;
-	PGresult *r = PQexec(st->pg, "SELECT 1");
-	int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-	PQclear(r);
-	if (!ok)
-		set_err(st, "ping");
-	return ok ? 0 : -1;
+	return st->ops->ping(st);
 }
 
 int v_store_nonce_insert(struct v_store *st, const char *nonce_hex,
 			 int64_t issued_ms, int64_t expires_ms,
 			 const char *replica)
 {
-	struct params p = {0};
-	p_text(&p, nonce_hex);
-	p_int(&p, issued_ms);
-	p_int(&p, expires_ms);
-	p_text(&p, replica);
+	struct v_params p = {0};
+	v_param_text(&p, nonce_hex);
+	v_param_int(&p, issued_ms);
+	v_param_int(&p, expires_ms);
+	v_param_text(&p, replica);
 	return run(st, Q_NONCE_INS, &p, NULL) == 1 ? 0 : -1;
 }
 
 /* 1 if query q with the one text parameter v returns a row, 0 if not. */
 static int exists(struct v_store *st, int q, const char *v)
 {
-	struct params p = {0};
-	struct result res = {0};
-	p_text(&p, v);
-	long n = run(st, q, &p, &res);
-	bool row = res.row; /* SQLite's count after a SELECT is not its rows */
-	res_done(&res);
-	return n < 0 ? -1 : row;
+	struct v_params p = {0};
+	struct v_row row = {0};
+	v_param_text(&p, v);
+	long n = run(st, q, &p, &row);
+	return n < 0 ? -1 : row.row; /* SQLite's count after a SELECT is not its rows */
 }
 
 int v_store_nonce_consume(struct v_store *st, const char *nonce_hex,
 			  int64_t now_ms, const char *decision_id,
 			  enum v_nonce_result *resout)
 {
-	struct params g = {0}, u = {0};
-	struct result res = {0};
-	p_text(&g, nonce_hex);
-	if (run(st, Q_NONCE_GET, &g, &res) < 0)
+	struct v_params g = {0}, u = {0};
+	struct v_row row = {0};
+	v_param_text(&g, nonce_hex);
+	if (run(st, Q_NONCE_GET, &g, &row) < 0)
 		return -1;
-	bool issued = res.row;
-	int64_t expires = issued ? res_int(&res, 0) : 0;
-	res_done(&res);
-	if (!issued) {
+	if (!row.row) {
 		*resout = V_NONCE_UNKNOWN;
 		return 0;
 	}
+	int64_t expires = row.iv[0];
 	if (expires <= now_ms) { /* a used one stays "replayed" after expiry */
 		int used = exists(st, Q_NONCE_USED, nonce_hex);
 		if (used < 0)
@@ -514,10 +198,10 @@ int v_store_nonce_consume(struct v_store *st, const char *nonce_hex,
 		*resout = used ? V_NONCE_REPLAYED : V_NONCE_EXPIRED;
 		return 0;
 	}
-	p_text(&u, nonce_hex);
-	p_int(&u, now_ms);
-	p_text(&u, decision_id);
-	p_int(&u, expires);
+	v_param_text(&u, nonce_hex);
+	v_param_int(&u, now_ms);
+	v_param_text(&u, decision_id);
+	v_param_int(&u, expires);
 	long n = run(st, Q_NONCE_USE, &u, NULL);
 	if (n < 0)
 		return -1;
@@ -538,57 +222,41 @@ int v_store_nonce_issued(struct v_store *st, const char *nonce_hex)
 int v_store_keys_active(struct v_store *st, const char *hv_key_hex,
 			const char *guest_key_hex, bool *hv_ok, bool *guest_ok)
 {
-	struct params p = {0};
-	struct result res = {0};
-	p_text(&p, hv_key_hex);
-	p_text(&p, guest_key_hex);
-	if (run(st, Q_KEYS_ACTIVE, &p, &res) < 0)
+	struct v_params p = {0};
+	struct v_row row = {0};
+	v_param_text(&p, hv_key_hex);
+	v_param_text(&p, guest_key_hex);
+	if (run(st, Q_KEYS_ACTIVE, &p, &row) < 0)
 		return -1;
-	*hv_ok = res.row && !res_null(&res, 0) && res_int(&res, 0) == 1;
-	*guest_ok = res.row && !res_null(&res, 1) && res_int(&res, 1) == 1;
-	res_done(&res);
+	*hv_ok = row.row && !row.is_null[0] && row.iv[0] == 1;
+	*guest_ok = row.row && !row.is_null[1] && row.iv[1] == 1;
 	return 0;
 }
 
 int v_store_nonce_gc(struct v_store *st, int64_t now_ms, int64_t used_before_ms)
 {
-	struct params p = {0}, u = {0};
-	p_int(&p, now_ms);
-	p_int(&u, used_before_ms);
-	if (st->kind == ST_PG) { /* through the owner's function: no DELETE right */
-		if (pg_usable(st))
-			return -1;
-		const char *pv[] = {p.v[0], u.v[0]};
-		PGresult *r = PQexecParams(st->pg, "SELECT attest_nonce_gc(CAST($1 AS BIGINT), CAST($2 AS BIGINT))", 2, NULL, pv, NULL,
-					   NULL, 0);
-		int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-		PQclear(r);
-		if (!ok)
-			set_err(st, "nonce gc");
-		return ok ? 0 : -1;
-	}
-	return run(st, Q_NONCE_USES_GC, &u, NULL) < 0 || run(st, Q_NONCE_GC, &p, NULL) < 0 ? -1 : 0;
+	return st->ops->nonce_gc(st, now_ms, used_before_ms);
 }
 
 int v_store_audit_insert(struct v_store *st, const struct v_audit *a)
 {
-	struct params p = {0};
-	p_text(&p, a->decision_id);
-	p_int(&p, a->ts_ms);
-	p_text(&p, a->replica);
-	p_text(&p, a->client);
-	p_text(&p, a->verdict);
-	p_text(&p, a->code);
-	p_int(&p, a->http);
-	p_text(&p, a->detail ? a->detail : "");
-	p_text(&p, a->nonce);
-	p_text(&p, a->hv_key_id);
-	p_text(&p, a->guest_key_id);
-	p_text(&p, a->boot_id);
-	p_int(&p, (int64_t)a->counter);
-	p_text(&p, a->composite);
-	p_text(&p, a->request_digest);
-	p_text(&p, a->evidence);
+	struct v_params p = {0};
+	v_param_text(&p, a->decision_id);
+	v_param_int(&p, a->ts_ms);
+	v_param_text(&p, a->replica);
+	v_param_text(&p, a->client);
+	v_param_text(&p, a->verdict);
+	v_param_text(&p, a->code);
+	v_param_int(&p, a->http);
+	v_param_text(&p, a->detail ? a->detail : "");
+	v_param_text(&p, a->nonce);
+	v_param_text(&p, a->hv_key_id);
+	v_param_text(&p, a->guest_key_id);
+	v_param_text(&p, a->boot_id);
+	v_param_int(&p, (int64_t)a->counter);
+	v_param_text(&p, a->composite);
+	v_param_text(&p, a->request_digest);
+	v_param_text(&p, a->evidence);
 	return run(st, Q_AUDIT_INS, &p, NULL) == 1 ? 0 : -1;
 }
 
@@ -597,48 +265,16 @@ static int exec_simple(struct v_store *st, const char *q, int np,
 		       const char *const *pv, char *err, size_t errlen,
 		       long *changes)
 {
-	if (st->kind == ST_SQLITE) {
-		sqlite3_stmt *s;
-		char *sq = sqlite_sql(q);
-		int prc = sq ? sqlite3_prepare_v2(st->db, sq, -1, &s, NULL) : SQLITE_NOMEM;
-		free(sq);
-		if (prc != SQLITE_OK) {
-			snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
-			return -1;
-		}
-		for (int i = 0; i < np; i++)
-			sqlite3_bind_text(s, i + 1, pv[i], -1, SQLITE_STATIC);
-		int rc = sqlite3_step(s);
-		sqlite3_finalize(s);
-		if (rc != SQLITE_DONE) {
-			snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
-			return -1;
-		}
-		if (changes)
-			*changes = sqlite3_changes(st->db);
-		return 0;
-	}
-	if (pg_usable(st)) {
-		snprintf(err, errlen, "%s", st->err);
-		return -1;
-	}
-	PGresult *r = PQexecParams(st->pg, q, np, NULL, pv, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "%s", PQerrorMessage(st->pg));
-		PQclear(r);
-		return -1;
-	}
-	if (changes)
-		*changes = atol(PQcmdTuples(r));
-	PQclear(r);
-	return 0;
+	return st->ops->exec(st, q, np, pv, changes, err, errlen);
 }
 
 /* Iterate over SELECT rows of text columns. */
-typedef int (*row_fn)(void *ctx, int ncol, const char *const *vals);
 static int select_rows(struct v_store *st, const char *q, int np,
-		       const char *const *pv, row_fn fn, void *ctx, char *err,
-		       size_t errlen);
+		       const char *const *pv, v_row_fn fn, void *ctx, char *err,
+		       size_t errlen)
+{
+	return st->ops->select(st, q, np, pv, fn, ctx, err, errlen);
+}
 
 /* The stored state of one key, for a key change. */
 struct key_row {
@@ -710,9 +346,7 @@ int v_store_key_add(struct v_store *st, int kind, const char *key_id_hex,
 		snprintf(err, errlen, "begin: %s", st->err);
 		return -1;
 	}
-	int rc = select_rows(st, st->kind == ST_PG ? "SELECT kind, revoked_ms FROM keys WHERE key_id = $1 FOR UPDATE"
-						   : "SELECT kind, revoked_ms FROM keys WHERE key_id = $1",
-			     1, pv, key_row_fn, &k, err, errlen);
+	int rc = select_rows(st, st->ops->key_row_sql, 1, pv, key_row_fn, &k, err, errlen);
 	const char *code = "key_enrolled";
 	if (rc == 0 && k.found && strcmp(k.kind, kname)) {
 		snprintf(err, errlen, "key %s is already enrolled as another kind (%s)", key_id_hex, k.kind);
@@ -760,64 +394,6 @@ int v_store_key_revoke(struct v_store *st, const char *key_id_hex,
 	return key_change_end(st, rc, err, errlen);
 }
 
-
-static int select_rows(struct v_store *st, const char *q, int np,
-		       const char *const *pv, row_fn fn, void *ctx, char *err,
-		       size_t errlen)
-{
-	const char *vals[24];
-	if (st->kind == ST_SQLITE) {
-		sqlite3_stmt *s;
-		char *sq = sqlite_sql(q);
-		int prc = sq ? sqlite3_prepare_v2(st->db, sq, -1, &s, NULL) : SQLITE_NOMEM;
-		free(sq);
-		if (prc != SQLITE_OK) {
-			snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
-			return -1;
-		}
-		for (int i = 0; i < np; i++)
-			sqlite3_bind_text(s, i + 1, pv[i], -1, SQLITE_STATIC);
-		int rc;
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-			int nc = sqlite3_column_count(s);
-			for (int i = 0; i < nc && i < 24; i++)
-				vals[i] = (const char *)sqlite3_column_text(s, i);
-			if (fn(ctx, nc, vals)) {
-				sqlite3_finalize(s);
-				snprintf(err, errlen, "row rejected");
-				return -1;
-			}
-		}
-		sqlite3_finalize(s);
-		if (rc != SQLITE_DONE) {
-			snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
-			return -1;
-		}
-		return 0;
-	}
-	if (pg_usable(st)) {
-		snprintf(err, errlen, "%s", st->err);
-		return -1;
-	}
-	PGresult *r = PQexecParams(st->pg, q, np, NULL, pv, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "%s", PQerrorMessage(st->pg));
-		PQclear(r);
-		return -1;
-	}
-	int nc = PQnfields(r);
-	for (int row = 0; row < PQntuples(r); row++) {
-		for (int i = 0; i < nc && i < 24; i++)
-			vals[i] = PQgetisnull(r, row, i) ? NULL : PQgetvalue(r, row, i);
-		if (fn(ctx, nc, vals)) {
-			PQclear(r);
-			snprintf(err, errlen, "row rejected");
-			return -1;
-		}
-	}
-	PQclear(r);
-	return 0;
-}
 
 struct load_ctx {
 	struct v_keyset *ks;
