@@ -112,21 +112,6 @@ static uint32_t guest_read(void *arg, uint64_t table, unsigned index,
 	return load_entry(c->plat, hpa, e, AHV_E_NOT_RAM);
 }
 
-static uint32_t guest_walk_status(enum ahv_walk_res r, uint32_t table_status);
-
-uint32_t ahv_xlate_gva_gpa(struct ahv_call *c, uint64_t gva, uint64_t *gpa)
-{
-	struct ahv_walk_out o;
-	enum ahv_walk_res r = ahv_walk(&c->gfmt, c->groot, gva,
-				       c->cpl == 3 ? AHV_ACC_USER : 0,
-				       guest_read, c, &o);
-
-	if (r != AHV_WALK_OK)
-		return guest_walk_status(r, o.table_status);
-	*gpa = o.pa;
-	return AHV_OK;
-}
-
 static uint32_t guest_walk_status(enum ahv_walk_res r, uint32_t table_status)
 {
 	switch (r) {
@@ -185,6 +170,40 @@ static uint32_t mark_entries(struct ahv_call *c, const struct ahv_walk_out *o,
 	return AHV_OK;
 }
 
+/* The caller's tables for addr (a full walk when `full`, else from the
+ * cached page table of its 2 MiB block when there is one). */
+static uint32_t guest_walk(struct ahv_call *c, uint64_t addr, bool write,
+			   bool full, struct ahv_walk_out *o)
+{
+	unsigned acc = (write ? AHV_ACC_WRITE : 0) |
+		       (c->cpl == 3 ? AHV_ACC_USER : 0);
+	uint64_t tag = (addr >> 21) + 1;
+	enum ahv_walk_res r;
+
+	if (c->gcache.tag == tag && !full) {
+		r = ahv_walk_from(&c->gfmt, c->gcache.table, 1, c->gcache.perm,
+				  addr, acc, guest_read, c, o);
+	} else {
+		r = ahv_walk(&c->gfmt, c->groot, addr, acc, guest_read, c, o);
+		if (o->l1_valid) {
+			c->gcache.tag = tag;
+			c->gcache.table = o->l1_table;
+			c->gcache.perm = o->l1_perm;
+		}
+	}
+	return r == AHV_WALK_OK ? AHV_OK : guest_walk_status(r, o->table_status);
+}
+
+uint32_t ahv_xlate_gva_gpa(struct ahv_call *c, uint64_t gva, uint64_t *gpa)
+{
+	struct ahv_walk_out o;
+	uint32_t st = guest_walk(c, gva, false, false, &o);
+
+	if (st == AHV_OK)
+		*gpa = o.pa;
+	return st;
+}
+
 uint32_t ahv_xlate(struct ahv_call *c, uint32_t space, uint64_t addr,
 		   bool write, uint64_t *hpa, uint64_t *len,
 		   struct ahv_pt_marks *marks)
@@ -195,26 +214,10 @@ uint32_t ahv_xlate(struct ahv_call *c, uint32_t space, uint64_t addr,
 
 	if (space == AHV_SPACE_GVA) {
 		struct ahv_walk_out o;
-		unsigned acc = (write ? AHV_ACC_WRITE : 0) |
-			       (c->cpl == 3 ? AHV_ACC_USER : 0);
-		uint64_t tag = (addr >> 21) + 1;
-		enum ahv_walk_res r;
 
-		if (c->gcache.tag == tag && !marks) {
-			r = ahv_walk_from(&c->gfmt, c->gcache.table, 1,
-					  c->gcache.perm, addr, acc, guest_read,
-					  c, &o);
-		} else {
-			r = ahv_walk(&c->gfmt, c->groot, addr, acc, guest_read,
-				     c, &o);
-			if (o.l1_valid) {
-				c->gcache.tag = tag;
-				c->gcache.table = o.l1_table;
-				c->gcache.perm = o.l1_perm;
-			}
-		}
-		if (r != AHV_WALK_OK)
-			return guest_walk_status(r, o.table_status);
+		st = guest_walk(c, addr, write, marks != NULL, &o);
+		if (st != AHV_OK)
+			return st;
 		st = pkey_check(c, o.pkey, write);
 		if (st == AHV_OK && marks)
 			st = mark_entries(c, &o, marks);
