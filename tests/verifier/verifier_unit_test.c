@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/rand.h>
 
 #include <attest/wire_digest.h>
@@ -202,6 +204,50 @@ static void test_submission_and_policy(void)
 		CHECK(v_err_code(e) && v_err_http(e) >= 200 && v_err_text(e));
 }
 
+/* Watched regions (docs/watch.md): which report regions are under an
+ * unbroken watch, and the policy key that requires one. */
+static void test_watch(void)
+{
+	static uint8_t r[AHV_REPORT_SIZE(2)];
+	struct ahv_report_hdr *h = (void *)r;
+	struct ahv_region_result *r0 = (void *)(r + AHV_REPORT_RESULT_OFFSET(0));
+	struct ahv_region_result *r1 = (void *)(r + AHV_REPORT_RESULT_OFFSET(1));
+	uint64_t since = 0;
+	uint32_t id = 0;
+	memset(r, 0, sizeof r);
+	h->region_count = 2;
+	h->counter = 7;
+	CHECK(!v_watch_unbroken(r, 0, &since, &id)); /* no watch */
+	h->watch_state = AHV_WATCH_ACTIVE; /* START: since = this report */
+	h->watch_id = 3;
+	h->watch_since_counter = 7;
+	h->watch_since_ns = 1234;
+	CHECK(v_watch_unbroken(r, 0, &since, &id) && since == 1234 && id == 3);
+	h->counter = 9; /* a CHECK */
+	r0->flags = AHV_RESULT_F_WATCHED;
+	r1->flags = AHV_RESULT_F_WATCHED | AHV_RESULT_F_MODIFIED;
+	CHECK(v_watch_unbroken(r, 0, &since, &id) && !v_watch_unbroken(r, 1, &since, &id));
+	r1->flags = AHV_RESULT_F_WATCHED | AHV_RESULT_F_REMAPPED;
+	CHECK(!v_watch_unbroken(r, 1, &since, &id));
+	r1->flags = 0; /* a CHECK result without WATCHED */
+	CHECK(!v_watch_unbroken(r, 1, &since, &id));
+	h->watch_state = AHV_WATCH_ENDED; /* ended by this report: held to it */
+	CHECK(v_watch_unbroken(r, 0, &since, &id));
+	h->watch_state = AHV_WATCH_EXPIRED; /* ran out before this report */
+	CHECK(!v_watch_unbroken(r, 0, &since, &id));
+	char err[256];
+	const char *pol = "{\"regions\":[{\"name\":\"t\",\"require_watch\":true,\"digests\":[\"sha256:"
+			  "0000000000000000000000000000000000000000000000000000000000000000\"]}]}";
+	struct v_policy *p = v_policy_parse(pol, strlen(pol), err, sizeof err);
+	CHECK(p && p->n_regions == 1 && p->regions[0].require_watch);
+	v_policy_free(p);
+	const char *bad = "{\"regions\":[{\"name\":\"t\",\"require_watch\":1,\"digests\":[\"sha256:"
+			  "0000000000000000000000000000000000000000000000000000000000000000\"]}]}";
+	CHECK(!v_policy_parse(bad, strlen(bad), err, sizeof err));
+	CHECK(!strcmp(v_err_code(V_E_REGION_UNWATCHED), "policy_region_unwatched") &&
+	      v_err_http(V_E_REGION_UNWATCHED) == 403 && !strcmp(v_rv_name(V_RV_UNWATCHED), "unwatched"));
+}
+
 /* The submission fast path (bodies of exactly "report" and "request" with
  * plain base64 strings) gives what the jansson path gives: each case is
  * parsed as written (fast) and with the members swapped, extra whitespace
@@ -339,6 +385,93 @@ static void test_ecdsa_table(void)
 	EVP_PKEY_free(other);
 }
 
+/* OpenSSL's verify of a raw r||s over h: 1 valid, 0 not */
+static int openssl_verify_raw(EVP_PKEY *pk, const uint8_t h[32], const uint8_t sig[64])
+{
+	ECDSA_SIG *rs = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
+	unsigned char *der = NULL;
+	int dl = rs && r && s && ECDSA_SIG_set0(rs, r, s) == 1 ? i2d_ECDSA_SIG(rs, &der) : -1;
+	ECDSA_SIG_free(rs);
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+	int ok = c && dl > 0 && EVP_PKEY_verify_init(c) == 1 && EVP_PKEY_verify(c, der, (size_t)dl, h, 32) == 1;
+	EVP_PKEY_CTX_free(c);
+	OPENSSL_free(der);
+	return ok;
+}
+
+/* The table verify compares x_R with r in Jacobian coordinates, where
+ * x_R >= n (r = x_R - n) takes its own branch, which a random signature
+ * reaches with probability ~2^-128. So build one: a point R whose x is in
+ * [n+1, p), r = x - n, random e and s, and the public key Q that makes it
+ * valid: Q = u2^-1 (R - u1 G), u1 = e/s, u2 = r/s (SEC 1 s4.1.4). */
+static void test_ecdsa_table_high_x(void)
+{
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	BN_CTX *bc = BN_CTX_new();
+	BIGNUM *p = BN_new(), *x = BN_new(), *r = BN_new(), *s = BN_new(), *e = BN_new(), *w = BN_new(),
+	       *u1 = BN_new(), *u2 = BN_new();
+	EC_POINT *R = g ? EC_POINT_new(g) : NULL, *Q = g ? EC_POINT_new(g) : NULL;
+	CHECK(g && bc && p && x && r && s && e && w && u1 && u2 && R && Q);
+	if (!g || !bc || !p || !x || !r || !s || !e || !w || !u1 || !u2 || !R || !Q)
+		return;
+	const BIGNUM *n = EC_GROUP_get0_order(g);
+	CHECK(EC_GROUP_get_curve(g, p, NULL, NULL, bc) == 1);
+	BN_copy(x, n);
+	int found = 0;
+	for (int i = 0; i < 64 && !found; i++) { /* about half the x are on the curve */
+		BN_add_word(x, 1);
+		found = BN_cmp(x, p) < 0 && EC_POINT_set_compressed_coordinates(g, R, x, i & 1, bc) == 1;
+	}
+	CHECK(found);
+	uint8_t h[32], sig[64], q[65];
+	int valid = 0, refused = 0;
+	for (int k = 0; found && k < 8; k++) {
+		RAND_bytes(h, sizeof h);
+		BN_sub(r, x, n);
+		BN_bin2bn(h, 32, e);
+		BN_rand_range(s, n);
+		if (BN_is_zero(s))
+			BN_one(s);
+		BN_mod_inverse(w, s, n, bc);
+		BN_mod_mul(u1, e, w, n, bc);
+		BN_mod_mul(u2, r, w, n, bc);
+		/* Q = u2^-1 * (R + (n - u1) G) */
+		BN_sub(u1, n, u1);
+		BN_mod_inverse(w, u2, n, bc);
+		CHECK(EC_POINT_mul(g, Q, u1, R, BN_value_one(), bc) == 1 && EC_POINT_mul(g, Q, NULL, Q, w, bc) == 1);
+		size_t ql = EC_POINT_point2oct(g, Q, POINT_CONVERSION_UNCOMPRESSED, q, sizeof q, bc);
+		OSSL_PARAM_BLD *pb = OSSL_PARAM_BLD_new();
+		OSSL_PARAM *prm = NULL;
+		EVP_PKEY_CTX *fc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		EVP_PKEY *pk = NULL;
+		CHECK(ql == 65 && pb && fc &&
+		      OSSL_PARAM_BLD_push_utf8_string(pb, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) == 1 &&
+		      OSSL_PARAM_BLD_push_octet_string(pb, OSSL_PKEY_PARAM_PUB_KEY, q, ql) == 1 &&
+		      (prm = OSSL_PARAM_BLD_to_param(pb)) && EVP_PKEY_fromdata_init(fc) == 1 &&
+		      EVP_PKEY_fromdata(fc, &pk, EVP_PKEY_PUBLIC_KEY, prm) == 1 && vc_table_attach(pk) == 0);
+		BN_bn2binpad(r, sig, 32);
+		BN_bn2binpad(s, sig + 32, 32);
+		if (pk) {
+			/* valid, and the same as OpenSSL says */
+			valid += vc_table_verify(pk, h, sig) == 1 && openssl_verify_raw(pk, h, sig) == 1;
+			/* another digest: refused by both */
+			h[k] ^= 1;
+			refused += vc_table_verify(pk, h, sig) == 0 && openssl_verify_raw(pk, h, sig) == 0;
+		}
+		EVP_PKEY_free(pk);
+		EVP_PKEY_CTX_free(fc);
+		OSSL_PARAM_free(prm);
+		OSSL_PARAM_BLD_free(pb);
+	}
+	CHECK(valid == 8 && refused == 8);
+	EC_POINT_free(R);
+	EC_POINT_free(Q);
+	BN_free(p), BN_free(x), BN_free(r), BN_free(s), BN_free(e), BN_free(w), BN_free(u1), BN_free(u2);
+	BN_CTX_free(bc);
+	EC_GROUP_free(g);
+}
+
 int main(void)
 {
 	CHECK(vc_init() == 0);
@@ -346,7 +479,9 @@ int main(void)
 	test_base64();
 	test_structure();
 	test_submission_and_policy();
+	test_watch();
 	test_ecdsa_table();
+	test_ecdsa_table_high_x();
 	test_submission_fast_path();
 	if (failures) {
 		fprintf(stderr, "verifier_unit_test: %d failure(s)\n", failures);

@@ -51,6 +51,8 @@ static const struct {
 	[V_E_REGION_MISMATCH] = {"policy_region_mismatch", 403, "a region does not match its reference values"},
 	[V_E_REGION_UNNAMED] = {"policy_region_unnamed", 403, "a region matches no policy entry"},
 	[V_E_REGION_MISSING] = {"policy_region_missing", 403, "a required policy region was not measured"},
+	[V_E_REGION_UNWATCHED] = {"policy_region_unwatched", 403,
+				  "a region whose entry requires an unbroken watch is not under one"},
 	[V_E_STORAGE] = {"storage_unavailable", 503, "storage failed; nothing was decided"},
 	[V_E_INTERNAL] = {"internal_error", 500, "internal error"},
 };

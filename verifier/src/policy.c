@@ -156,8 +156,8 @@ static const char *const known_keys[] = {
 	"hash_algs", "min_hv_version", "hv_versions", "build_ids",
 	"hv_image_digests", "hv_config_digests", "regions", "comment", NULL};
 static const char *const region_keys[] = {"name", "address", "size", "space",
-					  "digests", "required", "comment",
-					  NULL};
+					  "digests", "required", "require_watch",
+					  "comment", NULL};
 
 static int check_keys(json_t *o, const char *const *known, const char *where,
 		      char *err, size_t errlen)
@@ -295,7 +295,8 @@ struct v_policy *v_policy_parse(const char *text, size_t len, char *err,
 				else
 					PERR("%s\"space\" must be \"gva\" or \"gpa\"", where);
 			}
-			if (get_bool(r, "required", &pr->required, err, errlen))
+			if (get_bool(r, "required", &pr->required, err, errlen) ||
+			    get_bool(r, "require_watch", &pr->require_watch, err, errlen))
 				goto fail;
 			x = json_object_get(r, "digests");
 			if (!json_is_array(x) || !json_array_size(x))

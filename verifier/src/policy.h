@@ -17,6 +17,7 @@ struct v_refdigest {
 struct v_policy_region {
 	char name[65];
 	bool has_address, has_size, required;
+	bool require_watch; /* an unbroken watch (docs/watch.md) */
 	uint64_t address, size;
 	unsigned space; /* 0 = any */
 	size_t n_digests;

@@ -100,6 +100,12 @@ json_t *v_decision_json(const struct v_submission *sub,
 			json_object_set_new(e, "name", nm ? json_string(nm) : json_null());
 			json_object_set_new(e, "verdict", json_string(v_rv_name(dec->rv[i])));
 		}
+		uint64_t since;
+		uint32_t wid;
+		if (v_watch_unbroken(r, i, &since, &wid)) { /* docs/watch.md */
+			json_object_set_new(e, "watch_id", json_integer(wid));
+			json_object_set_new(e, "unmodified_since_ns", json_integer((json_int_t)since));
+		}
 		json_array_append_new(regs, e);
 	}
 	json_object_set_new(o, "regions", regs);
@@ -310,6 +316,10 @@ char *v_decision_text(const struct v_submission *sub,
 				sb_str(&b, "null");
 			sb_fmt(&b, ",\"verdict\":\"%s\"", v_rv_name(dec->rv[i]));
 		}
+		uint64_t since;
+		uint32_t wid;
+		if (v_watch_unbroken(r, i, &since, &wid)) /* docs/watch.md */
+			sb_fmt(&b, ",\"watch_id\":%u,\"unmodified_since_ns\":%" PRId64, wid, (int64_t)since);
 		sb_str(&b, "}");
 	}
 	sb_fmt(&b, "],\"authenticated\":%s}", TF(authenticated));

@@ -81,8 +81,26 @@ const char *v_rv_name(enum v_rv rv)
 	case V_RV_UNKNOWN_NAME: return "unknown_name";
 	case V_RV_UNNAMED: return "unnamed";
 	case V_RV_UNNAMED_OK: return "unnamed_allowed";
+	case V_RV_UNWATCHED: return "unwatched";
 	}
 	return "?";
+}
+
+bool v_watch_unbroken(const uint8_t *report, unsigned i, uint64_t *since_ns,
+		      uint32_t *id)
+{
+	struct ahv_report_hdr h;
+	struct ahv_region_result rr;
+	ahv_wire_get_report_hdr(report, &h);
+	ahv_wire_get_region_result(report + AHV_REPORT_RESULT_OFFSET(i), &rr);
+	bool start = h.watch_state == AHV_WATCH_ACTIVE && h.watch_since_counter == h.counter &&
+		     !(rr.flags & AHV_RESULT_F_WATCHED);
+	bool check = (h.watch_state == AHV_WATCH_ACTIVE || h.watch_state == AHV_WATCH_ENDED) &&
+		     (rr.flags & (AHV_RESULT_F_WATCHED | AHV_RESULT_F_MODIFIED | AHV_RESULT_F_REMAPPED)) ==
+			     AHV_RESULT_F_WATCHED;
+	*since_ns = h.watch_since_ns;
+	*id = h.watch_id;
+	return start || check;
 }
 
 #define REJECT(code, ...)                                                      \
@@ -159,11 +177,16 @@ static enum v_err eval_regions(const struct v_submission *s,
 					     ? V_RV_MATCH
 					     : V_RV_MISMATCH;
 		}
+		uint64_t since;
+		uint32_t wid;
+		if (rv == V_RV_MATCH && p->regions[idx].require_watch && !v_watch_unbroken(r, i, &since, &wid))
+			rv = V_RV_UNWATCHED;
 		dec->policy_idx[i] = idx;
 		dec->rv[i] = rv;
 		if (first == V_OK && rv != V_RV_MATCH && rv != V_RV_UNNAMED_OK) {
 			first = rv == V_RV_MISMATCH	   ? V_E_REGION_MISMATCH
 				: rv == V_RV_UNKNOWN_NAME ? V_E_REGION_UNKNOWN
+				: rv == V_RV_UNWATCHED	  ? V_E_REGION_UNWATCHED
 							  : V_E_REGION_UNNAMED;
 			snprintf(fd, sizeof fd, "region %u%s%s%s: %s", i,
 				 name[0] || idx >= 0 ? " (" : "",

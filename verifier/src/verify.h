@@ -46,8 +46,16 @@ enum v_rv {
 	V_RV_UNKNOWN_NAME, /* submission named a region the policy lacks */
 	V_RV_UNNAMED,      /* no policy entry applies */
 	V_RV_UNNAMED_OK,   /* no entry applies, and the policy allows that */
+	V_RV_UNWATCHED,    /* digest matches, but the entry requires an
+			      unbroken watch and the report shows none */
 };
 const char *v_rv_name(enum v_rv rv);
+/* Region i of a report under an unbroken watch (docs/watch.md): the START
+ * report of a watch, or a CHECK that says the region unmodified and still
+ * mapped while the watch is active (or ended by this very report). Then
+ * *since_ns is the watch's START time, *id its id. */
+bool v_watch_unbroken(const uint8_t *report, unsigned i, uint64_t *since_ns,
+		      uint32_t *id);
 
 struct v_decision {
 	enum v_err err;     /* final verdict so far (V_OK = accept) */
