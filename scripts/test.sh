@@ -2,7 +2,7 @@
 # scripts/test.sh - set up a fresh Debian 12 machine and run every test.
 #
 #   scripts/test.sh [-L LABEL]...   run only these ctest labels
-#                                   (unit fuzz verifier e2e-svm e2e-vmx e2e-tpm e2e-smp e2e-hostile e2e-dma)
+#                                   (unit fuzz verifier e2e-svm e2e-vmx e2e-tpm e2e-smp e2e-hostile e2e-dma e2e-watch)
 #
 # Builds the hosted world with ASan/UBSan (build-test/), the freestanding
 # world and the fuzzers, then runs ctest. Exit status is ctest's.
