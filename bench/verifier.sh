@@ -3,6 +3,8 @@
 # pre-generated reports (ahv-reportgen, one verifier-issued nonce each) and
 # durable audit logging (SQLite WAL, synchronous=FULL, group commit), against
 # raw OpenSSL P-256 verify/s (`openssl speed`) on the same cores in the same run.
+# Also printed: the CPU time the daemon and wrk each spend per accepted
+# report, and the rate that 100 % of the cores would allow at those costs.
 #   BENCH verifier_reports_per_s <n> 1/s
 #   BENCH verifier_vs_openssl_verify <x> x      (reports/s per OpenSSL verify/s)
 # Knobs: AHV_BENCH_REPORTS (default 40000), AHV_BENCH_SECONDS (3),
@@ -50,8 +52,11 @@ tail -n +2 bodies.jsonl > wrk-bodies.jsonl
 
 cpu0=$(awk '{print $14 + $15}' /proc/$pid/stat)
 m0=$(curl -s "$url/metrics")
+# wrk's CPU: this shell's waited-for children (cutime + cstime) around it
+wcpu0=$(awk '{print $16 + $17}' /proc/$$/stat)
 out=$(AHV_BENCH_BODIES=$tmp/wrk-bodies.jsonl AHV_BENCH_THREADS=$THREADS \
   wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --timeout 30s -s "$top/bench/verifier.lua" "$url")
+wcpu1=$(awk '{print $16 + $17}' /proc/$$/stat)
 cpu1=$(awk '{print $14 + $15}' /proc/$pid/stat)
 m1=$(curl -s "$url/metrics")
 line=$(echo "$out" | grep '^WRK ')
@@ -66,6 +71,7 @@ batches=$(( $(echo "$m1" | awk '/^attest_verifier_commit_batches_total/{print $2
 jobs=$(( $(echo "$m1" | awk '/^attest_verifier_commit_jobs_total/{print $2}') - $(echo "$m0" | awk '/^attest_verifier_commit_jobs_total/{print $2}') ))
 hz=$(getconf CLK_TCK)
 cpu_us=$(awk -v c=$((cpu1 - cpu0)) -v hz="$hz" -v o="$ok" 'BEGIN{ if (o) printf "%.1f", c / hz * 1e6 / o; else print "nan" }')
+wrk_us=$(awk -v c=$((wcpu1 - wcpu0)) -v hz="$hz" -v o="$ok" 'BEGIN{ if (o) printf "%.1f", c / hz * 1e6 / o; else print "nan" }')
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 
 # reference: raw OpenSSL P-256 verify/s on the same cores, same run
@@ -77,6 +83,7 @@ ratio=$(awk -v r="$rate" -v v="$ver" 'BEGIN{printf "%.3f", r / v}')
 echo "# verifier: $ok accepted in $(awk -v d="$dur" 'BEGIN{printf "%.2f", d/1e6}') s with $CONNS connections, $THREADS wrk threads, on $cores cores shared by wrk and the daemon"
 echo "# verifier: latency p50 ${p50} us, p99 ${p99} us; group commit: $jobs decisions in $batches fsync'd transactions"
 echo "# verifier: daemon CPU per accepted report ${cpu_us} us; each report costs 2 P-256 verifies + 1 P-256 sign"
+echo "# verifier: wrk CPU per accepted report ${wrk_us} us (with its Lua set-up); at these costs $cores cores fully ours would serve at most $(awk -v a="$cpu_us" -v b="$wrk_us" -v n="$cores" 'BEGIN{ if (a + b > 0) printf "%.0f", n * 1e6 / (a + b); else print "nan" }')/s"
 echo "# verifier: openssl speed -multi $cores: P-256 sign ${sign}/s, verify ${ver}/s (all cores)"
 echo "BENCH verifier_reports_per_s $rate 1/s"
 echo "BENCH verifier_vs_openssl_verify $ratio x"
