@@ -595,6 +595,24 @@ int sim_init(struct sim *s, const struct sim_cfg *cfg_in)
 	return 0;
 }
 
+struct sim *sim_new(const struct sim_cfg *cfg)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+
+	if (s && sim_init(s, cfg)) {
+		sim_free(s);
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
+void sim_delete(struct sim *s)
+{
+	sim_free(s);
+	free(s);
+}
+
 void sim_free(struct sim *s)
 {
 	if (s->mem && s->mem != MAP_FAILED)

@@ -118,6 +118,9 @@ struct sim {
 /* Set up a machine (cfg may be NULL for defaults). 0 on success. */
 int sim_init(struct sim *s, const struct sim_cfg *cfg);
 void sim_free(struct sim *s);
+/* The same on the heap: NULL if it could not be set up; sim_delete frees. */
+struct sim *sim_new(const struct sim_cfg *cfg);
+void sim_delete(struct sim *s);
 
 /* Pointer into the buffer for host-physical hpa (NULL outside). */
 void *sim_hpa_ptr(struct sim *s, uint64_t hpa);

@@ -24,17 +24,10 @@ static const uint8_t nonce8[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
 static struct sim *mk(const struct sim_cfg *cfg)
 {
-	struct sim *s = calloc(1, sizeof(*s));
+	struct sim *s = sim_new(cfg);
 
 	assert_non_null(s);
-	assert_int_equal(sim_init(s, cfg), 0);
 	return s;
-}
-
-static void rm(struct sim *s)
-{
-	sim_free(s);
-	free(s);
 }
 
 /* A request over `r` with watch flags and argument, signed by key k. */
@@ -179,7 +172,7 @@ static void t_start(void **st)
 	assert_false(sim_nested_writable(s, g_gpa + SIM_4K));
 	assert_true(sim_nested_writable(s, g_gpa + 2 * SIM_4K));
 	assert_int_equal(s->protects, 5);
-	rm(s);
+	sim_delete(s);
 }
 
 /* map_hpa hook: was any watched data frame mapped for more than one
@@ -231,7 +224,7 @@ static void t_check_clean(void **st)
 	assert_true(s->map_calls > calls);
 	assert_int_equal(g_data_maps, 0);
 	s->hook = NULL;
-	rm(s);
+	sim_delete(s);
 }
 
 /* The first write to a watched page exits once, is recorded, and the
@@ -264,7 +257,7 @@ static void t_write(void **st)
 	assert_int_equal(res(rep2, 1).flags, AHV_RESULT_F_WATCHED);
 	check_digest(s, rep2, 1);
 	check_signed(s, rep2);
-	rm(s);
+	sim_delete(s);
 }
 
 /* A write from another vCPU, to a GPA region; two regions sharing the
@@ -284,7 +277,7 @@ static void t_write_other_cpu(void **st)
 	assert_int_equal(rec(rep2, 1).gpa, g_gpa + SIM_4K + 3);
 	assert_int_equal(rec(rep2, 1).rip, 0xffff8000);
 	check_digest(s, rep2, 1);
-	rm(s);
+	sim_delete(s);
 }
 
 /* The guest remaps a watched GVA page to another frame: REMAPPED, no
@@ -306,7 +299,7 @@ static void t_remap(void **st)
 	assert_memory_equal(res(rep2, 0).digest, zero, 32);
 	assert_int_equal(res(rep2, 1).flags, AHV_RESULT_F_WATCHED);
 	check_signed(s, rep2);
-	rm(s);
+	sim_delete(s);
 }
 
 /* END: the last report says ENDED, frames come back, the id is gone. */
@@ -329,7 +322,7 @@ static void t_end(void **st)
 	assert_int_equal(r.rax, AHV_E_WATCH_UNKNOWN);
 	assert_int_equal(r.rdx, AHV_OBJ_REQUEST_FIELD);
 	assert_int_equal(r.rcx, offsetof(struct ahv_request_hdr, watch_arg));
-	rm(s);
+	sim_delete(s);
 }
 
 /* The lifetime runs out: EXPIRED once (records to the expiry), frames back
@@ -351,7 +344,7 @@ static void t_expire(void **st)
 	assert_int_equal(res(rep2, 1).flags, AHV_RESULT_F_WATCHED);
 	assert_int_equal(rec(rep2, 1).time_ns, hdr(rep).timestamp_ns + 1000000000ull);
 	assert_int_equal(wcall(s, g_r, 2, AHV_REQ_F_WATCH_CHECK, id, rep2).rax, AHV_E_WATCH_UNKNOWN);
-	rm(s);
+	sim_delete(s);
 }
 
 /* Refusals: flag combinations, hash, argument, key, regions. None uses a
@@ -397,7 +390,7 @@ static void t_refusals(void **st)
 	assert_int_equal(r.rdx, AHV_OBJ_REQUEST_FIELD);
 	assert_int_equal(s->core.counter, counter);
 	assert_int_equal(s->protects, protects);
-	rm(s);
+	sim_delete(s);
 
 	/* a platform without the hook: the flag is a reserved bit */
 	struct sim_cfg cfg = { .cpl0 = true, .no_watch = true };
@@ -406,7 +399,7 @@ static void t_refusals(void **st)
 	struct sim_region one = { sim_alloc_gpa(s, SIM_4K, SIM_4K), SIM_4K, AHV_SPACE_GPA, 0, NULL };
 	assert_int_equal(wcall(s, &one, 1, AHV_REQ_F_WATCH_START, 0, rep).rax, AHV_E_RESERVED);
 	assert_false(ahv_watch_write_fault(&s->core, one.address, 0, 0));
-	rm(s);
+	sim_delete(s);
 }
 
 /* The pool share: too many pages, no nested table page, no slot. Each a
@@ -448,7 +441,7 @@ static void t_limits(void **st)
 	assert_int_equal(wcall(s, &one, 1, AHV_REQ_F_WATCH_START, 0, rep).rax, AHV_OK);
 	/* the frame stays protected while any watch holds it */
 	assert_false(sim_nested_writable(s, one.address));
-	rm(s);
+	sim_delete(s);
 }
 
 /* Two watches over one frame: ending one keeps it protected; a write is
@@ -471,7 +464,7 @@ static void t_shared_frame(void **st)
 	assert_int_equal(wcall(s, &part, 1, AHV_REQ_F_WATCH_CHECK, hdr(b).watch_id, rep).rax, AHV_OK);
 	assert_int_equal(res(rep, 0).flags, AHV_RESULT_F_WATCHED | AHV_RESULT_F_MODIFIED);
 	assert_int_equal(rec(rep, 0).gpa, g_gpa + SIM_4K + 4);
-	rm(s);
+	sim_delete(s);
 }
 
 /* The report of a START written into a frame it watches: that frame is
@@ -500,7 +493,7 @@ static void t_report_in_watched_frame(void **st)
 	assert_int_equal(rec(rep, 0).gpa, gpa_of(s, buf + SIM_4K));
 	assert_int_equal(rec(rep, 0).apic_id, 7);
 	check_digest(s, rep, 0);
-	rm(s);
+	sim_delete(s);
 }
 
 int main(void)
