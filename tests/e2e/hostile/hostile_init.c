@@ -28,8 +28,9 @@
 #define RED_MODE(lo) (((lo) >> 8) & 7u)
 #define RED_INIT (5u << 8)
 #define RED_MASKED (1u << 16)
-/* The CMOS RTC raises ISA IRQ 8, I/O APIC input 8 (no MADT override for
- * it on QEMU or Bochs). Its registers (MC146818A): index port 0x70, data
+/* The CMOS RTC raises ISA IRQ 8, I/O APIC input 8 on QEMU and Bochs (the
+ * negative controls in docs/hostile.md saw the INIT arrive that way). Its
+ * registers (MC146818A): index port 0x70, data
  * 0x71; A: rate select 3:0 (6 = 1024 Hz); B: bit 6 PIE, periodic
  * interrupt enable; C: read-to-clear flags, bit 7 IRQF. */
 #define RTC_PIN 8u
