@@ -48,6 +48,30 @@ static int request_structure(const uint8_t *q, size_t len)
 	return AHVL_OK;
 }
 
+_Static_assert(AHV_REQUEST_SIG_OFFSET(3) == AHV_REQUEST_SIGNED_SIZE(3) &&
+		       AHV_REPORT_SIG_OFFSET(3) == AHV_REPORT_SIGNED_SIZE(3),
+	       "the signature follows the signed span");
+/* b (a request or report) is signed with k: key_id (where b names its key)
+ * is k's id, sig_alg fits k's curve, and the signature that follows the
+ * signed span [0, signed_len) verifies. what / whose: for the texts. */
+static int signed_by(EVP_PKEY *k, const uint8_t *b, const uint8_t *key_id, uint32_t sig_alg,
+		     size_t signed_len, const char *what, const char *whose)
+{
+	uint8_t id[AHV_KEY_ID_SIZE];
+	int rc = ahvl_key_id(k, id);
+	if (rc)
+		return rc;
+	if (memcmp(id, key_id, AHV_KEY_ID_SIZE))
+		return ahvl_fail(AHVL_E_MISMATCH, "%s key id is not the id of this %s key", what, whose);
+	if (sig_alg != ahvl_key_sig_alg(k))
+		return ahvl_fail(AHVL_E_MISMATCH, "%s sig_alg %u does not match the %s key's curve", what,
+				 sig_alg, whose);
+	rc = ahvl_ecdsa_verify(k, sig_alg, b, signed_len, b + signed_len);
+	if (rc)
+		ahvl_fail(rc, "the %s's %s signature does not verify with this key", what, whose);
+	return rc;
+}
+
 int ahvl_request_verify(const uint8_t *q, size_t len, const uint8_t *guest_pub,
 			size_t guest_pub_len)
 {
@@ -60,22 +84,8 @@ int ahvl_request_verify(const uint8_t *q, size_t len, const uint8_t *guest_pub,
 	if ((rc = ahvl_load_pub(guest_pub, guest_pub_len, &k)))
 		return rc;
 	uint32_t n = ahv_le16_get(q + QH(region_count));
-	uint32_t sig = ahv_le16_get(q + QH(sig_alg));
-	uint8_t id[AHV_KEY_ID_SIZE];
-	if ((rc = ahvl_key_id(k, id)))
-		goto out;
-	if (memcmp(id, q + AHV_REQUEST_TAIL_OFFSET(n), AHV_KEY_ID_SIZE)) {
-		rc = ahvl_fail(AHVL_E_MISMATCH, "request key_id is not the id of this guest key");
-		goto out;
-	}
-	if (sig != ahvl_key_sig_alg(k)) {
-		rc = ahvl_fail(AHVL_E_MISMATCH, "request sig_alg %u does not match the key's curve", sig);
-		goto out;
-	}
-	rc = ahvl_ecdsa_verify(k, sig, q, AHV_REQUEST_SIGNED_SIZE(n), q + AHV_REQUEST_SIG_OFFSET(n));
-	if (rc)
-		ahvl_fail(rc, "the request's guest signature does not verify with this key");
-out:
+	rc = signed_by(k, q, q + AHV_REQUEST_TAIL_OFFSET(n), ahv_le16_get(q + QH(sig_alg)),
+		       AHV_REQUEST_SIGNED_SIZE(n), "request", "guest");
 	EVP_PKEY_free(k);
 	return rc;
 }
@@ -94,21 +104,10 @@ int ahvl_report_verify(const uint8_t *rep, size_t len, const uint8_t *hv_pub,
 	EVP_PKEY *k;
 	if ((rc = ahvl_load_pub(hv_pub, hv_pub_len, &k)))
 		return rc;
-	uint8_t id[AHV_KEY_ID_SIZE], comp[64];
-	if ((rc = ahvl_key_id(k, id)))
+	uint8_t comp[64];
+	if ((rc = signed_by(k, rep, rep + RH(hv_key_id), sig, AHV_REPORT_SIGNED_SIZE(n), "report",
+			    "hypervisor")))
 		goto out;
-	if (memcmp(id, rep + RH(hv_key_id), AHV_KEY_ID_SIZE)) {
-		rc = ahvl_fail(AHVL_E_MISMATCH, "report hv_key_id is not the id of this hypervisor key");
-		goto out;
-	}
-	if (sig != ahvl_key_sig_alg(k)) {
-		rc = ahvl_fail(AHVL_E_MISMATCH, "report sig_alg %u does not match the hypervisor key", sig);
-		goto out;
-	}
-	if ((rc = ahvl_ecdsa_verify(k, sig, rep, AHV_REPORT_SIGNED_SIZE(n), rep + AHV_REPORT_SIG_OFFSET(n)))) {
-		ahvl_fail(rc, "the report's hypervisor signature does not verify");
-		goto out;
-	}
 	if ((rc = composite(rep, len, comp)))
 		goto out;
 	if (memcmp(comp, rep + RH(composite_digest), d)) {
