@@ -205,17 +205,31 @@ static json_t *jflags(uint32_t f)
 
 #define SET(o, k, v) json_object_set_new(o, k, v)
 
-static json_t *desc_request(const uint8_t *q, size_t len)
+_Static_assert(QH(version_major) == RH(version_major) && QH(version_minor) == RH(version_minor) &&
+		       QH(total_size) == RH(total_size) && QH(hash_alg) == RH(hash_alg) &&
+		       QH(sig_alg) == RH(sig_alg),
+	       "request and report headers begin alike");
+/* What requests and reports share at the same offsets (magic .. sig_alg),
+ * in the order both descriptions list it; flags: how this type shows them. */
+static json_t *desc_head(const uint8_t *p, size_t len, const char *type, json_t *flags)
 {
 	json_t *o = json_object();
-	SET(o, "type", json_string("request"));
+	uint32_t alg = ahv_le16_get(p + QH(hash_alg));
+	SET(o, "type", json_string(type));
 	SET(o, "length", json_integer((json_int_t)len));
-	SET(o, "version", json_sprintf("%u.%u", ahv_le16_get(q + 4), ahv_le16_get(q + 6)));
-	SET(o, "total_size", json_integer(ahv_le32_get(q + QH(total_size))));
-	SET(o, "flags", json_integer(ahv_le32_get(q + QH(flags))));
-	uint32_t alg = ahv_le16_get(q + QH(hash_alg)), sig = ahv_le16_get(q + QH(sig_alg));
+	SET(o, "version", json_sprintf("%u.%u", ahv_le16_get(p + QH(version_major)),
+				       ahv_le16_get(p + QH(version_minor))));
+	SET(o, "total_size", json_integer(ahv_le32_get(p + QH(total_size))));
+	SET(o, "flags", flags);
 	SET(o, "hash_alg", json_string(ahvl_hash_name(alg) ? ahvl_hash_name(alg) : "invalid"));
-	SET(o, "sig_alg", json_string(sig_name(sig)));
+	SET(o, "sig_alg", json_string(sig_name(ahv_le16_get(p + QH(sig_alg)))));
+	return o;
+}
+
+static json_t *desc_request(const uint8_t *q, size_t len)
+{
+	json_t *o = desc_head(q, len, "request", json_integer(ahv_le32_get(q + QH(flags))));
+	uint32_t alg = ahv_le16_get(q + QH(hash_alg)), sig = ahv_le16_get(q + QH(sig_alg));
 	uint32_t n = ahv_le16_get(q + QH(region_count)), nl = ahv_le16_get(q + QH(nonce_len));
 	SET(o, "region_count", json_integer(n));
 	SET(o, "nonce", jhex(q + QH(nonce), nl <= AHV_NONCE_MAX ? nl : AHV_NONCE_MAX));
@@ -244,16 +258,9 @@ static json_t *desc_request(const uint8_t *q, size_t len)
 
 static json_t *desc_report(const uint8_t *p, size_t len)
 {
-	json_t *o = json_object();
-	SET(o, "type", json_string("report"));
-	SET(o, "length", json_integer((json_int_t)len));
-	SET(o, "version", json_sprintf("%u.%u", ahv_le16_get(p + 4), ahv_le16_get(p + 6)));
-	SET(o, "total_size", json_integer(ahv_le32_get(p + RH(total_size))));
-	SET(o, "flags", jflags(ahv_le32_get(p + RH(flags))));
+	json_t *o = desc_head(p, len, "report", jflags(ahv_le32_get(p + RH(flags))));
 	uint32_t alg = ahv_le16_get(p + RH(hash_alg)), sig = ahv_le16_get(p + RH(sig_alg));
 	size_t d = ahv_wire_hash_size(alg) ? ahv_wire_hash_size(alg) : AHV_DIGEST_FIELD_SIZE;
-	SET(o, "hash_alg", json_string(ahvl_hash_name(alg) ? ahvl_hash_name(alg) : "invalid"));
-	SET(o, "sig_alg", json_string(sig_name(sig)));
 	uint32_t n = ahv_le16_get(p + RH(region_count)), nl = ahv_le16_get(p + RH(nonce_len));
 	SET(o, "region_count", json_integer(n));
 	SET(o, "caller_cpl", json_integer(p[RH(caller_cpl)]));
