@@ -29,6 +29,11 @@ uint64_t ahv_pool_pages(struct ahv_pool *p, uint64_t n)
 static inline uint64_t *tab(uint64_t pa) { return (uint64_t *)(uintptr_t)pa; }
 static inline unsigned idx(uint64_t va, int level) { return (va >> (12 + 9 * (level - 1))) & 511; }
 static inline uint64_t level_size(int level) { return 1ull << (12 + 9 * (level - 1)); }
+/* Bits of a non-leaf entry at `level` pointing at the table below. */
+static inline uint64_t table_entry_bits(const struct ahv_pt *pt, int level)
+{
+	return pt->table_bits | (pt->next_level_shift ? (uint64_t)(level - 1) << pt->next_level_shift : 0);
+}
 
 /* Entry at `level` (4 = PML4E .. 1 = PTE) for va, creating tables down to it. */
 static uint64_t *walk_create(struct ahv_pt *pt, uint64_t va, int level)
@@ -40,7 +45,7 @@ static uint64_t *walk_create(struct ahv_pt *pt, uint64_t va, int level)
 			uint64_t n = ahv_pool_pages(pt->pool, 1);
 			if (!n)
 				return 0;
-			*e = n | pt->table_bits;
+			*e = n | table_entry_bits(pt, l);
 		} else if (*e & PTE_PS) {
 			/* Split a large page into 512 of the next size down. */
 			uint64_t n = ahv_pool_pages(pt->pool, 1);
@@ -50,7 +55,7 @@ static uint64_t *walk_create(struct ahv_pt *pt, uint64_t va, int level)
 			uint64_t bits = (*e & ~PTE_ADDR_MASK) & ~(l - 1 == 1 ? PTE_PS : 0);
 			for (int i = 0; i < 512; i++)
 				tab(n)[i] = (base + i * level_size(l - 1)) | bits;
-			*e = n | pt->table_bits;
+			*e = n | table_entry_bits(pt, l);
 		}
 		t = tab(*e & PTE_ADDR_MASK);
 	}
@@ -90,7 +95,7 @@ int ahv_pt_unmap(struct ahv_pt *pt, uint64_t start, uint64_t end)
 		uint64_t *e = walk_create(pt, a, 1);
 		if (!e)
 			return -1;
-		*e = 0;
+		*e = pt->absent;
 	}
 	return 0;
 }

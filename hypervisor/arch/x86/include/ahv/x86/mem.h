@@ -54,6 +54,12 @@ struct ahv_pt {
 	int max_leaf_level; /* 1, 2 or 3 */
 	struct ahv_pool *pool;
 	uint64_t (*leaf_attr)(uint64_t base, uint64_t size);
+	/* AMD-Vi I/O page tables (AMD IOMMU spec 48882 §2.2.3): a non-leaf
+	 * entry at level L names the level below, L - 1, in its Next Level
+	 * field at bit next_level_shift (9: bits 11:9); 0 for the formats
+	 * without one. absent: the value ahv_pt_unmap stores (P clear). */
+	int next_level_shift;
+	uint64_t absent;
 };
 
 /* Identity-map [0, top) (top a multiple of 4 KiB). 0 or -1 (pool empty). */
