@@ -305,7 +305,7 @@ int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 	if (rc < 0)
 		return fail(h, why);
 	if (rc == 0 && (h->policy & AHV_HO_DMA_REQUIRED))
-		return fail(h, "no IOMMU this hypervisor can take (no ACPI DMAR table, or protection compiled out): "
+		return fail(h, "no IOMMU this hypervisor can take (no ACPI DMAR or IVRS table, or protection compiled out): "
 			       "devices could read and write hypervisor memory; set dma_protection = off to start "
 			       "without DMA protection (docs/iommu.md)");
 	if (rc == 0) /* every report says so (protocol.md §9, DMA_UNPROTECTED) */

@@ -147,6 +147,7 @@ void ahv_iommu_poll(void)
 	if (h && h->magic != AHV_HANDOFF_MAGIC && !__atomic_exchange_n(&canary_told, 1, __ATOMIC_RELAXED))
 		ahv_log("AHV-HV-IOMMU: hypervisor memory overwritten: the handoff at %lx holds %lx\n",
 			(uint64_t)(uintptr_t)h, h->magic);
+	ahv_amdvi_poll();
 	if (!__atomic_load_n(&vtd.n, __ATOMIC_ACQUIRE) || __atomic_exchange_n(&vtd.lock, 1, __ATOMIC_ACQUIRE))
 		return;
 	for (uint32_t i = 0; i < vtd.n; i++)
@@ -187,19 +188,31 @@ dead:
 	return -1;
 }
 
+/* The end of the identity map the DMA tables give the devices: the top of
+ * RAM (and the holes below it) rounded up to 1 GiB, at least 4 GiB. */
+static uint64_t dma_top(const struct ahv_handoff *h)
+{
+	uint64_t top = 4 * AHV_1G;
+	for (uint32_t i = 0; i < h->n_memmap; i++)
+		if (h->memmap[i].end > top)
+			top = h->memmap[i].end;
+	return (top + AHV_1G - 1) & ~(AHV_1G - 1);
+}
+
 int ahv_iommu_setup(struct ahv_hv *hv, char *why, size_t cap)
 {
 	struct ahv_handoff *h = hv->handoff;
 #ifdef AHV_NO_DMA_PROTECTION
-	(void)enable_unit, (void)&dmar_g;
+	(void)enable_unit, (void)&dmar_g, (void)dma_top;
 	ahv_log("AHV-HV-IOMMU: DMA protection compiled out (AHV_NO_DMA_PROTECTION): IOMMUs left alone\n");
 	(void)h, (void)why, (void)cap;
 	return 0;
 #else
 	const char *perr = NULL;
 	if (!h->acpi_dmar) {
-		ahv_log("AHV-HV-IOMMU: no DMAR table%s: DMA is not protected\n",
-			h->acpi_ivrs ? " (an IVRS table: AMD-Vi is not supported yet, docs/iommu.md)" : "");
+		if (h->acpi_ivrs)
+			return ahv_amdvi_setup(hv, dma_top(h), why, cap);
+		ahv_log("AHV-HV-IOMMU: no DMAR or IVRS table: DMA is not protected\n");
 		return 0;
 	}
 	uint8_t *t = (uint8_t *)(uintptr_t)h->acpi_dmar;
@@ -249,11 +262,7 @@ int ahv_iommu_setup(struct ahv_hv *hv, char *why, size_t cap)
 		aw = mgaw;
 	/* Guest RAM (and the holes below it) identity-mapped, as in the nested
 	 * tables; the hypervisor's frames absent. */
-	uint64_t top = 4 * AHV_1G;
-	for (uint32_t i = 0; i < h->n_memmap; i++)
-		if (h->memmap[i].end > top)
-			top = h->memmap[i].end;
-	top = (top + AHV_1G - 1) & ~(AHV_1G - 1);
+	uint64_t top = dma_top(h);
 	if (aw < 64 && top > 1ull << aw) {
 		ahv_snprintf(why, cap, "RAM ends at %lx, above the %u-bit DMA address width of the VT-d units", top, aw);
 		return -1;

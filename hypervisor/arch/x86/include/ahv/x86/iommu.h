@@ -1,6 +1,6 @@
 /*
  * ahv/x86/iommu.h - DMA protection (docs/iommu.md): the hypervisor owns the
- * platform's IOMMUs. Intel VT-d today (vtd.c); AMD-Vi is parsed only.
+ * platform's IOMMUs: Intel VT-d (vtd.c) and AMD-Vi (amdvi.c).
  */
 #ifndef AHV_X86_IOMMU_H
 #define AHV_X86_IOMMU_H
@@ -24,5 +24,11 @@ int ahv_iommu_setup(struct ahv_hv *hv, char *why, size_t cap);
 /* Log (hypervisor log port) and clear the faults the units recorded since
  * the last call: polled at every hypercall, no fault interrupt. */
 void ahv_iommu_poll(void);
+
+/* AMD-Vi (amdvi.c), from the two above when the platform has an IVRS table
+ * and no DMAR: the same steps with a device table, command buffer and event
+ * log per IOMMU; [0, top) identity-mapped less the hidden ranges. */
+int ahv_amdvi_setup(struct ahv_hv *hv, uint64_t top, char *why, size_t cap);
+void ahv_amdvi_poll(void);
 
 #endif
