@@ -138,13 +138,19 @@ cap=\$(arg ahv_openssl_ia32cap)
 [ -n "\$cap" ] && export OPENSSL_ia32cap="\$cap"
 mode=\$(arg ahv)
 if [ "\$mode" = bench ]; then
+  # ahv_bench=watch (bench/boot.sh, docs/watch.md): the CLI's .text
+  # watched from here to power-off (bare, the CLI finds no hypervisor).
+  if [ "\$(arg ahv_bench)" = watch ]; then
+    attest-hv attest --key /etc/guest.key --section .text --watch --report /tmp/watch.bin > /tmp/watch.out 2>&1
+    echo "AHV-LINUX: bench watch: \$(head -n 1 /tmp/watch.out)"
+  fi
   echo "AHV-LINUX: shell reached"
 elif [ "\$mode" = smp ]; then
   # e2e-smp (docs/smp.md); ahv_smp=race adds the rewrite race.
   if [ "\$(arg ahv_smp)" = race ]; then /bin/ahv-smp-check /etc/guest.key --race; else /bin/ahv-smp-check /etc/guest.key; fi
 elif [ "\$mode" = watch ]; then
   # e2e-watch (docs/watch.md): watched regions, written and remapped.
-  /bin/ahv-watch-check /etc/guest.key
+  if [ "\$(arg ahv_watch)" = one-cpu ]; then /bin/ahv-watch-check /etc/guest.key --one-cpu; else /bin/ahv-watch-check /etc/guest.key; fi
 elif [ "\$mode" = demo ]; then
   # QEMU user networking: the host is 10.0.2.2; the verifier's port is on
   # the command line. The program takes the verifier's challenge, attests,
