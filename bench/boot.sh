@@ -21,11 +21,17 @@
 #   BENCH linux_boot_iommu_hv_vs_bare <x> as linux_boot_hv_vs_bare with QEMU's
 #                                         intel-iommu on both sides (the
 #                                         hypervisor takes it, docs/iommu.md)
+#   BENCH linux_boot_watch_vs_bare <x>    as linux_boot_hv_vs_bare, the init
+#                                         first running `attest-hv attest
+#                                         --watch` over the CLI's .text, which
+#                                         stays watched to power-off (both
+#                                         sides run it; bare it finds no
+#                                         hypervisor; docs/watch.md)
 # Env: BUILD (from scripts/bench.sh); AHV_BOOT_RUNS (QEMU runs per side,
 # default 3); AHV_BOOT_ICOUNT (QEMU -icount, default shift=3,sleep=off);
 # AHV_BOOT_VMX_RUNS (Bochs runs per side, default 2); AHV_BOOT_VMX_MODEL
 # (default corei7_haswell_4770); AHV_BOOT_PARTS (any of: qemu smp4 vmx
-# iommu; default all four).
+# iommu watch; default all five).
 set -euo pipefail
 case "${1:-}" in -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +40,7 @@ runs=${AHV_BOOT_RUNS:-3}
 icount=${AHV_BOOT_ICOUNT:-shift=3,sleep=off}
 vmx_runs=${AHV_BOOT_VMX_RUNS:-2}
 vmx_model=${AHV_BOOT_VMX_MODEL:-corei7_haswell_4770}
-parts=" ${AHV_BOOT_PARTS:-qemu smp4 vmx iommu} "
+parts=" ${AHV_BOOT_PARTS:-qemu smp4 vmx iommu watch} "
 loader=$build/boot/attest-hv-loader.efi
 [ -f "$loader" ] || { echo "bench/boot.sh: $loader missing (build first)" >&2; exit 1; }
 guest=$top/.deps/linux-guest
@@ -50,7 +56,7 @@ make_esp() {
   local v=$1; shift
   "$top/scripts/mkesp.sh" --out "$work/esp-$v" --loader "$loader" --next "$guest/vmlinuz" \
     --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
-    --args "console=ttyS0 loglevel=4 panic=-1 ahv=bench" --key "$guest/guest.pub.pem" \
+    --args "console=ttyS0 loglevel=4 panic=-1 ahv=bench ${bench_args:-}" --key "$guest/guest.pub.pem" \
     --set 'dev_key = allow' "$@" >/dev/null
 }
 # make_disk NAME [--set ...]: also $work/disk-NAME.img, a GPT disk image (the
@@ -147,6 +153,20 @@ if [[ $parts == *" iommu "* ]]; then
     { echo "bench/boot.sh: the hypervisor did not take the IOMMU" >&2; exit 1; }
   echo "# $detail"
   report linux_boot_iommu_hv_vs_bare "QEMU 1 CPU with intel-iommu (TCG -icount $icount, EPYC,+svm,+npt), boot to init + power-off" 1000000000
+fi
+
+# ---- watched regions (docs/watch.md): the CLI's .text watched from the
+# start of init to power-off, against the bare boot running the same init.
+if [[ $parts == *" watch "* ]]; then
+  bench_args=ahv_bench=watch make_disk watchhv
+  bench_args=ahv_bench=watch make_disk watchbare --set 'hypervisor = off'
+  exits='' detail=''
+  qemu_pair 1 watchhv watchbare "$icount"
+  clean "$work/log-watchhv/console.log" | grep -q '^AHV-LINUX: bench watch: watch [0-9]* active' ||
+    { echo "bench/boot.sh: the watch did not start:" >&2; clean "$work/log-watchhv/console.log" | grep 'bench watch' >&2; exit 1; }
+  echo "# $(clean "$work/log-watchhv/console.log" | grep -m1 '^AHV-LINUX: bench watch')"
+  echo "# $(clean "$work/log-watchhv/hv.log" | grep '^AHV-HV-EXITS' | tail -n 1)"
+  report linux_boot_watch_vs_bare "QEMU 1 CPU (TCG -icount $icount, EPYC,+svm,+npt), the CLI's .text watched from init to power-off" 1000000000
 fi
 
 # ---- 4 CPUs (docs/smp.md): smp = on, every CPU under the hypervisor, against
