@@ -510,10 +510,67 @@ static void t_verifier(void **st)
 	ahvl_ctx_free(c);
 }
 
+/* A watch through the library (docs/watch.md): START, a clean CHECK that
+ * ahvl_report_verify accepts, a simulated vCPU write recorded, END, then
+ * the id is unknown. */
+static void t_watch(void **st)
+{
+	(void)st;
+	ahvl_ctx *c = eng_ctx();
+	ahvl_signer *s;
+	ahvl_request *r;
+	struct ahvl_evidence ev;
+	struct ahv_report_hdr h;
+	struct ahv_region_result rr;
+	struct ahv_watch_record w;
+	uint32_t status;
+	assert_int_equal(ahvl_signer_from_file(&s, guest_key_path, NULL), AHVL_OK);
+	assert_int_equal(ahvl_request_new(&r, AHV_WIRE_HASH_SHA256), AHVL_OK);
+	assert_int_equal(ahvl_request_random_nonce(r, 32), AHVL_OK);
+	assert_int_equal(ahvl_request_add_range(r, (uintptr_t)heap_text, sizeof heap_text, AHV_SPACE_GVA, NULL, NULL), 0);
+	assert_int_equal(ahvl_request_set_watch(r, AHV_REQ_F_WATCH_START, 60), AHVL_OK);
+	assert_int_equal(ahvl_attest(c, r, s, 0, &ev), AHVL_OK);
+	memcpy(&h, ev.report, sizeof h);
+	assert_int_equal(h.watch_state, AHV_WATCH_ACTIVE);
+	assert_int_equal(h.watch_since_counter, h.counter);
+	uint32_t id = h.watch_id;
+	ahvl_evidence_clear(&ev);
+	/* clean */
+	assert_int_equal(ahvl_request_set_watch(r, AHV_REQ_F_WATCH_CHECK, id), AHVL_OK);
+	assert_int_equal(ahvl_attest(c, r, s, 0, &ev), AHVL_OK);
+	struct ahvl_report_expect ex = {.request = ev.request, .request_len = ev.request_len,
+					.allow_flags = AHV_REPORT_F_DEV_KEY};
+	assert_int_equal(ahvl_report_verify(ev.report, ev.report_len, (const uint8_t *)hv_pem, strlen(hv_pem), &ex),
+			 AHVL_OK);
+	memcpy(&rr, ev.report + AHV_REPORT_RESULT_OFFSET(0), sizeof rr);
+	assert_int_equal(rr.flags, AHV_RESULT_F_WATCHED);
+	ahvl_evidence_clear(&ev);
+	/* a vCPU writes the watched page */
+	uint8_t x = 'A';
+	assert_int_equal(sim_vcpu_write(&sim, AHV_SPACE_GVA, (uintptr_t)heap_text + 5, &x, 1, 0x1234, 2), 1);
+	assert_int_equal(ahvl_request_set_watch(r, AHV_REQ_F_WATCH_CHECK | AHV_REQ_F_WATCH_END, id), AHVL_OK);
+	assert_int_equal(ahvl_attest(c, r, s, 0, &ev), AHVL_OK);
+	memcpy(&h, ev.report, sizeof h);
+	memcpy(&rr, ev.report + AHV_REPORT_RESULT_OFFSET(0), sizeof rr);
+	memcpy(&w, rr.digest + AHV_WATCH_RECORD_OFFSET, sizeof w);
+	assert_int_equal(h.watch_state, AHV_WATCH_ENDED);
+	assert_int_equal(rr.flags, AHV_RESULT_F_WATCHED | AHV_RESULT_F_MODIFIED);
+	assert_int_equal(w.rip, 0x1234);
+	assert_int_equal(w.apic_id, 2);
+	ahvl_evidence_clear(&ev);
+	assert_int_equal(ahvl_request_set_watch(r, AHV_REQ_F_WATCH_CHECK, id), AHVL_OK);
+	assert_int_equal(ahvl_attest(c, r, s, AHVL_ATTEST_NO_RETRY, &ev), AHVL_E_HYPERCALL);
+	ahvl_ctx_last_call(c, &status, NULL, NULL, NULL);
+	assert_int_equal(status, AHV_E_WATCH_UNKNOWN);
+	ahvl_request_free(r);
+	ahvl_signer_free(s);
+	ahvl_ctx_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	fixdir = argc > 1 ? argv[1] : "guestlib-fixtures";
 	const struct CMUnitTest tests[] = {cmocka_unit_test(t_roundtrip), cmocka_unit_test(t_engine_errors),
-					   cmocka_unit_test(t_verifier)};
+					   cmocka_unit_test(t_verifier), cmocka_unit_test(t_watch)};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
