@@ -69,6 +69,7 @@ static bool known(uint64_t st)
 	case AHV_E_GUEST_RSVD:
 	case AHV_E_NESTED_FAULT: case AHV_E_NOT_RAM: case AHV_E_HV_MEMORY:
 	case AHV_E_TIME_LIMIT:
+	case AHV_E_WATCH_UNKNOWN: case AHV_E_WATCH_MISMATCH: case AHV_E_WATCH_LIMIT:
 		return true;
 	default:
 		return false;
