@@ -25,7 +25,7 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
 # ---- help and usage --------------------------------------------------------
 expect 0 "--help" "$cli" --help
 expect 0 "--version" "$cli" --version
-for c in keygen info attest show verify refvals; do
+for c in keygen info attest show verify refvals watch; do
 	expect 0 "$c --help" "$cli" $c --help
 	grep -q "Exit status" "$tmp/out" || bad "$c --help documents the exit codes"
 done
@@ -36,6 +36,10 @@ expect 2 "show without file" "$cli" show
 expect 2 "verify without key" "$cli" verify x
 expect 2 "attest without key" "$cli" attest --report "$tmp/r"
 expect 2 "attest without output" "$cli" attest --key x
+expect 2 "watch without status|end" "$cli" watch
+expect 2 "watch with another verb" "$cli" watch stop --id 1 --key x
+expect 2 "attest --watch with a bad lifetime" "$cli" attest --key x --report "$tmp/r" --watch=soon
+expect 2 "watch status with a bad id" "$cli" watch status --id one --key x
 
 # ---- keygen -----------------------------------------------------------------
 expect 0 "keygen p256" "$cli" keygen --out "$tmp/k.pem" --pub "$tmp/k.pub"
