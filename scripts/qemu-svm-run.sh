@@ -30,7 +30,8 @@
 # (or --accel kvm where KVM cannot nest).
 # Environment: AHV_QEMU_EXTRA, more QEMU arguments (appended); AHV_QEMU_IOMMU
 # =intel, -device intel-iommu,aw-bits=48 before every -device, so that they
-# are behind it (docs/iommu.md; the on-board AHCI of q35 never is).
+# are behind it (docs/iommu.md; the on-board AHCI of q35 never is); =amd,
+# -device amd-iommu there instead (AMD-Vi).
 set -euo pipefail
 usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 . "$(dirname "$0")/lib/qemu-accel.sh"
@@ -92,10 +93,10 @@ fi
 iommu=()
 case "${AHV_QEMU_IOMMU:-}" in
   '') ;;
-  intel) iommu=(-device intel-iommu,aw-bits=48)
-         # and the hypervisor must have taken it (vtd.c)
+  intel|amd) [ "$AHV_QEMU_IOMMU" = intel ] && iommu=(-device intel-iommu,aw-bits=48) || iommu=(-device amd-iommu)
+         # and the hypervisor must have taken it (vtd.c, amdvi.c)
          [ "${#passes[@]}" -eq 0 ] || passes+=('AHV-HV-IOMMU: DMA protection on') ;;
-  *) echo "qemu-svm-run.sh: AHV_QEMU_IOMMU must be intel or empty" >&2; exit 2 ;;
+  *) echo "qemu-svm-run.sh: AHV_QEMU_IOMMU must be intel, amd or empty" >&2; exit 2 ;;
 esac
 netargs=(-net none)
 [ "$net" = 1 ] && netargs=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0)

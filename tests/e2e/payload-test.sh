@@ -32,7 +32,8 @@ openssl ec -in "$work/guest.key" -pubout -out "$work/guest.pub.pem" 2>/dev/null
 openssl ec -in "$work/guest.key" -noout -text 2>/dev/null |
   awk '/^priv:/{p=1; next} /^pub:/{p=0} p' | tr -d ' :\n' | tail -c 64 > "$work/guest.hex"
 
-# dma (e2e-dma, docs/iommu.md): QEMU with intel-iommu and edu; the DMA
+# dma (e2e-dma, docs/iommu.md): QEMU with intel-iommu (AHV_QEMU_IOMMU=amd:
+# amd-iommu) and edu; the DMA
 # payload runs first, then starts the e2e payload from the ESP.
 first=(--next "$payload" --next-path '\attest-hv\e2e-payload.efi') dmarun=()
 if [ "$mode" = dma ]; then
@@ -41,7 +42,9 @@ if [ "$mode" = dma ]; then
   first=(--next "$dma" --next-path '\attest-hv\e2e-dma.efi' --file "$payload:\\attest-hv\\e2e-payload.efi"
          --set "dma_protection = ${AHV_E2E_DMA_PROTECTION:-on}")
   dmarun=(--pass 'AHV-DMA: PASS' --fail 'AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-E2E: FAIL|AHV-DMA: (case .* )?FAIL')
-  export AHV_QEMU_IOMMU=intel AHV_QEMU_EXTRA="-device edu,dma_mask=0xffffffffffffffff ${AHV_QEMU_EXTRA:-}"
+  export AHV_QEMU_IOMMU=${AHV_QEMU_IOMMU:-intel} AHV_QEMU_EXTRA="-device edu,dma_mask=0xffffffffffffffff ${AHV_QEMU_EXTRA:-}"
+  mkdir -p "$work/logs"
+  [ "$AHV_QEMU_IOMMU" = amd ] && AHV_QEMU_EXTRA+=" -trace amdvi_page_fault -D $work/logs/amdvi-trace.log"
 elif [ -n "${AHV_QEMU_IOMMU:-}" ]; then
   # esp/usb with an emulated IOMMU (e2e-dma-usb): protection required, so
   # the firmware's and the payload's devices all work through the unit.
@@ -88,10 +91,19 @@ if [ "$mode" = dma ]; then
   # The hypervisor took the unit, logged a read fault and a write fault at
   # the hypervisor page the payload aimed at, and its canary there held.
   hvp=$(sed 's/\r//' "$work/logs/console.log" | awk '/^AHV-DMA: hypervisor pages:/{sub(",", "", $5); print tolower($5)}')
-  for t in read write; do
-    grep -aqE "^AHV-HV-IOMMU: DMA fault: .*, $t at $hvp," "$work/logs/hv.log" ||
-      { echo "payload-test: FAIL no IOMMU $t fault logged at $hvp"; exit 1; }
-  done
+  if [ "$AHV_QEMU_IOMMU" = amd ]; then
+    # QEMU 7.2's amd-iommu blocks but never writes an event-log entry
+    # (docs/iommu.md): its own trace shows the IOMMU refusing the page's
+    # first byte, once for the read (a) and once for the write (b).
+    n=$(grep -ac "page fault accessing guest physical address 0x$hvp\$" "$work/logs/amdvi-trace.log" || true)
+    [ "$n" -ge 2 ] || { echo "payload-test: FAIL QEMU's amd-iommu refused $n accesses to $hvp, not 2"; exit 1; }
+    echo "payload-test: amd-iommu refused $n accesses to $hvp (QEMU trace)"
+  else
+    for t in read write; do
+      grep -aqE "^AHV-HV-IOMMU: DMA fault: .*, $t at $hvp," "$work/logs/hv.log" ||
+        { echo "payload-test: FAIL no IOMMU $t fault logged at $hvp"; exit 1; }
+    done
+  fi
   if grep -aq 'hypervisor memory overwritten' "$work/logs/hv.log"; then
     echo "payload-test: FAIL a device wrote into hypervisor memory"; exit 1
   fi
