@@ -7,18 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ahv/x86/acpi_iommu.h"
-
-static int fails, count;
-#define CHECK(c, ...)                                                                              \
-	do {                                                                                       \
-		count++;                                                                           \
-		if (!(c)) {                                                                        \
-			fails++;                                                                   \
-			printf("FAIL line %d: ", __LINE__);                                        \
-			printf(__VA_ARGS__);                                                       \
-			printf("\n");                                                              \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 /* ---- a table builder ---------------------------------------------------------------- */
 struct tb {

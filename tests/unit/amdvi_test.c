@@ -9,18 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ahv/x86/amdvi.h"
-
-static int fails, count;
-#define CHECK(c, ...)                                                                              \
-	do {                                                                                       \
-		count++;                                                                           \
-		if (!(c)) {                                                                        \
-			fails++;                                                                   \
-			printf("FAIL line %d: ", __LINE__);                                        \
-			printf(__VA_ARGS__);                                                       \
-			printf("\n");                                                              \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 /* ---- a spec walk (§2.2.3) ---------------------------------------------------------- */
 struct xlate {

@@ -22,7 +22,7 @@ struct amdvi_unit {
 	uint32_t tail;      /* next command slot */
 };
 static struct {
-	uint32_t n, lock;
+	uint32_t n; /* IOMMUs enabled (polled from then on) */
 	struct amdvi_unit u[AHV_IVRS_MAX_IVHD];
 	struct ahv_pt io;
 	volatile uint64_t *done; /* COMPLETION_WAIT store target */
@@ -77,7 +77,7 @@ static int invalidate(struct amdvi_unit *u)
 	return cmd_push(u, ahv_amdvi_cmd_inval_domain(AMDVI_DOMAIN)) || cmd_sync(u);
 }
 
-static void poll_unit(uint32_t idx)
+void ahv_amdvi_poll_unit(uint32_t idx)
 {
 	struct amdvi_unit *u = &amdvi.u[idx];
 	uint64_t head = rd64(u, AMDVI_EVT_HEAD) & AMDVI_PTR_MASK, tail = rd64(u, AMDVI_EVT_TAIL) & AMDVI_PTR_MASK;
@@ -111,14 +111,7 @@ static void poll_unit(uint32_t idx)
 	}
 }
 
-void ahv_amdvi_poll(void)
-{
-	if (!__atomic_load_n(&amdvi.n, __ATOMIC_ACQUIRE) || __atomic_exchange_n(&amdvi.lock, 1, __ATOMIC_ACQUIRE))
-		return;
-	for (uint32_t i = 0; i < amdvi.n; i++)
-		poll_unit(i);
-	__atomic_store_n(&amdvi.lock, 0, __ATOMIC_RELEASE);
-}
+uint32_t ahv_amdvi_units(void) { return __atomic_load_n(&amdvi.n, __ATOMIC_ACQUIRE); }
 
 /* Program one IOMMU (§3.4): tables and rings, no exclusion range, then
  * command buffer, event log and translation on; its caches dropped. */

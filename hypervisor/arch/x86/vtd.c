@@ -147,11 +147,13 @@ void ahv_iommu_poll(void)
 	if (h && h->magic != AHV_HANDOFF_MAGIC && !__atomic_exchange_n(&canary_told, 1, __ATOMIC_RELAXED))
 		ahv_log("AHV-HV-IOMMU: hypervisor memory overwritten: the handoff at %lx holds %lx\n",
 			(uint64_t)(uintptr_t)h, h->magic);
-	ahv_amdvi_poll();
-	if (!__atomic_load_n(&vtd.n, __ATOMIC_ACQUIRE) || __atomic_exchange_n(&vtd.lock, 1, __ATOMIC_ACQUIRE))
+	uint32_t n = __atomic_load_n(&vtd.n, __ATOMIC_ACQUIRE), namd = ahv_amdvi_units();
+	if ((!n && !namd) || __atomic_exchange_n(&vtd.lock, 1, __ATOMIC_ACQUIRE))
 		return;
-	for (uint32_t i = 0; i < vtd.n; i++)
+	for (uint32_t i = 0; i < n; i++)
 		poll_unit(i);
+	for (uint32_t i = 0; i < namd; i++) /* AMD-Vi (amdvi.c) */
+		ahv_amdvi_poll_unit(i);
 	__atomic_store_n(&vtd.lock, 0, __ATOMIC_RELEASE);
 }
 

@@ -29,6 +29,9 @@ void ahv_iommu_poll(void);
  * and no DMAR: the same steps with a device table, command buffer and event
  * log per IOMMU; [0, top) identity-mapped less the hidden ranges. */
 int ahv_amdvi_setup(struct ahv_hv *hv, uint64_t top, char *why, size_t cap);
-void ahv_amdvi_poll(void);
+/* How many AMD-Vi IOMMUs are on; log and consume IOMMU idx's new events
+ * (ahv_iommu_poll calls it under its lock). */
+uint32_t ahv_amdvi_units(void);
+void ahv_amdvi_poll_unit(uint32_t idx);
 
 #endif
