@@ -302,6 +302,61 @@ static void t_remap(void **st)
 	sim_delete(s);
 }
 
+/* Another address space (another process) asks: the region is judged and
+ * measured through the START caller's tables. The new root's own tables
+ * map the watched page elsewhere; the CHECK still says "not remapped", and
+ * after a write the digest is of the START caller's frame. */
+static uint64_t copy_table(struct sim *s, uint64_t table)
+{
+	uint8_t buf[SIM_4K];
+	uint64_t t = sim_alloc_gpa(s, SIM_4K, SIM_4K);
+
+	assert_true(sim_read(s, AHV_SPACE_GPA, table, buf, SIM_4K));
+	assert_true(sim_write(s, AHV_SPACE_GPA, t, buf, SIM_4K));
+	return t;
+}
+
+static void t_other_address_space(void **st)
+{
+	uint8_t rep[AHV_REPORT_MAX_SIZE], rep2[AHV_REPORT_MAX_SIZE];
+	struct sim *s = started(rep, 0);
+	uint64_t va = g_gva + SIM_4K, other = sim_alloc_gpa(s, SIM_4K, SIM_4K);
+	uint64_t table = s->gpt.root, root2 = 0, parent = 0;
+	uint8_t x = 0x77;
+
+	(void)st;
+	/* copy the four tables on the way to va; link each copy in its copied
+	 * parent (x86 entry: address bits 51:12) */
+	for (unsigned l = 4; l >= 1; l--) {
+		uint64_t t = copy_table(s, table), e;
+		unsigned idx = (unsigned)(va >> (12 + 9 * (l - 1))) & 511;
+
+		if (parent) {
+			unsigned pidx = (unsigned)(va >> (12 + 9 * l)) & 511;
+			assert_true(sim_read(s, AHV_SPACE_GPA, parent + 8 * pidx, &e, 8));
+			e = (e & ~0x000ffffffffff000ull) | t;
+			assert_true(sim_write(s, AHV_SPACE_GPA, parent + 8 * pidx, &e, 8));
+		} else {
+			root2 = t;
+		}
+		assert_true(sim_read(s, AHV_SPACE_GPA, t + 8 * idx, &e, 8));
+		if (l == 1) { /* the page maps another frame in the copy */
+			e = (e & ~0x000ffffffffff000ull) | other;
+			assert_true(sim_write(s, AHV_SPACE_GPA, t + 8 * idx, &e, 8));
+		}
+		parent = t;
+		table = e & 0x000ffffffffff000ull;
+	}
+	s->gpt.root = root2; /* the caller now runs on the copy */
+	assert_int_equal(wcall(s, g_r, 2, AHV_REQ_F_WATCH_CHECK, hdr(rep).watch_id, rep2).rax, AHV_OK);
+	assert_int_equal(res(rep2, 0).flags, AHV_RESULT_F_WATCHED);
+	assert_int_equal(sim_vcpu_write(s, AHV_SPACE_GVA, va, &x, 1, 5, 0), 1); /* the START frame */
+	assert_int_equal(wcall(s, g_r, 2, AHV_REQ_F_WATCH_CHECK, hdr(rep).watch_id, rep2).rax, AHV_OK);
+	assert_int_equal(res(rep2, 0).flags, AHV_RESULT_F_WATCHED | AHV_RESULT_F_MODIFIED);
+	check_digest(s, rep2, 0); /* the model: the START caller's frames */
+	sim_delete(s);
+}
+
 /* END: the last report says ENDED, frames come back, the id is gone. */
 static void t_end(void **st)
 {
@@ -504,6 +559,7 @@ int main(void)
 		cmocka_unit_test(t_write),
 		cmocka_unit_test(t_write_other_cpu),
 		cmocka_unit_test(t_remap),
+		cmocka_unit_test(t_other_address_space),
 		cmocka_unit_test(t_end),
 		cmocka_unit_test(t_expire),
 		cmocka_unit_test(t_refusals),
