@@ -30,7 +30,7 @@
 static const char usage[] =
 	"usage: ahv-reportgen --hv-key HV_PRIV.pem --guest-key GUEST_PRIV.pem\n"
 	"         [--alg sha256|sha384|sha512|sha3-256|sha3-384|sha3-512] [--dev-key]\n"
-	"         [--dma-unprotected]\n"
+	"         [--dma-unprotected] [--watch]\n"
 	"         (--nonce HEX | --nonces FILE) --region FILE[:GVA] [--region ...]\n"
 	"         (--out-request R.bin --out-report P.bin | --jsonl OUT.jsonl)\n"
 	"         [--build-id HEX] [--image-digest HEX] [--config-digest HEX]\n"
@@ -41,6 +41,8 @@ static const char usage[] =
 	"(P-256 or P-384 EC private key, PEM), and the engine writes a report\n"
 	"signed with the hypervisor key. --dev-key sets AHV_REPORT_F_DEV_KEY,\n"
 	"--dma-unprotected AHV_REPORT_F_DMA_UNPROTECTED (no IOMMU taken).\n"
+	"--watch (docs/watch.md): the first request starts a watch over the\n"
+	"regions, every later one (--nonces) is a CHECK of it (a 32-byte hash).\n"
 	"With --nonces (one hex nonce per line) or --jsonl, writes one JSON line\n"
 	"per nonce: {\"nonce\":hex,\"request\":base64,\"report\":base64}.\n"
 	"Reports of one run share a boot id and carry counters 1, 2, ...\n";
@@ -204,6 +206,7 @@ int main(int argc, char **argv)
 		{ "alg", required_argument, NULL, 'a' },
 		{ "dev-key", no_argument, NULL, 'd' },
 		{ "dma-unprotected", no_argument, NULL, 'u' },
+		{ "watch", no_argument, NULL, 'w' },
 		{ "nonce", required_argument, NULL, 'n' },
 		{ "nonces", required_argument, NULL, 'N' },
 		{ "region", required_argument, NULL, 'r' },
@@ -222,7 +225,8 @@ int main(int argc, char **argv)
 		   *config_hex = NULL;
 	struct region_arg regions[AHV_MAX_REGIONS];
 	uint32_t nregions = 0, alg = AHV_WIRE_HASH_SHA256;
-	bool dev_key = false, no_dma = false;
+	bool dev_key = false, no_dma = false, watch = false;
+	uint32_t watch_id = 0; /* --watch: the first report's, CHECKed after */
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -232,6 +236,7 @@ int main(int argc, char **argv)
 		case 'a': alg = parse_alg(optarg); break;
 		case 'd': dev_key = true; break;
 		case 'u': no_dma = true; break;
+		case 'w': watch = true; break;
 		case 'n': nonce_hex = optarg; break;
 		case 'N': nonces_path = optarg; break;
 		case 'q': out_req = optarg; break;
@@ -370,6 +375,16 @@ int main(int argc, char **argv)
 		len = sim_request(req, alg, nonce, (uint32_t)nlen, sr, nregions, &guest, &drbg);
 		if (!len)
 			die("%s", "cannot sign the request");
+		if (watch) {
+			struct ahv_request_hdr h;
+
+			memcpy(&h, req, sizeof(h));
+			h.flags = watch_id ? AHV_REQ_F_WATCH_CHECK : AHV_REQ_F_WATCH_START;
+			h.watch_arg = watch_id;
+			memcpy(req, &h, sizeof(h));
+			if (sim_resign(req, &guest, &drbg))
+				die("%s", "cannot sign the request");
+		}
 		sim_write(s, AHV_SPACE_GVA, rq, req, len);
 		o = sim_call(s, AHV_HC_ATTEST_GUEST_MEMORY, rq, len, rp, AHV_REPORT_MAX_SIZE);
 		if (o.rax != AHV_OK) {
@@ -379,6 +394,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		sim_read(s, AHV_SPACE_GVA, rp, rep, o.rbx);
+		if (watch && !watch_id) {
+			struct ahv_report_hdr rh;
+
+			memcpy(&rh, rep, sizeof(rh));
+			watch_id = rh.watch_id;
+		}
 		if (out) {
 			char *q = b64(req, len), *p = b64(rep, o.rbx);
 

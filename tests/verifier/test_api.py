@@ -284,6 +284,18 @@ try:
     attempt(dict(base_policy, hv_image_digests=["ab" * 32]), "hv_measurement_rejected", "image digest not listed")
     attempt(dict(base_policy, hv_config_digests=["ab" * 32]), "hv_measurement_rejected", "config digest not listed")
     attempt(dict(base_policy, hash_algs=["sha384"]), "hash_alg_rejected", "hash algorithm not allowed")
+    # watched regions (docs/watch.md): "a" requires an unbroken watch
+    wpol = json.loads(json.dumps(base_policy))
+    wpol["regions"][0]["require_watch"] = True
+    attempt(wpol, "policy_region_unwatched", "region requires a watch, the report has none")
+    n = d.challenge()
+    qq, rr = env.reportgen_one(hv, guest, n, regions, watch=True)
+    st, j = d.submit(qq, rr, ["a", "b"])
+    check(st == 200, "the START report of a watch satisfies require_watch: %s %s" % (st, j))
+    acked.append(j["decision_id"])
+    wc = jwt.decode(j["token"], key, algorithms=["ES256"], issuer="attest-verifier-test")["regions"][0]
+    check(wc.get("watch_id", 0) >= 1 and wc.get("unmodified_since_ns", 0) > 0,
+          "token claims the watch and its start: %s" % wc)
     req = json.loads(json.dumps(base_policy))
     req["regions"].append({"name": "kernel", "required": True, "digests": ["11" * 32]})
     attempt(req, "policy_region_missing", "required region not measured")

@@ -110,7 +110,8 @@ class Env:
         return Daemon(self, p, port, name)
 
     # -- reports --------------------------------------------------------------
-    def reportgen_one(self, hv, guest, nonce_hex, regions, alg=None, dev_key=False, dma_unprotected=False):
+    def reportgen_one(self, hv, guest, nonce_hex, regions, alg=None, dev_key=False, dma_unprotected=False,
+                      watch=False):
         q, r = self.path("q.bin"), self.path("r.bin")
         args = [self.reportgen, "--hv-key", hv, "--guest-key", guest, "--nonce", nonce_hex]
         if alg:
@@ -119,6 +120,8 @@ class Env:
             args += ["--dev-key"]
         if dma_unprotected:
             args += ["--dma-unprotected"]
+        if watch:
+            args += ["--watch"]
         for reg in regions:
             args += ["--region", reg]
         args += ["--out-request", q, "--out-report", r]
