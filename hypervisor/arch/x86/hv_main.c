@@ -109,14 +109,21 @@ static uint64_t monotonic_ns(void *ctx)
 
 /* Watched regions (docs/watch.md): the pool share the core keeps its watch
  * table and page entries in (512 KiB: ~60000 pages, 230 MiB watched), and
- * the back end's nested-table hook. */
+ * the back end's nested-table hook, then the VT-d tables'. */
 #define WATCH_POOL_PAGES 128
 static struct ahv_hv *watch_hv;
 
 static int watch_protect(void *ctx, uint64_t gpa, bool protect)
 {
 	(void)ctx;
-	return watch_hv->ops->nested_protect(watch_hv, gpa, protect);
+	if (watch_hv->ops->nested_protect(watch_hv, gpa, protect))
+		return -1;
+	/* DMA too (vtd.c); a failed protect changes nothing in either. */
+	if (ahv_iommu_protect(gpa, protect) && protect) {
+		watch_hv->ops->nested_protect(watch_hv, gpa, 0);
+		return -1;
+	}
+	return 0;
 }
 
 /* UEFI types that are RAM for protocol.md §4.3 rule 6 (UEFI 2.10 §7.2). */
@@ -305,7 +312,7 @@ int ahv_hv_prepare(struct ahv_handoff *h, struct ahv_launch *out)
 	if (rc < 0)
 		return fail(h, why);
 	if (rc == 0 && (h->policy & AHV_HO_DMA_REQUIRED))
-		return fail(h, "no IOMMU this hypervisor can take (no ACPI DMAR or IVRS table, or protection compiled out): "
+		return fail(h, "no IOMMU this hypervisor can take (no DMAR/IVRS table, or protection compiled out): "
 			       "devices could read and write hypervisor memory; set dma_protection = off to start "
 			       "without DMA protection (docs/iommu.md)");
 	if (rc == 0) /* every report says so (protocol.md §9, DMA_UNPROTECTED) */
