@@ -229,7 +229,7 @@ int ahv_amdvi_setup(struct ahv_hv *hv, uint64_t top, char *why, size_t cap)
 		if (!(ivrs_g.ivhd[i].flags & AMDVI_IVHD_F_COHERENT))
 			coherent = 0;
 	/* IOMMUs whose accesses do not snoop read the tables from memory:
-	 * written back first (IVHD Coherent, §5.2.2.1). */
+	 * written back first (IVHD Coherent flag, §5.2.2). */
 	if (!coherent)
 		__asm__ volatile("wbinvd" ::: "memory");
 	for (uint32_t i = 0; i < n; i++)

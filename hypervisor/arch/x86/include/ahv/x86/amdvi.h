@@ -45,7 +45,7 @@
  * is implemented), PCSup bit 9 (performance counters). */
 #define AMDVI_EFR_IASUP (1ull << 6)
 #define AMDVI_EFR_PCSUP (1ull << 9)
-/* IVHD Flags (§5.2.2.1): Coherent bit 5 - the IOMMU's own table and buffer
+/* IVHD Flags (§5.2.2, IVHD block): Coherent bit 5 - the IOMMU's own table and buffer
  * accesses snoop the caches (then Control.Coherent is set too). */
 #define AMDVI_IVHD_F_COHERENT 0x20u
 
@@ -146,7 +146,7 @@ static inline struct ahv_amdvi_cmd ahv_amdvi_cmd_inval_all(void)
 
 /* Event log entries (§2.5, 128 bits): DeviceID 15:0, EventCode 63:60,
  * event-specific flags 59:48, address in the second quad.
- * IO_PAGE_FAULT (§2.5.3, EventCode 2h): flags PR bit 52 (the page was
+ * IO_PAGE_FAULT (§2.5, its event format; EventCode 2h): flags PR bit 52 (the page was
  * present: a permission fault), RW bit 53 (1: a write), I bit 51 (an
  * interrupt request). */
 #define AMDVI_EVT_IO_PAGE_FAULT 0x2u
