@@ -370,10 +370,14 @@ struct ahv_watch_record {
 			      else the end of the unmodified interval */
 	uint64_t gpa;      /* MODIFIED: guest-physical address written */
 	uint64_t rip;      /* MODIFIED: the writer's RIP (0: not a vCPU) */
-	uint32_t apic_id;  /* MODIFIED: the writer's initial APIC id */
+	uint32_t apic_id;  /* MODIFIED: the writer's initial APIC id, or
+			      AHV_WATCH_APIC_DEVICE */
 	uint32_t reserved; /* 0 */
 };
 #define AHV_WATCH_RECORD_OFFSET AHV_WATCH_HASH_SIZE
+/* apic_id of a DMA write (an IOMMU fault, docs/watch.md): rip is then the
+ * device's PCI source id (bus << 8 | device << 3 | function). */
+#define AHV_WATCH_APIC_DEVICE 0xFFFFFFFFu
 
 struct ahv_report_tail {
 	uint8_t signature[AHV_SIG_FIELD_SIZE]; /* r||s, zero padded */

@@ -76,7 +76,7 @@ static struct {
 	uint32_t n;
 	struct vtd_unit u[AHV_DMAR_MAX_DRHD];
 	struct ahv_pt sl;
-	uint32_t lock;
+	uint32_t lock, inv_lock; /* the fault poll; register invalidation */
 	uint64_t faults;
 } vtd;
 static struct ahv_dmar dmar_g;
@@ -111,6 +111,18 @@ static int wait_clear64(const struct vtd_unit *u, unsigned off, uint64_t bit)
 	return -1;
 }
 
+/* Global IOTLB invalidation through the IOTLB register (§6.5.1 register-
+ * based invalidation, §11.4.6.3 IOTLB_REG): drops every cached translation
+ * and the paging-structure caches of every domain (§6.5.2 "IOTLB
+ * invalidation" flushes the PDE caches too), draining writes and reads
+ * first where the unit can. Caller holds vtd.inv_lock or runs alone. */
+static int iotlb_global(const struct vtd_unit *u)
+{
+	unsigned iotlb = (unsigned)ECAP_IRO(u->ecap) + 8;
+	wr64(u, iotlb, IOTLB_IVT | IOTLB_GLOBAL | (CAP_DRD(u->cap) ? IOTLB_DR : 0) | (CAP_DWD(u->cap) ? IOTLB_DW : 0));
+	return wait_clear64(u, iotlb, IOTLB_IVT);
+}
+
 static void poll_unit(uint32_t idx)
 {
 	const struct vtd_unit *u = &vtd.u[idx];
@@ -130,6 +142,13 @@ static void poll_unit(uint32_t idx)
 			sid >> 8, (sid >> 3) & 31, sid & 7,
 			t == 0 ? "write" : t == 1 ? "read" : t == 2 ? "page request" : "atomic",
 			lo & ~(uint64_t)0xfff, (unsigned)(hi >> 32) & 0xff);
+		/* A DMA write the W = 0 of a watched frame blocked: the watch's
+		 * first write, by a device (docs/watch.md); the frame is given
+		 * back in the nested and these tables, as for a CPU write. */
+		if (t == 0 && ahv_hv_g.core &&
+		    ahv_watch_write_fault(ahv_hv_g.core, lo & ~(uint64_t)0xfff, sid, AHV_WATCH_APIC_DEVICE))
+			ahv_log("AHV-HV-IOMMU: DMA write at %lx by %02x:%02x.%x recorded for a watched region\n",
+				lo & ~(uint64_t)0xfff, sid >> 8, (sid >> 3) & 31, sid & 7);
 		wr64(u, fro + i * 16 + 8, 1ull << 63); /* F is RW1C */
 	}
 	if (fsts & FSTS_PFO) {
@@ -157,6 +176,31 @@ void ahv_iommu_poll(void)
 	__atomic_store_n(&vtd.lock, 0, __ATOMIC_RELEASE);
 }
 
+int ahv_iommu_protect(uint64_t gpa, int protect)
+{
+	uint32_t n = __atomic_load_n(&vtd.n, __ATOMIC_ACQUIRE);
+	int rc = 0;
+
+	/* Absent for devices (the hypervisor's): nothing to take away. */
+	if (!n || !ahv_pt_lookup(&vtd.sl, gpa, NULL))
+		return 0;
+	while (__atomic_exchange_n(&vtd.inv_lock, 1, __ATOMIC_ACQUIRE))
+		ahv_pause();
+	/* W is bit 1 here as in EPT (§9.8): the nested tables' helper. */
+	if (ahv_nested_wp(&vtd.sl, gpa, protect, SL_W))
+		rc = -1;
+	for (uint32_t i = 0; i < n && !rc; i++)
+		if (!ECAP_C(vtd.u[i].ecap)) { /* walks do not snoop (§11.4.3 C) */
+			__asm__ volatile("wbinvd" ::: "memory");
+			break;
+		}
+	for (uint32_t i = 0; i < n && !rc; i++)
+		if ((CAP_RWBF(vtd.u[i].cap) && gcmd(&vtd.u[i], GCMD_WBF, 1)) || iotlb_global(&vtd.u[i]))
+			ahv_log("AHV-HV-IOMMU: VT-d unit %u does not complete an IOTLB invalidation\n", i);
+	__atomic_store_n(&vtd.inv_lock, 0, __ATOMIC_RELEASE);
+	return rc;
+}
+
 /* Program one unit: faults masked and drained, root table, global
  * context-cache and IOTLB invalidation, translation on (§6.5 / §11.4). */
 static int enable_unit(struct vtd_unit *u, uint32_t idx, uint64_t root, char *why, size_t cap)
@@ -177,9 +221,7 @@ static int enable_unit(struct vtd_unit *u, uint32_t idx, uint64_t root, char *wh
 	wr64(u, VTD_CCMD, CCMD_ICC | CCMD_GLOBAL);
 	if (wait_clear64(u, VTD_CCMD, CCMD_ICC))
 		goto dead;
-	unsigned iotlb = (unsigned)ECAP_IRO(u->ecap) + 8;
-	wr64(u, iotlb, IOTLB_IVT | IOTLB_GLOBAL | (CAP_DRD(u->cap) ? IOTLB_DR : 0) | (CAP_DWD(u->cap) ? IOTLB_DW : 0));
-	if (wait_clear64(u, iotlb, IOTLB_IVT))
+	if (iotlb_global(u))
 		goto dead;
 	if (gcmd(u, GCMD_TE, 1))
 		goto dead;

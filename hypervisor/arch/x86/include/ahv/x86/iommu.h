@@ -25,6 +25,14 @@ int ahv_iommu_setup(struct ahv_hv *hv, char *why, size_t cap);
  * the last call: polled at every hypercall, no fault interrupt. */
 void ahv_iommu_poll(void);
 
+/* Watched regions (docs/watch.md), with the nested tables' hook: take
+ * (protect) or give back write permission for the 4 KiB frame at gpa in
+ * the VT-d second-level table (a large leaf split, pt.c), then invalidate
+ * every unit's IOTLB. 0, or -1 when no table page is left. A no-op without
+ * VT-d (AMD-Vi tables are not changed). A DMA write the unit then blocks
+ * there is recorded by ahv_iommu_poll as the watch's first write. */
+int ahv_iommu_protect(uint64_t gpa, int protect);
+
 /* AMD-Vi (amdvi.c), from the two above when the platform has an IVRS table
  * and no DMAR: the same steps with a device table, command buffer and event
  * log per IOMMU; [0, top) identity-mapped less the hidden ranges. */
