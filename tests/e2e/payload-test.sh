@@ -103,6 +103,10 @@ if [ "$mode" = dma ]; then
       grep -aqE "^AHV-HV-IOMMU: DMA fault: .*, $t at $hvp," "$work/logs/hv.log" ||
         { echo "payload-test: FAIL no IOMMU $t fault logged at $hvp"; exit 1; }
     done
+    # Behind VT-d the watch case ran (dma_watch.c), not skipped.
+    sed 's/\r//' "$work/logs/console.log" | grep -a '^AHV-DMA: case watch-dma' | sed 's/^/payload-test: /'
+    grep -aq '^AHV-DMA: case watch-dma ok' "$work/logs/console.log" ||
+      { echo "payload-test: FAIL the watch-dma case did not pass"; exit 1; }
   fi
   if grep -aq 'hypervisor memory overwritten' "$work/logs/hv.log"; then
     echo "payload-test: FAIL a device wrote into hypervisor memory"; exit 1

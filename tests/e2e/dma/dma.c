@@ -8,7 +8,8 @@
  *       neither may arrive;
  *   (b) from guest RAM into a hypervisor page: the handoff's magic, which
  *       the hypervisor checks at every hypercall (vtd.c) and logs if changed;
- *   (c) between two guest pages: must work.
+ *   (c) between two guest pages: must work;
+ *   (d) into a watched guest page (dma_watch.c): blocked and recorded.
  * A DMA goes RAM -> device buffer -> RAM (two commands, each polled). The
  * hypervisor's pages are found as the first page of the memory map's
  * runtime-services ranges whose load faults with #GP (its nested tables),
@@ -23,6 +24,7 @@
 #include "attest/wire.h"
 #include "guest_call.h"
 #include "trap.h"
+#include "dma_watch.h"
 
 #define EDU_ID 0x11e81234u
 #define EDU_DMA_SRC 0x80
@@ -35,6 +37,7 @@
 #define HANDOFF_MAGIC 0x46464F48564841ull /* "AHVHOFF" (hv.h AHV_HANDOFF_MAGIC) */
 
 static volatile uint8_t *edu;
+static uint16_t edu_sid; /* PCI requester id: bus << 8 | device << 3 */
 
 static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
 static inline uint32_t inl(uint16_t port)
@@ -66,6 +69,7 @@ static int find_edu(void)
 			/* memory space (bit 1) and bus master (bit 2) on */
 			pci_write(bus, dev, 0, 0x04, (pci_read(bus, dev, 0, 0x04) & 0xffff) | 6);
 			edu = (volatile uint8_t *)(uintptr_t)bar;
+			edu_sid = (uint16_t)(bus << 8 | dev << 3);
 			Print(L"AHV-DMA: edu at %02x:%02x.0, BAR0 %lx\r\n", bus, dev, (uint64_t)bar);
 			return 0;
 		}
@@ -198,6 +202,12 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	memset(b, 0, 4096);
 	rc = copy((uintptr_t)a, (uintptr_t)b, 2048);
 	verdict("guest-to-guest-after", !rc && !memcmp(a, b, 2048), "rc/first byte", (uint64_t)rc, b[0]);
+
+	/* (d) into a watched guest page: blocked, recorded (dma_watch.c). */
+	uint32_t v[4];
+	ahv_cpuid(0, 0, v);
+	const struct dma_watch_env we = {.intel = v[1] == 0x756e6547, .sid = edu_sid, .src = (uintptr_t)a, .copy = copy};
+	fails += !dma_watch_case(image, &we);
 
 	Print(L"AHV-DMA: %a\r\n", fails ? "FAIL" : "PASS");
 

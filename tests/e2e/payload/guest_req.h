@@ -66,6 +66,16 @@ static inline int guest_tsc_entropy(void *arg, uint8_t *out, size_t len)
 	return 0;
 }
 
+/* The body of a payload's ahv_crypto_fatal (mbedTLS's exit): say so on
+ * the console with the payload's marker and power off. */
+static inline void guest_crypto_fatal(const char *tag, int status)
+{
+	Print(L"%a: FAIL crypto heap corruption (%d)\r\n", tag, status);
+	uefi_call_wrapper(RT->ResetSystem, 4, EfiResetShutdown, EFI_ABORTED, 0, NULL);
+	for (;;)
+		__asm__ volatile("hlt");
+}
+
 /* A file on the ESP the payload was started from, open for reading, or NULL. */
 static inline EFI_FILE_HANDLE guest_open_on_esp(EFI_HANDLE image, CHAR16 *path)
 {
