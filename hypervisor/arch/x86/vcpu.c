@@ -240,25 +240,6 @@ void ahv_vcpu_hypercall(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_e
 	v->gprs.rdx = x->regs.rdx;
 }
 
-enum ahv_paging ahv_paging_mode(uint64_t cr0, uint64_t cr4, uint64_t efer)
-{
-	if (!(cr0 & CR0_PG))
-		return AHV_PAGING_NONE;
-	if (efer & EFER_LMA)
-		return (cr4 & CR4_LA57) ? AHV_PAGING_5LVL : AHV_PAGING_4LVL;
-	return (cr4 & CR4_PAE) ? AHV_PAGING_PAE : AHV_PAGING_32;
-}
-
-uint64_t ahv_vcpu_get_gpr(struct ahv_vcpu *v, enum ahv_gpr r)
-{
-	return ((const uint64_t *)&v->gprs)[r & 15];
-}
-
-void ahv_vcpu_set_gpr(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val)
-{
-	((uint64_t *)&v->gprs)[r & 15] = val;
-}
-
 /* ---- intercepted I/O ports --------------------------------------------------- */
 int ahv_io_intercepts(const struct ahv_hv *hv, uint8_t *bitmap)
 {

@@ -177,6 +177,28 @@ static void skip_insn(struct svm_vcpu *s, unsigned len)
 		s->vmcb->save.rip += len;
 }
 
+/* ---- the guest state every consumer reads at an exit ------------------------ */
+/* The one place the SVM back end fills struct ahv_vcpu_exit (hypercall,
+ * xAPIC trap, and any later consumer): the guest's view, SVME hidden. */
+static void exit_state(struct ahv_vcpu *v, struct ahv_vcpu_exit *x)
+{
+	const struct vmcb_save *g = &((struct svm_vcpu *)v->arch)->vmcb->save;
+	*x = (struct ahv_vcpu_exit){
+		.cr0 = g->cr0,
+		.cr3 = g->cr3,
+		.cr4 = g->cr4,
+		.efer = g->efer & ~EFER_SVME, /* SVM is hidden from the guest */
+		/* 64-bit mode: EFER.LMA and CS.L, descriptor bit 53 = attrib
+		 * bit 9 (§15.5.1 segment attribute format; APM Vol. 2 §4.8.1). */
+		.cs_l = (g->efer & EFER_LMA) && (g->cs.attrib & (1u << 9)),
+		/* CPL: VMCB state-save offset 0xCB (APM Vol. 2 Appendix B). */
+		.cpl = g->cpl,
+		.apic_id = v->apic_id,
+		/* PKRU is not in the VMCB: the host's is the guest's. */
+		.pkru = ahv_guest_pkru(g->cr4),
+	};
+}
+
 /* ---- exit handlers ------------------------------------------------------------- */
 /* EFER bits a guest may write (APM Vol. 2 §3.1.7): the architectural ones,
  * and FFXSR/TCE only where this CPU has them (CPUID Fn8000_0001_EDX[25],
@@ -249,12 +271,10 @@ static void exit_ioio(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 static void exit_apic_write(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s, uint64_t gpa)
 {
 	struct vmcb_save *g = &s->vmcb->save;
-	int lm = (g->efer & EFER_LMA) && (g->cs.attrib & (1u << 9));
-	struct ahv_vcpu_exit x = {.cr0 = g->cr0, .cr3 = g->cr3, .cr4 = g->cr4, .efer = g->efer,
-				  .cs_l = lm, .cpl = g->cpl, .apic_id = v->apic_id,
-				  .pkru = ahv_guest_pkru(g->cr4)};
+	struct ahv_vcpu_exit x;
 	unsigned len;
-	if (ahv_xapic_store(hv, v, &x, (lm ? 0 : g->cs.base) + g->rip, gpa, &len)) {
+	exit_state(v, &x);
+	if (ahv_xapic_store(hv, v, &x, (x.cs_l ? 0 : g->cs.base) + g->rip, gpa, &len)) {
 		inject_gp(s);
 		return;
 	}
@@ -357,19 +377,8 @@ static void exit_npf(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 
 static void exit_vmmcall(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 {
-	struct vmcb_save *g = &s->vmcb->save;
-	struct ahv_vcpu_exit x = {
-		.cr0 = g->cr0,
-		.cr3 = g->cr3,
-		.cr4 = g->cr4,
-		.efer = g->efer & ~EFER_SVME,
-		/* CS.L is descriptor bit 53 = attrib bit 9 (§15.5.1). */
-		.cs_l = (g->cs.attrib >> 9) & 1,
-		/* CPL: VMCB state-save offset 0xCB (APM Vol. 2 Appendix B). */
-		.cpl = g->cpl,
-		/* PKRU is not in the VMCB: the host's is the guest's. */
-		.pkru = ahv_guest_pkru(g->cr4),
-	};
+	struct ahv_vcpu_exit x;
+	exit_state(v, &x);
 	ahv_vcpu_hypercall(hv, v, &x);
 	skip_insn(s, 3); /* VMMCALL is 0F 01 D9 */
 }
@@ -613,26 +622,7 @@ static int svm_prepare_ap(struct ahv_hv *hv, struct ahv_vcpu *v)
 	return 0;
 }
 
-/* ---- accessors for the core ----------------------------------------------- */
-static struct vmcb *vm(struct ahv_vcpu *v) { return ((struct svm_vcpu *)v->arch)->vmcb; }
-static uint64_t svm_guest_cr3(struct ahv_vcpu *v) { return vm(v)->save.cr3; }
-/* CPL: the VMCB's CPL field (APM Vol. 2 Appendix B, offset 0x4CB). */
-static unsigned svm_guest_cpl(struct ahv_vcpu *v) { return vm(v)->save.cpl; }
-static uint64_t svm_guest_efer(struct ahv_vcpu *v) { return vm(v)->save.efer & ~EFER_SVME; }
-
-static enum ahv_paging svm_guest_paging(struct ahv_vcpu *v)
-{
-	struct vmcb_save *g = &vm(v)->save;
-	return ahv_paging_mode(g->cr0, g->cr4, g->efer);
-}
-
-static int svm_guest_long_mode(struct ahv_vcpu *v)
-{
-	struct vmcb_save *g = &vm(v)->save;
-	/* CS.L is descriptor bit 53 = attrib bit 9 (§15.5.1 segment attrib format). */
-	return (g->efer & EFER_LMA) && (g->cs.attrib & (1u << 9));
-}
-
+/* ---- for hv_main.c ------------------------------------------------------- */
 /* Watched regions: R/W of the frame's 4 KiB leaf in the shared NPT
  * (APM Vol. 2 §5.4.1; NPT entries are long-mode entries, §15.25.5). */
 static int svm_nested_protect(struct ahv_hv *hv, uint64_t gpa, int protect)
@@ -649,7 +639,7 @@ static void svm_nested_info(struct ahv_vcpu *v, struct ahv_nested *n)
 	n->levels = (ahv_read_cr4() & CR4_LA57) ? 5 : 4;
 	n->page_1g = s->npt.max_leaf_level == 3;
 	n->nxe = (ahv_rdmsr(MSR_EFER) & EFER_NXE) != 0;
-	n->root = vm(v)->ctl.n_cr3;
+	n->root = s->vmcb->ctl.n_cr3;
 }
 
 const struct ahv_vmm_ops ahv_svm_ops = {
@@ -658,15 +648,7 @@ const struct ahv_vmm_ops ahv_svm_ops = {
 	.probe = svm_probe,
 	.prepare = svm_prepare,
 	.host_entry = svm_host_entry,
-	.get_gpr = ahv_vcpu_get_gpr,
-	.set_gpr = ahv_vcpu_set_gpr,
-	.guest_cr3 = svm_guest_cr3,
-	.guest_cpl = svm_guest_cpl,
-	.guest_paging = svm_guest_paging,
-	.guest_long_mode = svm_guest_long_mode,
-	.guest_efer = svm_guest_efer,
 	.nested_info = svm_nested_info,
-	.dump = svm_dump,
 	.prepare_ap = svm_prepare_ap,
 	.nested_protect = svm_nested_protect,
 };

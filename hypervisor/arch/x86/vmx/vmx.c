@@ -346,6 +346,37 @@ static void skip_insn(void)
 		vmwrite(VMCS_GUEST_INTERRUPTIBILITY, irq & ~3ull);
 }
 
+/* ---- the guest state every consumer reads at an exit ------------------------ */
+/* CPL = SS.DPL, access-rights bits 6:5 (§25.4.1, Table 25-2 note). */
+static unsigned guest_cpl(void)
+{
+	return (unsigned)(vmread(VMCS_GUEST_ES_AR + 2 * VSEG_SS) >> 5) & 3;
+}
+
+/* CS.L, access-rights bit 13 (§25.4.1). */
+static int guest_cs_l(void)
+{
+	return (vmread(VMCS_GUEST_ES_AR + 2 * VSEG_CS) >> 13) & 1;
+}
+
+/* The one place the VT-x back end fills struct ahv_vcpu_exit (hypercall,
+ * xAPIC trap, and any later consumer): the guest's view, VMXE hidden. */
+static void exit_state(struct ahv_vcpu *v, struct ahv_vcpu_exit *e)
+{
+	*e = (struct ahv_vcpu_exit){
+		.cr0 = vmread(VMCS_GUEST_CR0),
+		.cr3 = vmread(VMCS_GUEST_CR3),
+		.cr4 = vmread(VMCS_GUEST_CR4) & ~CR4_VMXE,
+		.efer = vmread(VMCS_GUEST_EFER),
+		/* 64-bit mode: IA32_EFER.LMA and CS.L (Vol. 3A §5.2.1). */
+		.cs_l = (vmread(VMCS_GUEST_EFER) & EFER_LMA) && guest_cs_l(),
+		.cpl = (uint8_t)guest_cpl(),
+		.apic_id = v->apic_id,
+	};
+	/* PKRU is not in the VMCS: the host's is the guest's. */
+	e->pkru = ahv_guest_pkru(e->cr4);
+}
+
 /* ---- exit handlers ----------------------------------------------------------------- */
 typedef void (*vmx_handler)(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x);
 
@@ -354,24 +385,6 @@ static void exit_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x
 	(void)x;
 	ahv_vcpu_cpuid(hv, v, vmread(VMCS_GUEST_CR4));
 	skip_insn();
-}
-
-/* The guest state the core reads at an exit (hypercall, xAPIC trap). */
-static void exit_state(struct ahv_vcpu *v, struct ahv_vcpu_exit *e)
-{
-	uint64_t cs_ar = vmread(VMCS_GUEST_ES_AR + 2 * VSEG_CS);
-	*e = (struct ahv_vcpu_exit){
-		.cr0 = vmread(VMCS_GUEST_CR0),
-		.cr3 = vmread(VMCS_GUEST_CR3),
-		.cr4 = vmread(VMCS_GUEST_CR4) & ~CR4_VMXE,
-		.efer = vmread(VMCS_GUEST_EFER),
-		.cs_l = (cs_ar >> 13) & 1, /* AR bit 13: L (§25.4.1) */
-		/* CPL = SS.DPL, AR bits 6:5 (§25.4.1, Table 25-2 note). */
-		.cpl = (uint8_t)((vmread(VMCS_GUEST_ES_AR + 2 * VSEG_SS) >> 5) & 3),
-		.apic_id = v->apic_id,
-	};
-	/* PKRU is not in the VMCS: the host's is the guest's. */
-	e->pkru = ahv_guest_pkru(e->cr4);
 }
 
 static void exit_vmcall(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
@@ -438,7 +451,7 @@ static void exit_xsetbv(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *
 	uint32_t r[4];
 	uint64_t val = (v->gprs.rdx & 0xffffffffu) << 32 | (v->gprs.rax & 0xffffffffu);
 	ahv_cpuid(0xD, 0, r); /* XCR0 bits the CPU supports (Vol. 1 §13.2) */
-	unsigned cpl = (unsigned)(vmread(VMCS_GUEST_ES_AR + 2 * VSEG_SS) >> 5) & 3;
+	unsigned cpl = guest_cpl();
 	/* CR4.OSXSAVE is guest-owned (not in the CR4 guest/host mask): the
 	 * guest CR4 field holds it, the read shadow may be stale (§25.6.6). */
 	int osxsave = (vmread(VMCS_GUEST_CR4) & CR4_OSXSAVE) != 0;
@@ -517,7 +530,7 @@ static void cr_ctx(struct vmx_vcpu *x, struct ahv_cr_ctx *c)
 	c->cr4 = (vmread(VMCS_GUEST_CR4) & ~x->cr4_mask) | (vmread(VMCS_CR4_SHADOW) & x->cr4_mask);
 	c->cr3 = vmread(VMCS_GUEST_CR3);
 	c->efer = vmread(VMCS_GUEST_EFER);
-	c->cs_l = (vmread(VMCS_GUEST_ES_AR + 2 * VSEG_CS) >> 13) & 1; /* AR bit 13: L (§25.4.1) */
+	c->cs_l = guest_cs_l();
 }
 
 static void exit_cr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
@@ -861,9 +874,8 @@ static void vmx_dump(struct ahv_vcpu *v)
 	ahv_log("guest: exit reason %lx qual %lx gpa %lx intinfo %lx idtvec %lx insn-error %lu\n",
 		vmread(VMCS_EXIT_REASON), vmread(VMCS_EXIT_QUALIFICATION), vmread(VMCS_GUEST_PHYS_ADDR),
 		vmread(VMCS_EXIT_INTR_INFO), vmread(VMCS_IDT_VECTORING_INFO), vmread(VMCS_VM_INSN_ERROR));
-	ahv_log("guest: rip %016lx rsp %016lx rflags %016lx cpl %lu\n", vmread(VMCS_GUEST_RIP),
-		vmread(VMCS_GUEST_RSP), vmread(VMCS_GUEST_RFLAGS),
-		(vmread(VMCS_GUEST_ES_AR + 2 * VSEG_SS) >> 5) & 3);
+	ahv_log("guest: rip %016lx rsp %016lx rflags %016lx cpl %u\n", vmread(VMCS_GUEST_RIP),
+		vmread(VMCS_GUEST_RSP), vmread(VMCS_GUEST_RFLAGS), guest_cpl());
 	ahv_log("guest: cr0 %016lx cr3 %016lx cr4 %016lx efer %lx (shadows %lx %lx)\n", vmread(VMCS_GUEST_CR0),
 		vmread(VMCS_GUEST_CR3), vmread(VMCS_GUEST_CR4), vmread(VMCS_GUEST_EFER), vmread(VMCS_CR0_SHADOW),
 		vmread(VMCS_CR4_SHADOW));
@@ -1126,28 +1138,7 @@ static int vmx_prepare_ap(struct ahv_hv *hv, struct ahv_vcpu *v)
 	return 0;
 }
 
-/* ---- accessors for the core ----------------------------------------------- */
-static uint64_t vmx_guest_cr3(struct ahv_vcpu *v) { (void)v; return vmread(VMCS_GUEST_CR3); }
-/* CPL = SS.DPL (§25.4.1). */
-static unsigned vmx_guest_cpl(struct ahv_vcpu *v)
-{
-	(void)v;
-	return (unsigned)(vmread(VMCS_GUEST_ES_AR + 2 * VSEG_SS) >> 5) & 3;
-}
-static uint64_t vmx_guest_efer(struct ahv_vcpu *v) { (void)v; return vmread(VMCS_GUEST_EFER); }
-
-static enum ahv_paging vmx_guest_paging(struct ahv_vcpu *v)
-{
-	(void)v;
-	return ahv_paging_mode(vmread(VMCS_GUEST_CR0), vmread(VMCS_GUEST_CR4), vmread(VMCS_GUEST_EFER));
-}
-
-static int vmx_guest_long_mode(struct ahv_vcpu *v)
-{
-	(void)v;
-	return (vmread(VMCS_GUEST_EFER) & EFER_LMA) && (vmread(VMCS_GUEST_ES_AR + 2 * VSEG_CS) & (1u << 13));
-}
-
+/* ---- for hv_main.c ------------------------------------------------------- */
 /* Watched regions: W (bit 1) of the frame's 4 KiB leaf in the shared EPT
  * (SDM Vol. 3C §29.3.2 Table 29-6). */
 static int vmx_nested_protect(struct ahv_hv *hv, uint64_t gpa, int protect)
@@ -1172,15 +1163,7 @@ const struct ahv_vmm_ops ahv_vmx_ops = {
 	.probe = vmx_probe,
 	.prepare = vmx_prepare,
 	.host_entry = vmx_host_entry,
-	.get_gpr = ahv_vcpu_get_gpr,
-	.set_gpr = ahv_vcpu_set_gpr,
-	.guest_cr3 = vmx_guest_cr3,
-	.guest_cpl = vmx_guest_cpl,
-	.guest_paging = vmx_guest_paging,
-	.guest_long_mode = vmx_guest_long_mode,
-	.guest_efer = vmx_guest_efer,
 	.nested_info = vmx_nested_info,
-	.dump = vmx_dump,
 	.prepare_ap = vmx_prepare_ap,
 	.nested_protect = vmx_nested_protect,
 };

@@ -123,9 +123,6 @@ struct ahv_vcpu {
 	 * touched by host code. */
 };
 
-/* The arch-neutral view of a guest's paging mode at an exit. */
-enum ahv_paging { AHV_PAGING_NONE, AHV_PAGING_32, AHV_PAGING_PAE, AHV_PAGING_4LVL, AHV_PAGING_5LVL };
-
 struct ahv_hv;
 
 /* ---- the back-end ops table ------------------------------------------------ */
@@ -141,19 +138,12 @@ struct ahv_vmm_ops {
 	 * state as the guest's (resuming at guest_rip/guest_rsp), switch to the
 	 * host's tables and enter the guest. Never returns. */
 	void (*host_entry)(void *vcpu, uint64_t guest_rsp, uint64_t guest_rip);
-	/* Guest state at an exit, for the core. */
-	uint64_t (*get_gpr)(struct ahv_vcpu *v, enum ahv_gpr r);
-	void (*set_gpr)(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val);
-	uint64_t (*guest_cr3)(struct ahv_vcpu *v);
-	unsigned (*guest_cpl)(struct ahv_vcpu *v);
-	enum ahv_paging (*guest_paging)(struct ahv_vcpu *v);
-	int (*guest_long_mode)(struct ahv_vcpu *v); /* EFER.LMA && CS.L */
-	uint64_t (*guest_efer)(struct ahv_vcpu *v);
 	/* The guest's nested paging as the core walks it: format, levels,
-	 * 1 GiB leaves, root (ahv/platform.h struct ahv_nested). */
+	 * 1 GiB leaves, root (ahv/platform.h struct ahv_nested); hv_main.c
+	 * hands it to the core once (setup_core). The guest state the core
+	 * reads at an exit travels in struct ahv_vcpu_exit, filled by the back
+	 * end's one exit_state (svm.c, vmx.c), not through this table. */
 	void (*nested_info)(struct ahv_vcpu *v, struct ahv_nested *n);
-	/* Print guest state (panic path). */
-	void (*dump)(struct ahv_vcpu *v);
 	/* smp = on (NULL: the back end cannot start application processors
 	 * yet). Prepare the calling AP as vCPU v (shared nested tables and
 	 * bitmaps from the boot CPU's prepare); probe has passed on this CPU
@@ -246,13 +236,6 @@ void ahv_vcpu_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t guest_cr4);
  * efer, cs_l, cpl) as the back end read it; the registers come from and go
  * back to v->gprs. The caller advances RIP. */
 void ahv_vcpu_hypercall(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_exit *x);
-/* Guest paging mode from CR0/CR4/EFER (SDM Vol. 3A §4.1.1 Table 4-1; APM
- * Vol. 2 §5.1). */
-enum ahv_paging ahv_paging_mode(uint64_t cr0, uint64_t cr4, uint64_t efer);
-/* The GPR accessors of the ops table (both back ends sync RSP/RAX into
- * v->gprs around every exit). */
-uint64_t ahv_vcpu_get_gpr(struct ahv_vcpu *v, enum ahv_gpr r);
-void ahv_vcpu_set_gpr(struct ahv_vcpu *v, enum ahv_gpr r, uint64_t val);
 
 /* smp = on: stop every other vCPU (docs/smp.md). A vCPU that is asked
  * to stop (kick NMI, or it sees the request while waiting in its host)
