@@ -281,7 +281,11 @@ size_t ahv_guest_fetch(struct ahv_core *core, const struct ahv_vcpu_exit *x, uin
 				      : ahv_xlate(&c, AHV_SPACE_GPA, a & 0xffffffffu, false, &hpa, &len, NULL);
 		if (st != AHV_OK || !len)
 			break;
-		const volatile uint8_t *src = (const volatile uint8_t *)(uintptr_t)hpa;
+		/* Through the platform, like every other guest read
+		 * (ahv/platform.h): host virtual need not equal physical. */
+		const volatile uint8_t *src = c.plat->map_hpa(c.plat->ctx, hpa, len);
+		if (!src)
+			break;
 		for (uint64_t i = 0; i < len; i++)
 			buf[done + i] = src[i];
 		done += (size_t)len;

@@ -253,9 +253,10 @@ void ahv_hypercall_quiesced(struct ahv_core *core, struct ahv_vcpu_exit *x,
  * (no paging: va is a guest-physical address; 4/5-level long-mode paging
  * through the guest's tables; then the nested tables) into buf, by the
  * engine's one walker with its checks: hypervisor memory and non-RAM are
- * refused. Returns the bytes copied (fewer than n where a check or
+ * refused; the bytes are read through ->map_hpa like every other guest read.
+ * Returns the bytes copied (fewer than n where a check or
  * translation failed; 0 under legacy 32-bit/PAE paging). For a back end
- * that must fetch a guest instruction (SVM's xAPIC write emulation). Uses
+ * that must fetch a guest instruction (the xAPIC write emulation). Uses
  * no engine scratch: any CPU, any time; one walk per page. */
 size_t ahv_guest_fetch(struct ahv_core *core, const struct ahv_vcpu_exit *x, uint64_t va, uint8_t *buf, size_t n);
 
