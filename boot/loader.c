@@ -22,7 +22,7 @@
 #include <string.h>
 #include "ahv/crypto.h"
 #include "ahv/x86/cpu.h"
-#include "ahv/x86/hv.h"
+#include "ahv/x86/handoff.h"
 #include "ahv/x86/log.h"
 #include "attest/wire.h"
 #include "config.h"

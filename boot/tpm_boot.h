@@ -40,7 +40,7 @@
 #define AHV_TPMB_PCR 8u
 #define AHV_TPMB_EV_IPL 0x0000000Du
 
-/* Values of ahv_handoff.key_mode (hypervisor/arch/x86/include/ahv/x86/hv.h). */
+/* Values of ahv_handoff.key_mode (hypervisor/arch/x86/include/ahv/x86/handoff.h). */
 enum ahv_tpmb_key_mode { AHV_TPMB_KEY_DEV = 0, AHV_TPMB_KEY_SEALED = 1, AHV_TPMB_KEY_NONE = 2 };
 
 typedef EFI_STATUS (*ahv_tpmb_read_fn)(const char *path, void **data, UINTN *size);

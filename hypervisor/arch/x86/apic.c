@@ -6,6 +6,7 @@
  */
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/hv.h"
+#include "ahv/x86/smp.h"
 
 #define MSR_X2APIC_ICR 0x830            /* §11.12.9: one 64-bit write */
 #define XAPIC_ICR_LO 0x300              /* §11.6.1, Figure 11-12 */

@@ -8,6 +8,7 @@
 #include "ahv/x86/desc.h"
 #include "ahv/x86/fixup.h"
 #include "ahv/x86/hv.h"
+#include "ahv/x86/smp.h"
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/log.h"
 #include <string.h>

@@ -7,7 +7,9 @@
 #include "attest/wire.h"
 #include "ahv/crypto.h"
 #include "ahv/x86/cpu.h"
+#include "ahv/x86/exits.h"
 #include "ahv/x86/hv.h"
+#include "ahv/x86/smp.h"
 #include "ahv/x86/iommu.h"
 #include "ahv/x86/log.h"
 

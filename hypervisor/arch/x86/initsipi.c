@@ -23,6 +23,7 @@
  */
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/hv.h"
+#include "ahv/x86/smp.h"
 #include "ahv/x86/log.h"
 #include "ahv/x86/store_decode.h"
 
@@ -142,7 +143,7 @@ int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu
 	unsigned n = (unsigned)ahv_guest_fetch(hv->core, x, lin, insn, sizeof(insn));
 	uint64_t enc[16];
 	for (unsigned i = 0; i < 16; i++)
-		enc[i] = ((const uint64_t *)&v->gprs)[enc_to_gpr[i]];
+		enc[i] = *ahv_gpr(v, enc_to_gpr[i]);
 	if (ahv_decode_store32(insn, n, x->cs_l, enc, len, &val, &xreg)) {
 		ahv_log("ahv: cannot decode the xAPIC write at %lx (gpa %lx, %u bytes fetched): #GP\n", lin, gpa, n);
 		return -1;
@@ -165,7 +166,7 @@ int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu
 			*xapic_reg(off) = val;
 	}
 	if (xreg >= 0)
-		((uint64_t *)&v->gprs)[enc_to_gpr[xreg]] = old; /* a 32-bit write zero-extends */
+		*ahv_gpr(v, enc_to_gpr[xreg]) = old; /* a 32-bit write zero-extends */
 	return 0;
 }
 

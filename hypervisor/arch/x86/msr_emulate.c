@@ -1,49 +1,17 @@
 /*
  * msr_emulate.c - the guest's RDMSR/WRMSR that exit, for both back ends,
- * as msr_policy.c classifies them; and the MSR bitmaps built from that
- * policy. MSRs only one vendor has (EFER and VM_CR on SVM, the VMX
+ * as msr_policy.c classifies them (the bitmaps that decide which exit:
+ * msr_bitmap.c). MSRs only one vendor has (EFER and VM_CR on SVM, the VMX
  * capability MSRs and IA32_FEATURE_CONTROL on VT-x, IA32_DEBUGCTL where the
  * VMCS holds it) are the back ends' before they call ahv_vcpu_msr.
  */
-#include <string.h>
 #include "attest/wire.h"
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/fixup.h"
+#include "ahv/x86/exits.h"
 #include "ahv/x86/hv.h"
 #include "ahv/x86/log.h"
 #include "ahv/x86/msr_policy.h"
-
-/* Set an MSR's intercept bits to read/write (1 exit, 0 pass). */
-static void set_bits(uint8_t *bm, const struct ahv_msr_bitmap_layout *l, uint32_t msr, int read, int write)
-{
-	static const uint32_t range_base[3] = {0, 0xC0000000u, 0xC0010000u};
-	for (unsigned r = 0; r < 3; r++) {
-		if (l->range_off[r] == ~0u || msr < range_base[r] || msr - range_base[r] > 0x1FFF)
-			continue;
-		uint64_t bit = (uint64_t)l->range_off[r] * 8 + (uint64_t)(msr - range_base[r]) * l->stride;
-		bm[bit / 8] = (uint8_t)((bm[bit / 8] & ~(1u << (bit % 8))) | (unsigned)!!read << (bit % 8));
-		bit += l->write_bit;
-		bm[bit / 8] = (uint8_t)((bm[bit / 8] & ~(1u << (bit % 8))) | (unsigned)!!write << (bit % 8));
-		return;
-	}
-}
-
-void ahv_msr_bitmap_init(uint8_t *bm, size_t size, const struct ahv_msr_bitmap_layout *l, uint32_t backend, int smp)
-{
-	/* Everything exits (an MSR outside the bitmap's ranges always does);
-	 * then each MSR the policy's rows name is set as its class says (the
-	 * first matching row wins, so each MSR is classified, not each row). */
-	uint32_t first, last;
-	memset(bm, 0xff, size);
-	for (unsigned i = 0; ahv_msr_row(i, &first, &last); i++)
-		for (uint32_t m = first; m <= last; m++) {
-			enum ahv_msr_class c = ahv_msr_class(m, backend, smp);
-			if (c == AHV_MSR_PASS)
-				set_bits(bm, l, m, 0, 0);
-			else if (c == AHV_MSR_WRITE_EXIT)
-				set_bits(bm, l, m, 0, 1);
-		}
-}
 
 /* The guest's TSC is the host's plus v->tsc_offset (VMCS TSC offset,
  * VMCB TSC_OFFSET: SDM Vol. 3C §26.3, APM Vol. 2 §15.30.5); the hypervisor's
@@ -81,7 +49,7 @@ static int apic_base_write(struct ahv_hv *hv, uint64_t val)
 
 int ahv_vcpu_msr(struct ahv_hv *hv, struct ahv_vcpu *v, uint32_t msr, int write)
 {
-	uint64_t val = (v->gprs.rdx & 0xffffffffu) << 32 | (v->gprs.rax & 0xffffffffu);
+	uint64_t val = ahv_gpr_edx_eax(v);
 	enum ahv_msr_class c = ahv_msr_class(msr, hv->ops->backend, !!(hv->handoff->policy & AHV_HO_SMP));
 	int rc = 0;
 	static uint32_t logged;
@@ -122,9 +90,7 @@ int ahv_vcpu_msr(struct ahv_hv *hv, struct ahv_vcpu *v, uint32_t msr, int write)
 	}
 	if (rc && write && logged++ < 16)
 		ahv_log("ahv: cpu %u: WRMSR %x <- %lx refused (#GP; docs/msr-policy.md)\n", v->index, msr, val);
-	if (!rc && !write) {
-		v->gprs.rax = (uint32_t)val;
-		v->gprs.rdx = val >> 32;
-	}
+	if (!rc && !write)
+		ahv_gpr_set_edx_eax(v, val);
 	return rc;
 }

@@ -26,6 +26,7 @@
  */
 #include "ahv/x86/hv.h"
 #include "ahv/x86/mem.h"
+#include "ahv/x86/nested.h"
 
 uint32_t ahv_nested_gen;
 

@@ -12,6 +12,7 @@
 #include "ahv/x86/hv.h"
 #include "ahv/x86/iommu.h"
 #include "ahv/x86/log.h"
+#include "ahv/x86/nested.h"
 
 /* Register offsets (§11.4, Table 11-3). */
 #define VTD_CAP 0x08    /* §11.4.2 Capability */

@@ -10,7 +10,9 @@
 #include "ahv/x86/fixup.h"
 #include "ahv/x86/hv.h"
 #include "ahv/x86/log.h"
-#include "vmcb.h"
+#include "ahv/x86/nested.h"
+#include "ahv/x86/smp.h"
+#include "svm.h"
 
 /* CPUID Fn8000_0001 ECX[2] SVM (§15.4 "Enabling SVM"); Fn8000_000A EDX
  * feature bits (APM Vol. 3 Appendix E.4.9): [0] NP, [3] NRIPS. */
@@ -24,19 +26,6 @@
  * one bit per port. */
 #define MSRPM_SIZE 8192
 #define IOPM_SIZE 12288
-
-struct svm_vcpu {
-	struct vmcb *vmcb;      /* guest VMCB (identity-mapped: VA = PA) */
-	struct vmcb *host_vmcb; /* host FS/GS/TR/... via VMSAVE/VMLOAD */
-	uint64_t hsave_pa;
-	uint8_t *msrpm, *iopm;
-	struct ahv_pt npt;
-	uint64_t npt_top;
-	int nrips;
-	uint64_t hv_mem_faults;
-	struct ahv_pt *npt_shared; /* the boot CPU's npt: one set for all CPUs */
-	uint32_t nested_gen;       /* ahv_nested_gen at the last flush */
-};
 
 static struct svm_vcpu svm_cpu0;
 static struct ahv_vcpu vcpu0;
@@ -159,18 +148,19 @@ static int build_npt(struct ahv_hv *hv, struct svm_vcpu *s)
 }
 
 /* ---- event injection and RIP ---------------------------------------------- */
-static void inject_exc(struct svm_vcpu *s, unsigned vector, int has_err, uint32_t err)
+/* EVENTINJ (§15.20 "Event Injection"). */
+void svm_inject(struct ahv_vcpu *v, unsigned vector, int has_err, uint32_t err)
 {
-	s->vmcb->ctl.eventinj = EVENTINJ_VALID | EVENTINJ_TYPE_EXC | vector |
-				(has_err ? EVENTINJ_EV | (uint64_t)err << 32 : 0);
+	svm_of(v)->vmcb->ctl.eventinj = EVENTINJ_VALID | EVENTINJ_TYPE_EXC | vector |
+					(has_err ? EVENTINJ_EV | (uint64_t)err << 32 : 0);
 }
-#define inject_ud(s) inject_exc((s), 6, 0, 0)
-#define inject_gp(s) inject_exc((s), 13, 1, 0)
+#define inject_gp(v) svm_inject((v), AHV_VEC_GP, 1, 0)
 
 /* next_rip where NRIP save exists (§15.7.1), else the known length
  * (docs/pitfalls.md 2: QEMU TCG has no NRIPS). */
-static void skip_insn(struct svm_vcpu *s, unsigned len)
+void svm_skip(struct ahv_vcpu *v, unsigned len)
 {
+	struct svm_vcpu *s = svm_of(v);
 	if (s->nrips && s->vmcb->ctl.nrip)
 		s->vmcb->save.rip = s->vmcb->ctl.nrip;
 	else
@@ -180,9 +170,9 @@ static void skip_insn(struct svm_vcpu *s, unsigned len)
 /* ---- the guest state every consumer reads at an exit ------------------------ */
 /* The one place the SVM back end fills struct ahv_vcpu_exit (hypercall,
  * xAPIC trap, and any later consumer): the guest's view, SVME hidden. */
-static void exit_state(struct ahv_vcpu *v, struct ahv_vcpu_exit *x)
+void svm_exit_state(struct ahv_vcpu *v, struct ahv_vcpu_exit *x)
 {
-	const struct vmcb_save *g = &((struct svm_vcpu *)v->arch)->vmcb->save;
+	const struct vmcb_save *g = &svm_of(v)->vmcb->save;
 	*x = (struct ahv_vcpu_exit){
 		.cr0 = g->cr0,
 		.cr3 = g->cr3,
@@ -221,42 +211,42 @@ static uint64_t efer_writable(void)
 	return mask;
 }
 
-static void exit_msr(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
+static void exit_msr(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
+	struct svm_vcpu *s = svm_of(v);
 	uint32_t msr = (uint32_t)v->gprs.rcx;
 	int write = s->vmcb->ctl.exitinfo1 == 1; /* EXITINFO1: 0 RDMSR, 1 WRMSR (§15.11) */
 	if (msr == MSR_EFER) {
 		uint64_t cur = s->vmcb->save.efer;
 		if (!write) {
-			uint64_t val = cur & ~EFER_SVME; /* SVM is hidden */
-			v->gprs.rax = (uint32_t)val;
-			v->gprs.rdx = val >> 32;
+			ahv_gpr_set_edx_eax(v, cur & ~EFER_SVME); /* SVM is hidden */
 		} else {
-			uint64_t val = (v->gprs.rdx & 0xffffffffu) << 32 | (v->gprs.rax & 0xffffffffu);
+			uint64_t val = ahv_gpr_edx_eax(v);
 			/* Reserved bits, or toggling LME while paging is on: #GP
 			 * (APM Vol. 2 §3.1.7 and §14.6.1). */
 			if ((val & ~efer_writable()) ||
 			    ((s->vmcb->save.cr0 & CR0_PG) && ((val ^ cur) & EFER_LME))) {
-				inject_gp(s);
+				inject_gp(v);
 				return;
 			}
 			/* LMA is set by the processor, not by WRMSR; SVME stays on. */
 			s->vmcb->save.efer = (val & ~EFER_LMA) | (cur & EFER_LMA) | EFER_SVME;
 		}
-		skip_insn(s, 2);
+		svm_skip(v, 2);
 		return;
 	}
 	/* The allow-list (msr_emulate.c): VM_CR and VM_HSAVE_PA do not exist
 	 * for a guest without SVM (#GP), the TSC is emulated, ... */
 	if (ahv_vcpu_msr(hv, v, msr, write)) {
-		inject_gp(s);
+		inject_gp(v);
 		return;
 	}
-	skip_insn(s, 2);
+	svm_skip(v, 2);
 }
 
-static void exit_ioio(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
+static void exit_ioio(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
+	struct svm_vcpu *s = svm_of(v);
 	/* EXITINFO1 layout and EXITINFO2 = next RIP: APM §15.10.2. */
 	uint64_t info = s->vmcb->ctl.exitinfo1;
 	unsigned size = (info >> IOIO_SZ_SHIFT) & 7; /* one-hot 1/2/4 bytes */
@@ -265,91 +255,11 @@ static void exit_ioio(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 		    !!(info & IOIO_STR), !!(info & IOIO_REP));
 }
 
-/* ---- smp = on: emulated INIT/SIPI (initsipi.c, docs/smp.md) --------------------- */
-/* The guest wrote to its xAPIC page (write-protected in the shared NPT
- * when smp = on): decode the store and do it, step over it. */
-static void exit_apic_write(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s, uint64_t gpa)
+static void exit_npf(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
-	struct vmcb_save *g = &s->vmcb->save;
-	struct ahv_vcpu_exit x;
-	unsigned len;
-	exit_state(v, &x);
-	if (ahv_xapic_store(hv, v, &x, (x.cs_l ? 0 : g->cs.base) + g->rip, gpa, &len)) {
-		inject_gp(s);
+	struct svm_vcpu *s = svm_of(v);
+	if (svm_xapic_write(hv, v))
 		return;
-	}
-	g->rip += len;
-}
-
-/* Architectural state after INIT then SIPI (SDM Vol. 3A §9.1.1 Table 9-1,
- * APM Vol. 2 §14.1.3): real mode at vector << 12. */
-static void sipi_reset(struct ahv_vcpu *v, struct svm_vcpu *s, uint32_t vec)
-{
-	struct vmcb_save *g = &s->vmcb->save;
-	struct vmcb_seg data = {.selector = 0, .attrib = 0x93, .limit = 0xffff, .base = 0};
-	g->es = g->ss = g->ds = g->fs = g->gs = data;
-	g->cs = (struct vmcb_seg){.selector = (uint16_t)(vec << 8), .attrib = 0x9b, .limit = 0xffff,
-				  .base = (uint64_t)vec << 12};
-	g->gdtr = (struct vmcb_seg){.limit = 0xffff};
-	g->idtr = (struct vmcb_seg){.limit = 0xffff};
-	g->ldtr = (struct vmcb_seg){.attrib = 0x82, .limit = 0xffff};
-	g->tr = (struct vmcb_seg){.attrib = 0x8b, .limit = 0xffff};
-	g->cpl = 0;
-	g->efer = EFER_SVME; /* SVME stays on for VMRUN, hidden from the guest */
-	g->cr0 = 0x60000010;
-	g->cr2 = g->cr3 = g->cr4 = 0;
-	g->dr7 = 0x400;
-	g->dr6 = 0xFFFF0FF0;
-	g->rflags = 2;
-	g->rip = 0;
-	g->g_pat = 0x0007040600070406ull;
-	g->star = g->lstar = g->cstar = g->sfmask = g->kernel_gs_base = 0;
-	g->sysenter_cs = g->sysenter_esp = g->sysenter_eip = 0;
-	memset(&v->gprs, 0, sizeof(v->gprs));
-	uint32_t r[4];
-	ahv_cpuid(1, 0, r);
-	v->gprs.rdx = r[0]; /* EDX: family/model/stepping */
-	s->vmcb->ctl.eventinj = 0;
-	s->vmcb->ctl.interrupt_shadow = 0;
-	s->vmcb->ctl.tlb_control = VMCB_TLB_FLUSH_ALL;
-	s->vmcb->ctl.intercept_misc1 |= VMCB_I1_HLT;
-	s->vmcb->ctl.intercept_misc2 |= VMCB_I2_MWAIT;
-}
-
-/* HLT on an application processor. With IF=0 nothing but INIT (or NMI/SMI)
- * wakes it - firmware AP loops and an OS's parked CPUs: wait in the host for
- * an emulated INIT-SIPI. With IF=1 it is the OS's idle loop: stop
- * intercepting HLT for this CPU and let it halt natively. */
-static void park_for_sipi(struct ahv_vcpu *v, struct svm_vcpu *s);
-
-static void exit_hlt(struct ahv_vcpu *v, struct svm_vcpu *s)
-{
-	if (s->vmcb->save.rflags & RFLAGS_IF) {
-		s->vmcb->ctl.intercept_misc1 &= ~VMCB_I1_HLT;
-		s->vmcb->ctl.intercept_misc2 &= ~VMCB_I2_MWAIT;
-		ahv_log("AHV-HV-SMP: cpu %u idles with IF=1: HLT no longer intercepted\n", v->index);
-		return; /* RIP still at the HLT: the guest executes it */
-	}
-	if (v->hlt_parks < 8)
-		ahv_log("AHV-HV-SMP: cpu %u halted with IF=0 at rip %lx: waiting for INIT-SIPI\n", v->index,
-			s->vmcb->save.rip);
-	park_for_sipi(v, s);
-}
-
-/* Wait in the host for an emulated SIPI, then start at its vector: an AP
- * halted with IF=0, or one that an INIT reached (init_pending). */
-static void park_for_sipi(struct ahv_vcpu *v, struct svm_vcpu *s)
-{
-	/* Wait with GIF=1 (IF=0): the NMI that ends the host HLT must be
-	 * taken (APM §15.17). */
-	__asm__ volatile("stgi" ::: "memory");
-	uint32_t vec = ahv_sipi_wait(v);
-	__asm__ volatile("clgi" ::: "memory");
-	sipi_reset(v, s, vec);
-}
-
-static void exit_npf(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
-{
 	/* EXITINFO1 = #PF-style error code, EXITINFO2 = guest-physical address
 	 * (§15.25.6 "Nested versus Guest Page Faults, Fault Ordering"). */
 	/* P=1 and W=1 (bits 0, 1): a write to a present read-only frame, a
@@ -364,26 +274,18 @@ static void exit_npf(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
 	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
 		ahv_pause();
 	enum ahv_nested_fault f = ahv_nested_fault(hv, s->npt_shared, &svm_cpu0.npt_top, s->vmcb->ctl.exitinfo2,
-						   s->vmcb->save.rip, s->vmcb->ctl.exitinfo1, &s->hv_mem_faults);
+						   s->vmcb->save.rip, s->vmcb->ctl.exitinfo1, &v->hv_mem_faults);
 	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
 	switch (f) {
 	case AHV_NF_MAPPED:
 		s->vmcb->ctl.tlb_control = VMCB_TLB_FLUSH_ALL;
 		break;
 	default:
-		inject_gp(s);
+		inject_gp(v);
 	}
 }
 
-static void exit_vmmcall(struct ahv_hv *hv, struct ahv_vcpu *v, struct svm_vcpu *s)
-{
-	struct ahv_vcpu_exit x;
-	exit_state(v, &x);
-	ahv_vcpu_hypercall(hv, v, &x);
-	skip_insn(s, 3); /* VMMCALL is 0F 01 D9 */
-}
-
-static void svm_dump(struct ahv_vcpu *v)
+void svm_dump(struct ahv_vcpu *v)
 {
 	struct svm_vcpu *s = v->arch;
 	struct vmcb_save *g = &s->vmcb->save;
@@ -405,6 +307,41 @@ static void svm_dump(struct ahv_vcpu *v)
 }
 
 static void panic_dump(void) { svm_dump(&vcpu0); }
+
+/* ---- the exit table ---------------------------------------------------------- */
+static const struct ahv_exit_ops svm_exit_ops = {
+	.state = svm_exit_state, .skip = svm_skip, .inject = svm_inject, .dump = svm_dump,
+};
+
+/* Exit codes (APM Vol. 2 Appendix C, Table C-1) below 0x100 index the table
+ * directly; VMEXIT_NPF (0x400) takes the slot after them. */
+#define SLOT_NPF 0x100
+static unsigned exit_slot(uint64_t code) { return code < 0x100 ? (unsigned)code : code == VMEXIT_NPF ? SLOT_NPF : ~0u; }
+
+/* An exit code without a handler here was not asked for. */
+static const ahv_exit_fn svm_exits[SLOT_NPF + 1] = {
+	[VMEXIT_CPUID] = ahv_exit_cpuid,
+	[VMEXIT_MSR] = exit_msr,
+	[VMEXIT_IOIO] = exit_ioio,
+	[VMEXIT_VMMCALL] = ahv_exit_hypercall,
+	/* SVM is not offered to the guest: these are undefined for it (#UD,
+	 * APM Vol. 3 each instruction's exceptions). */
+	[VMEXIT_VMRUN] = ahv_exit_ud,
+	[VMEXIT_VMLOAD] = ahv_exit_ud,
+	[VMEXIT_VMSAVE] = ahv_exit_ud,
+	[VMEXIT_STGI] = ahv_exit_ud,
+	[VMEXIT_CLGI] = ahv_exit_ud,
+	[VMEXIT_SKINIT] = ahv_exit_ud,
+	[VMEXIT_INVLPGA] = ahv_exit_ud,
+	[SLOT_NPF] = exit_npf,
+	[VMEXIT_NMI] = svm_exit_nmi,    /* svm_smp.c */
+	/* #SX (exception 30): an INIT that VM_CR.R_INIT redirected (§15.30.1) */
+	[VMEXIT_EXCP_BASE + 30] = svm_exit_init_signal, /* svm_smp.c */
+	[VMEXIT_HLT] = svm_exit_hlt,    /* svm_smp.c */
+	[VMEXIT_MWAIT] = svm_exit_hlt,  /* MWAIT with IF=0 waits like HLT here (EDK2's AP loop) */
+	/* Triple fault or shutdown condition in the guest (§15.9). */
+	[VMEXIT_SHUTDOWN] = ahv_exit_shutdown,
+};
 
 static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
@@ -429,75 +366,14 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 		vmcb->ctl.eventinj = (vmcb->ctl.exitintinfo & EVENTINJ_VALID) ? vmcb->ctl.exitintinfo : 0;
 		uint64_t code = vmcb->ctl.exitcode;
 		ahv_vcpu_count_exit(v, code);
-		switch (code) {
-		case VMEXIT_CPUID:
-			ahv_vcpu_cpuid(hv, v, vmcb->save.cr4);
-			skip_insn(s, 2); /* CPUID is 0F A2 */
-			break;
-		case VMEXIT_MSR:
-			exit_msr(hv, v, s);
-			break;
-		case VMEXIT_IOIO:
-			exit_ioio(hv, v, s);
-			break;
-		case VMEXIT_VMMCALL:
-			exit_vmmcall(hv, v, s);
-			break;
-		case VMEXIT_VMRUN: case VMEXIT_VMLOAD: case VMEXIT_VMSAVE: case VMEXIT_STGI:
-		case VMEXIT_CLGI: case VMEXIT_SKINIT: case VMEXIT_INVLPGA:
-			/* SVM is not offered to the guest: these are undefined
-			 * for it (#UD, APM Vol. 3 each instruction's exceptions). */
-			inject_ud(s);
-			break;
-		case VMEXIT_NPF:
-			/* EXITINFO1 bit 1: a write (§15.25.6). */
-			if ((hv->handoff->policy & AHV_HO_SMP) && (vmcb->ctl.exitinfo1 & 2) &&
-			    ahv_smp_store_trapped(vmcb->ctl.exitinfo2))
-				exit_apic_write(hv, v, s, vmcb->ctl.exitinfo2);
-			else
-				exit_npf(hv, v, s);
-			break;
-		case VMEXIT_NMI:
-			/* Take the pending NMI in the host (an IRET): STGI opens
-			 * the window, the jump ends QEMU's translation block so
-			 * the NMI is taken before CLGI (APM §15.17). */
-			__asm__ volatile("stgi\n\tjmp 1f\n1:\tnop\n\tclgi" ::: "memory");
-			if (__atomic_load_n(&v->init_pending, __ATOMIC_SEQ_CST)) {
-				/* an emulated INIT reached this CPU: wait for its SIPI
-				 * (the park loop also checks in to any stop) */
-				if (v->hlt_parks < 8)
-					ahv_log("AHV-HV-SMP: cpu %u: INIT: waiting for SIPI\n", v->index);
-				park_for_sipi(v, s);
-			} else if (ahv_smp_stop_pending())
-				ahv_smp_check_in(v); /* a stop: wait it out */
-			else if (v->nmi_owed)
-				v->nmi_owed = 0; /* the kick of a stop we joined from the host */
-			else if (!(vmcb->save.cr0 & 1))
-				; /* a late wake-up NMI for a CPU restarted in real mode: dropped */
-			else if (!(vmcb->ctl.eventinj & EVENTINJ_VALID))
-				vmcb->ctl.eventinj = EVENTINJ_VALID | (2ull << 8) | 2; /* the guest's own NMI */
-			break;
-		case VMEXIT_EXCP_BASE + 30:
-			/* #SX: an INIT that VM_CR.R_INIT redirected (§15.30.1;
-			 * EXITINFO1 the error code, 1): the emulated INIT. */
-			if (ahv_init_signal(v))
-				park_for_sipi(v, s);
-			break;
-		case VMEXIT_HLT:
-		case VMEXIT_MWAIT: /* MWAIT with IF=0 waits like HLT here (EDK2's AP loop) */
-			exit_hlt(v, s);
-			break;
-		case VMEXIT_SHUTDOWN:
-			/* Triple fault or shutdown condition in the guest
-			 * (§15.9 "Instruction Intercepts", SHUTDOWN). */
-			ahv_log("\nAHV-GUEST-SHUTDOWN: the guest triple-faulted; CPU halted\n");
-			svm_dump(v);
-			ahv_halt_forever();
-		case VMEXIT_INVALID:
-			ahv_panic("VMRUN failed: invalid guest state in the VMCB (exit code -1)");
-		default:
+		unsigned slot = exit_slot(code);
+		ahv_exit_fn h = slot <= SLOT_NPF ? svm_exits[slot] : NULL;
+		if (!h) {
+			if (code == VMEXIT_INVALID)
+				ahv_panic("VMRUN failed: invalid guest state in the VMCB (exit code -1)");
 			ahv_panic("unexpected #VMEXIT code 0x%lx", code);
 		}
+		h(hv, v);
 	}
 }
 
@@ -606,7 +482,6 @@ static int svm_prepare_ap(struct ahv_hv *hv, struct ahv_vcpu *v)
 	if (!s)
 		return -1;
 	*s = svm_cpu0;
-	s->hv_mem_faults = 0;
 	s->vmcb = ahv_pool_ptr(&hv->pool, 1);
 	s->host_vmcb = ahv_pool_ptr(&hv->pool, 1);
 	s->hsave_pa = ahv_pool_pages(&hv->pool, 1);
@@ -649,6 +524,7 @@ const struct ahv_vmm_ops ahv_svm_ops = {
 	.prepare = svm_prepare,
 	.host_entry = svm_host_entry,
 	.nested_info = svm_nested_info,
+	.exit = &svm_exit_ops,
 	.prepare_ap = svm_prepare_ap,
 	.nested_protect = svm_nested_protect,
 };

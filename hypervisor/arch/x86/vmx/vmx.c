@@ -14,38 +14,20 @@
 #include "ahv/x86/msr_policy.h"
 #include "ahv/x86/hv.h"
 #include "ahv/x86/log.h"
+#include "ahv/x86/nested.h"
+#include "ahv/x86/smp.h"
 #include "vmx.h"
 
 #define CPUID_1_ECX_VMX (1u << 5) /* §24.6 "Discovering Support for VMX" */
 #define MSR_BITMAP_SIZE 4096      /* §25.6.9 */
 #define IO_BITMAP_SIZE 8192       /* §25.6.4: A (ports 0-7FFF) then B */
 
-/* What the CPU offers, read once by vmx_probe (Appendix A). */
-struct vmx_caps {
-	uint64_t basic, misc, ept_vpid;
-	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
-	uint64_t pin, proc, proc2, exit, entry; /* allowed-0 low, allowed-1 high */
-};
-
-struct vmx_vcpu {
-	uint64_t vmxon_pa, vmcs_pa;
-	uint8_t *msr_bitmap, *io_bitmap;
-	struct ahv_pt ept;
-	uint64_t ept_top, eptp;
-	uint32_t nested_gen; /* ahv_nested_gen at the last INVEPT */
-	uint32_t pin, proc, proc2, entry;
-	uint64_t cr0_mask, cr4_mask;
-	uint16_t vpid;
-	int launched;
-	uint64_t hv_mem_faults;
-};
-
 static struct vmx_caps caps;
+const struct vmx_caps *const vmx_cpu_caps = &caps; /* for vmx_smp.c */
 static struct vmx_vcpu vmx_cpu0;
 static struct ahv_vcpu vcpu0;
 
 int ahv_vmx_run(struct ahv_gprs *g, int launched, const uint32_t *nmi);
-void ahv_iret_to_self(void);
 void ahv_vmx_exit(void);
 
 static inline uint64_t pa_of(const void *p) { return (uint64_t)(uintptr_t)p; }
@@ -327,23 +309,34 @@ static void flush_ept(struct vmx_vcpu *x)
 }
 
 /* ---- events and RIP ------------------------------------------------------------ */
-static void inject_exc(unsigned vector, int has_err, uint32_t err)
+/* VM-entry interruption information (§25.8.3). */
+void vmx_inject(struct ahv_vcpu *v, unsigned vector, int has_err, uint32_t err)
 {
+	(void)v;
 	vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_HW_EXC | vector | (has_err ? INTR_INFO_ERR : 0));
 	if (has_err)
 		vmwrite(VMCS_ENTRY_EXC_ERROR, err);
 }
-#define inject_ud() inject_exc(6, 0, 0)
-#define inject_gp() inject_exc(13, 1, 0)
+#define inject_ud() vmx_inject(NULL, AHV_VEC_UD, 0, 0)
+#define inject_gp() vmx_inject(NULL, AHV_VEC_GP, 1, 0)
 
 /* Past the exiting instruction: VM-exit instruction length (§25.9.4), and
  * blocking by STI / MOV SS ends with it (§25.4.2 Table 25-3). */
-static void skip_insn(void)
+void vmx_advance_rip(uint64_t len)
 {
-	vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + vmread(VMCS_EXIT_INSN_LEN));
+	vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + len);
 	uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
 	if (irq & 3)
 		vmwrite(VMCS_GUEST_INTERRUPTIBILITY, irq & ~3ull);
+}
+
+static void skip_insn(void) { vmx_advance_rip(vmread(VMCS_EXIT_INSN_LEN)); }
+
+/* The ops' skip: the CPU reports every exiting instruction's length. */
+static void vmx_skip(struct ahv_vcpu *v, unsigned len)
+{
+	(void)v, (void)len;
+	skip_insn();
 }
 
 /* ---- the guest state every consumer reads at an exit ------------------------ */
@@ -361,7 +354,7 @@ static int guest_cs_l(void)
 
 /* The one place the VT-x back end fills struct ahv_vcpu_exit (hypercall,
  * xAPIC trap, and any later consumer): the guest's view, VMXE hidden. */
-static void exit_state(struct ahv_vcpu *v, struct ahv_vcpu_exit *e)
+void vmx_exit_state(struct ahv_vcpu *v, struct ahv_vcpu_exit *e)
 {
 	*e = (struct ahv_vcpu_exit){
 		.cr0 = vmread(VMCS_GUEST_CR0),
@@ -378,38 +371,11 @@ static void exit_state(struct ahv_vcpu *v, struct ahv_vcpu_exit *e)
 }
 
 /* ---- exit handlers ----------------------------------------------------------------- */
-typedef void (*vmx_handler)(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x);
-
-static void exit_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+static void exit_msr(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
-	(void)x;
-	ahv_vcpu_cpuid(hv, v, vmread(VMCS_GUEST_CR4));
-	skip_insn();
-}
-
-static void exit_vmcall(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
-{
-	(void)x;
-	struct ahv_vcpu_exit e;
-	exit_state(v, &e);
-	ahv_vcpu_hypercall(hv, v, &e);
-	skip_insn();
-}
-
-/* VT-x is not offered to the guest: its instructions are undefined there
- * (each instruction's "Protected Mode Exceptions": #UD outside VMX). */
-static void exit_vmx_insn(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
-{
-	(void)hv, (void)v, (void)x;
-	inject_ud();
-}
-
-static void exit_msr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
-{
-	(void)x;
 	uint32_t msr = (uint32_t)v->gprs.rcx;
 	int write = (vmread(VMCS_EXIT_REASON) & 0xffff) == VMX_EXIT_WRMSR;
-	uint64_t val = (v->gprs.rdx & 0xffffffffu) << 32 | (v->gprs.rax & 0xffffffffu);
+	uint64_t val = ahv_gpr_edx_eax(v);
 	if (msr == MSR_IA32_FEATURE_CONTROL) {
 		/* Locked, VMX off: what a guest without VT-x should see; a
 		 * write to the locked MSR is #GP (§24.7). */
@@ -429,9 +395,7 @@ static void exit_msr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 		if (write) {
 			vmwrite(VMCS_GUEST_DEBUGCTL, val);
 		} else {
-			val = vmread(VMCS_GUEST_DEBUGCTL);
-			v->gprs.rax = (uint32_t)val;
-			v->gprs.rdx = val >> 32;
+			ahv_gpr_set_edx_eax(v, vmread(VMCS_GUEST_DEBUGCTL));
 		}
 	} else if (ahv_vcpu_msr(hv, v, msr, write)) {
 		/* The allow-list (msr_emulate.c): the VMX capability MSRs (no
@@ -445,11 +409,11 @@ static void exit_msr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 /* XSETBV always exits (§26.1.2). The CPU's own rules decide (xcr.h); a
  * value the host CPU still refuses faults under the fixup (fixup.S) and
  * becomes the guest's #GP, never a host panic. */
-static void exit_xsetbv(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+static void exit_xsetbv(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
-	(void)hv, (void)x;
+	(void)hv;
 	uint32_t r[4];
-	uint64_t val = (v->gprs.rdx & 0xffffffffu) << 32 | (v->gprs.rax & 0xffffffffu);
+	uint64_t val = ahv_gpr_edx_eax(v);
 	ahv_cpuid(0xD, 0, r); /* XCR0 bits the CPU supports (Vol. 1 §13.2) */
 	unsigned cpl = guest_cpl();
 	/* CR4.OSXSAVE is guest-owned (not in the CR4 guest/host mask): the
@@ -478,18 +442,17 @@ static void exit_xsetbv(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *
 	skip_insn();
 }
 
-static void exit_invd(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+static void exit_invd(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
-	(void)hv, (void)v, (void)x;
+	(void)hv, (void)v;
 	/* INVD would drop the hypervisor's own dirty lines too: write back
 	 * instead (INVD always exits in VMX non-root, §26.1.2). */
 	__asm__ volatile("wbinvd" ::: "memory");
 	skip_insn();
 }
 
-static void exit_io(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+static void exit_io(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
-	(void)x;
 	/* Exit qualification for I/O (§28.2.1 Table 28-5): size - 1 in 2:0,
 	 * IN bit 3, string bit 4, REP bit 5, port 31:16. */
 	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
@@ -497,12 +460,10 @@ static void exit_io(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 	skip_insn();
 }
 
-static uint64_t *gpr_slot(struct ahv_vcpu *v, unsigned n) { return &((uint64_t *)&v->gprs)[n & 15]; }
-
 /* Guest CR0 write: the shadow gets what the guest wrote, the CPU the value
  * with the fixed bits applied; EFER.LMA and "IA-32e mode guest" follow
  * CR0.PG with EFER.LME (Vol. 3A §10.8.5). */
-static void write_cr0(struct vmx_vcpu *x, uint64_t val)
+void vmx_write_cr0(struct vmx_vcpu *x, uint64_t val)
 {
 	uint64_t old = vmread(VMCS_GUEST_CR0);
 	uint64_t fixed0 = caps.cr0_fixed0;
@@ -519,8 +480,6 @@ static void write_cr0(struct vmx_vcpu *x, uint64_t val)
 	}
 }
 
-static void vmx_dump(struct ahv_vcpu *v);
-
 /* The guest state a MOV to CR0/CR4 that exited is judged against
  * (crcheck.h): CR0/CR4 as the guest sees them (shadow for host-owned bits,
  * the VMCS field for the rest, §25.6.6). */
@@ -533,8 +492,9 @@ static void cr_ctx(struct vmx_vcpu *x, struct ahv_cr_ctx *c)
 	c->cs_l = guest_cs_l();
 }
 
-static void exit_cr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+static void exit_cr(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
+	struct vmx_vcpu *x = vmx_of(v);
 	(void)hv;
 	/* Exit qualification for control-register accesses (§28.2.1 Table
 	 * 28-3): CR number 3:0, access type 5:4 (0 MOV to CR, 1 MOV from CR,
@@ -547,14 +507,14 @@ static void exit_cr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 	struct ahv_cr_ctx c;
 	cr_ctx(x, &c);
 	if (type == 0 && cr == 0) {
-		uint64_t val = *gpr_slot(v, reg);
+		uint64_t val = *ahv_gpr(v, reg);
 		if (ahv_cr0_write_faults(&c, val)) {
 			inject_gp();
 			return;
 		}
-		write_cr0(x, val);
+		vmx_write_cr0(x, val);
 	} else if (type == 0 && cr == 4) {
-		uint64_t val = *gpr_slot(v, reg);
+		uint64_t val = *ahv_gpr(v, reg);
 		/* VT-x is hidden: CR4.VMXE is reserved to the guest. */
 		if (ahv_cr4_write_faults(&c, val, caps.cr4_fixed1 & ~CR4_VMXE)) {
 			inject_gp();
@@ -565,15 +525,15 @@ static void exit_cr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 		if (x->proc2 & PROC2_VPID) /* CR4.PCIDE/PGE changes flush (Vol. 3A §4.10.4.1) */
 			vmx_invvpid((caps.ept_vpid & VPID_CAP_INVVPID_SINGLE) ? INVVPID_SINGLE : INVVPID_ALL, x->vpid);
 	} else if (type == 0 && cr == 3) {
-		vmwrite(VMCS_GUEST_CR3, *gpr_slot(v, reg));
+		vmwrite(VMCS_GUEST_CR3, *ahv_gpr(v, reg));
 	} else if (type == 1 && cr == 3) {
-		*gpr_slot(v, reg) = vmread(VMCS_GUEST_CR3);
+		*ahv_gpr(v, reg) = vmread(VMCS_GUEST_CR3);
 	} else if (type == 2) {
-		write_cr0(x, c.cr0 & ~CR0_TS);
+		vmx_write_cr0(x, c.cr0 & ~CR0_TS);
 	} else if (type == 3) {
 		/* LMSW loads CR0 bits 3:0 but cannot clear PE (Vol. 2A "LMSW"). */
 		uint64_t src = (q >> 16) & 0xf;
-		write_cr0(x, (c.cr0 & ~0xeull) | (src & 0xf) | (c.cr0 & CR0_PE));
+		vmx_write_cr0(x, (c.cr0 & ~0xeull) | (src & 0xf) | (c.cr0 & CR0_PE));
 	} else {
 		/* MOV from CR0/CR4 never exits, CR8 is not intercepted: a CPU
 		 * that reports it anyway gets a logged guest shutdown, not a
@@ -585,32 +545,14 @@ static void exit_cr(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
 	skip_insn();
 }
 
-static void exit_ept_violation(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+static void exit_ept_violation(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
+	struct vmx_vcpu *x = vmx_of(v);
 	/* Guest-physical address (§28.2.1, §25.9.1) and the exit qualification
 	 * for EPT violations (§28.2.1 Table 28-7). */
 	uint64_t gpa = vmread(VMCS_GUEST_PHYS_ADDR);
-	/* smp = on: a store to the write-protected xAPIC page, MSI range or
-	 * I/O APIC page (bit 1 of the qualification: a data write, Table
-	 * 28-7): emulated (initsipi.c; an INIT there is refused).
-	 * The instruction length is not reported for EPT violations (§28.2.5):
-	 * the decoder's is used. */
-	if (ahv_smp_store_trapped(gpa) && (vmread(VMCS_EXIT_QUALIFICATION) & 2) &&
-	    (hv->handoff->policy & AHV_HO_SMP)) {
-		struct ahv_vcpu_exit e;
-		unsigned len;
-		exit_state(v, &e);
-		uint64_t lin = (e.cs_l ? 0 : vmread(VMCS_GUEST_ES_BASE + 2 * VSEG_CS)) + vmread(VMCS_GUEST_RIP);
-		if (ahv_xapic_store(hv, v, &e, lin, gpa, &len)) {
-			inject_gp();
-			return;
-		}
-		vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + len);
-		uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
-		if (irq & 3) /* blocking by STI / MOV SS ends with it (Table 25-3) */
-			vmwrite(VMCS_GUEST_INTERRUPTIBILITY, irq & ~3ull);
+	if (vmx_xapic_write(hv, v, gpa)) /* smp = on: vmx_smp.c */
 		return;
-	}
 	/* A data write (qualification bit 1) to a frame the translation lets
 	 * be read (bit 3; Table 28-7): a watched frame (docs/watch.md) is
 	 * recorded, made writable and the write retried. */
@@ -626,7 +568,7 @@ static void exit_ept_violation(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx
 	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
 		ahv_pause();
 	enum ahv_nested_fault f = ahv_nested_fault(hv, &vmx_cpu0.ept, &vmx_cpu0.ept_top, gpa, vmread(VMCS_GUEST_RIP),
-						   vmread(VMCS_EXIT_QUALIFICATION), &x->hv_mem_faults);
+						   vmread(VMCS_EXIT_QUALIFICATION), &v->hv_mem_faults);
 	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
 	switch (f) {
 	case AHV_NF_MAPPED:
@@ -638,8 +580,9 @@ static void exit_ept_violation(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx
 }
 
 
-static void exit_ept_misconfig(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+static void exit_ept_misconfig(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
+	struct vmx_vcpu *x = vmx_of(v);
 	(void)hv;
 	/* An EPT misconfiguration is a bug in our EPT (§29.3.3.1): log the
 	 * address and the leaf, stop this CPU cleanly. */
@@ -652,23 +595,15 @@ static void exit_ept_misconfig(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx
 	ahv_halt_forever();
 }
 
-static void exit_triple_fault(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
-{
-	(void)hv, (void)x;
-	ahv_log("\nAHV-GUEST-SHUTDOWN: the guest triple-faulted; CPU halted\n");
-	vmx_dump(v);
-	ahv_halt_forever();
-}
-
 /* Task switch (§26.1.2: task switches always exit, whatever the
  * controls). Only a guest in legacy protected mode can switch tasks (IA-32e
  * mode refuses with #GP before any exit, Vol. 3A §8.7); the hypervisor does
  * not emulate the switch: the guest is stopped with a logged shutdown, the
  * outcome a guest could also reach by triple-faulting, never a hypervisor
  * panic. docs/conformance.md lists this difference. */
-static void exit_task_switch(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
+static void exit_task_switch(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
-	(void)hv, (void)x;
+	(void)hv;
 	/* Exit qualification (§28.2.1 Table 28-6): selector 15:0, source 31:30
 	 * (0 CALL, 1 IRET, 2 JMP, 3 task gate in the IDT). */
 	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
@@ -678,187 +613,35 @@ static void exit_task_switch(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_v
 	ahv_halt_forever();
 }
 
-/* The state of SDM Vol. 3A §9.1.1 Table 9-1 (after INIT); needs
- * unrestricted guest for the real-mode start. */
-static void load_init_state(struct ahv_vcpu *v, struct vmx_vcpu *x)
-{
-	uint32_t r[4];
-	ahv_cpuid(1, 0, r);
-	memset(&v->gprs, 0, sizeof(v->gprs));
-	v->gprs.rdx = r[0]; /* family/model/stepping */
-	write_cr0(x, 0x60000010ull); /* CD, NW, ET */
-	vmwrite(VMCS_CR4_SHADOW, 0);
-	vmwrite(VMCS_GUEST_CR4, (caps.cr4_fixed0 | CR4_VMXE) & caps.cr4_fixed1);
-	vmwrite(VMCS_GUEST_CR3, 0);
-	vmwrite(VMCS_GUEST_EFER, 0);
-	x->entry &= ~ENTRY_IA32E_GUEST;
-	vmwrite(VMCS_ENTRY_CTLS, x->entry);
-	for (int i = VSEG_ES; i <= VSEG_GS; i++) {
-		vmwrite(VMCS_GUEST_ES_SEL + 2 * i, 0);
-		vmwrite(VMCS_GUEST_ES_BASE + 2 * i, 0);
-		vmwrite(VMCS_GUEST_ES_LIMIT + 2 * i, 0xffff);
-		vmwrite(VMCS_GUEST_ES_AR + 2 * i, i == VSEG_CS ? 0x9b : 0x93);
-	}
-	vmwrite(VMCS_GUEST_ES_SEL + 2 * VSEG_CS, 0xf000);
-	vmwrite(VMCS_GUEST_ES_BASE + 2 * VSEG_CS, 0xffff0000ull);
-	vmwrite(VMCS_GUEST_ES_AR + 2 * VSEG_LDTR, 0x82);
-	vmwrite(VMCS_GUEST_ES_AR + 2 * VSEG_TR, 0x8b);
-	vmwrite(VMCS_GUEST_ES_SEL + 2 * VSEG_LDTR, 0);
-	vmwrite(VMCS_GUEST_ES_SEL + 2 * VSEG_TR, 0);
-	vmwrite(VMCS_GUEST_ES_BASE + 2 * VSEG_LDTR, 0);
-	vmwrite(VMCS_GUEST_ES_BASE + 2 * VSEG_TR, 0);
-	vmwrite(VMCS_GUEST_ES_LIMIT + 2 * VSEG_LDTR, 0xffff);
-	vmwrite(VMCS_GUEST_ES_LIMIT + 2 * VSEG_TR, 0xffff);
-	vmwrite(VMCS_GUEST_GDTR_BASE, 0);
-	vmwrite(VMCS_GUEST_GDTR_LIMIT, 0xffff);
-	vmwrite(VMCS_GUEST_IDTR_BASE, 0);
-	vmwrite(VMCS_GUEST_IDTR_LIMIT, 0xffff);
-	vmwrite(VMCS_GUEST_RIP, 0xfff0);
-	vmwrite(VMCS_GUEST_RFLAGS, 2);
-	vmwrite(VMCS_GUEST_DR7, 0x400);
-	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
-}
-
-/* SIPI: real mode at vector << 12 (Vol. 3A §9.4.4.1 "MP initialization":
- * CS = vector << 8, IP = 0), active, no blocking (Bochs saves
- * wait-for-SIPI's SMI masking as blocking by SMI, which VM entry outside
- * SMM refuses, §26.3.1.5). */
-static void start_at_vector(uint64_t vec)
-{
-	vmwrite(VMCS_GUEST_ES_SEL + 2 * VSEG_CS, vec << 8);
-	vmwrite(VMCS_GUEST_ES_BASE + 2 * VSEG_CS, vec << 12);
-	vmwrite(VMCS_GUEST_RIP, 0);
-	vmwrite(VMCS_GUEST_ACTIVITY, VMX_ACTIVITY_ACTIVE);
-	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
-}
-
-/* INIT exit (§26.2 "Other Causes of VM Exits"): Table 9-1 state, then wait
- * for a SIPI in the wait-for-SIPI activity state (§25.4.2 Table 25-3).
- * With smp = on the guest's own INITs are emulated (initsipi.c) and never
- * get here; this serves an INIT from elsewhere. */
-static void exit_init(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
-{
-	(void)hv;
-	if (!(caps.misc & VMX_MISC_WAIT_SIPI) || !(x->proc2 & PROC2_UNRESTRICTED)) {
-		ahv_log("\nAHV-GUEST-SHUTDOWN: INIT for cpu %u, but VT-x cannot park it in wait-for-SIPI here\n",
-			v->index);
-		ahv_halt_forever();
-	}
-	load_init_state(v, x);
-	vmwrite(VMCS_GUEST_ACTIVITY, VMX_ACTIVITY_WAIT_SIPI);
-	v->host_nmi = 0; /* an NMI for the old context has no one to go to */
-	/* From now on a stop does not kick this CPU (vcpu.c; the store is
-	 * ordered before vmx_run.S's look at the stop flag). */
-	__atomic_store_n(&v->in_wait_for_sipi, 1, __ATOMIC_SEQ_CST);
-	/* No log line here: a SIPI that arrives while this CPU is still in VMX
-	 * root operation is lost (SIPIs are blocked there, §33.2), and senders
-	 * leave as little as 10 ms (EDK2) or less (Linux) after the INIT. */
-	v->hlt_parks++;
-}
-
-/* SIPI in wait-for-SIPI (§26.2): start in real mode at vector << 12
- * (Vol. 3A §9.4.4.1 "MP initialization": CS = vector << 8, IP = 0). */
-static void exit_sipi(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
-{
-	(void)hv, (void)x;
-	uint64_t vec = vmread(VMCS_EXIT_QUALIFICATION) & 0xff;
-	start_at_vector(vec);
-	/* Runs guest code again: kicked by the next stop; if one is on now,
-	 * vmx_run.S sees it before the entry and this CPU checks in. */
-	__atomic_store_n(&v->in_wait_for_sipi, 0, __ATOMIC_SEQ_CST);
-	if (v->hlt_parks <= 8)
-		ahv_log("AHV-HV-SMP: cpu %u: INIT, then SIPI: starts at %lx:0000\n", v->index, vec << 8);
-}
-
-/* smp = on: an emulated INIT reached this CPU (initsipi.c): wait in the
- * host for the SIPI, then start in real mode at its vector with the state
- * of Table 9-1 (no wait-for-SIPI activity state, so no SIPI VM exit:
- * docs/vmx.md). Called before each VM entry while init_pending is set. */
-static void start_after_sipi(struct ahv_vcpu *v, struct vmx_vcpu *x)
-{
-	uint64_t vec = ahv_sipi_wait(v);
-	load_init_state(v, x);
-	start_at_vector(vec);
-	vmwrite(VMCS_ENTRY_INTR_INFO, 0);
-	__atomic_store_n(&v->host_nmi, 0, __ATOMIC_SEQ_CST);
-}
-
-/* NMI exit (smp = on: NMI exiting, §26.2; the exit interruption
- * information says NMI, type 2, §25.9.2). While a stop is on it is the
- * stop's kick: wait it out. Otherwise it was the guest's own: the loop
- * injects it (v->host_nmi). */
-static void exit_nmi(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
-{
-	(void)hv;
-	uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
-	if ((info & INTR_TYPE_MASK) != INTR_TYPE_NMI) {
-		/* No exception is asked for (bitmap 0): not the guest's doing
-		 * to act on; stop it with its state logged, not a panic. */
-		ahv_log("\nAHV-GUEST-SHUTDOWN: exception exit (interruption information %x) without an exception "
-			"bitmap; CPU halted\n", info);
-		vmx_dump(v);
-		ahv_halt_forever();
-	}
-	ahv_iret_to_self(); /* lift the NMI blocking the exit left (isr.S) */
-	/* Without virtual NMIs the guest was not blocking NMIs (else there
-	 * would have been no exit) and did not get this one: no blocking by
-	 * NMI in its state either (Bochs saves it as set, and keeps the next
-	 * kicks out). With virtual NMIs the bit is the guest's own virtual
-	 * blocking (its NMI handler is running): it stays (§25.4.2). */
-	if (!(x->pin & PIN_VIRTUAL_NMIS))
-		vmwrite(VMCS_GUEST_INTERRUPTIBILITY, vmread(VMCS_GUEST_INTERRUPTIBILITY) & ~8ull);
-	if (ahv_smp_stop_pending())
-		ahv_smp_check_in(v);
-	else if (!__atomic_load_n(&v->init_pending, __ATOMIC_SEQ_CST))
-		__atomic_store_n(&v->host_nmi, 1, __ATOMIC_SEQ_CST);
-	/* else: an emulated INIT's NMI; vmx_loop parks before the entry. */
-}
-
-/* NMI-window exit (§26.2; asked for while an NMI waits for the guest):
- * the loop injects it now. */
-static void exit_nmi_window(struct ahv_hv *hv, struct ahv_vcpu *v, struct vmx_vcpu *x)
-{
-	(void)hv, (void)v;
-	x->proc &= ~PROC_NMI_WINDOW;
-	vmwrite(VMCS_PROC_CTLS, x->proc);
-}
-
-/* Can an NMI be injected at the next entry? Not while another event is
- * being injected, nor with blocking by STI, MOV SS or NMI (§26.3.1.5; some
- * CPUs refuse it under STI blocking: FreeBSD's vmm checks all three). */
-static int nmi_injectable(void)
-{
-	return !(vmread(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
-	       !(vmread(VMCS_GUEST_INTERRUPTIBILITY) & 0xb) &&
-	       vmread(VMCS_GUEST_ACTIVITY) == VMX_ACTIVITY_ACTIVE;
-}
-
 /* Indexed by basic exit reason (Vol. 3D Appendix C). An exit without a
  * handler here was not asked for: panic with its number. */
-static const vmx_handler handlers[VMX_EXIT_MAX] = {
-	[VMX_EXIT_EXCEPTION_NMI] = exit_nmi,
-	[VMX_EXIT_NMI_WINDOW] = exit_nmi_window,
-	[VMX_EXIT_TRIPLE_FAULT] = exit_triple_fault,
+static const ahv_exit_fn vmx_exits[VMX_EXIT_MAX] = {
+	[VMX_EXIT_EXCEPTION_NMI] = vmx_exit_nmi,       /* vmx_smp.c */
+	[VMX_EXIT_NMI_WINDOW] = vmx_exit_nmi_window,   /* vmx_smp.c */
+	[VMX_EXIT_TRIPLE_FAULT] = ahv_exit_shutdown,
 	[VMX_EXIT_TASK_SWITCH] = exit_task_switch,
-	[VMX_EXIT_INIT] = exit_init,
-	[VMX_EXIT_SIPI] = exit_sipi,
-	[VMX_EXIT_CPUID] = exit_cpuid,
-	[VMX_EXIT_GETSEC] = exit_vmx_insn, /* SMX is not offered either */
+	[VMX_EXIT_INIT] = vmx_exit_init,               /* vmx_smp.c */
+	[VMX_EXIT_SIPI] = vmx_exit_sipi,               /* vmx_smp.c */
+	[VMX_EXIT_CPUID] = ahv_exit_cpuid,
+	[VMX_EXIT_GETSEC] = ahv_exit_ud, /* SMX is not offered either */
 	[VMX_EXIT_INVD] = exit_invd,
 	[VMX_EXIT_WBINVD] = exit_invd,
-	[VMX_EXIT_VMCALL] = exit_vmcall,
-	[VMX_EXIT_VMCLEAR] = exit_vmx_insn,
-	[VMX_EXIT_VMLAUNCH] = exit_vmx_insn,
-	[VMX_EXIT_VMPTRLD] = exit_vmx_insn,
-	[VMX_EXIT_VMPTRST] = exit_vmx_insn,
-	[VMX_EXIT_VMREAD] = exit_vmx_insn,
-	[VMX_EXIT_VMRESUME] = exit_vmx_insn,
-	[VMX_EXIT_VMWRITE] = exit_vmx_insn,
-	[VMX_EXIT_VMXOFF] = exit_vmx_insn,
-	[VMX_EXIT_VMXON] = exit_vmx_insn,
-	[VMX_EXIT_INVEPT] = exit_vmx_insn,
-	[VMX_EXIT_INVVPID] = exit_vmx_insn,
-	[VMX_EXIT_VMFUNC] = exit_vmx_insn,
+	[VMX_EXIT_VMCALL] = ahv_exit_hypercall,
+	/* VT-x is not offered to the guest: its instructions are undefined
+	 * there (each instruction's "Protected Mode Exceptions": #UD outside
+	 * VMX). */
+	[VMX_EXIT_VMCLEAR] = ahv_exit_ud,
+	[VMX_EXIT_VMLAUNCH] = ahv_exit_ud,
+	[VMX_EXIT_VMPTRLD] = ahv_exit_ud,
+	[VMX_EXIT_VMPTRST] = ahv_exit_ud,
+	[VMX_EXIT_VMREAD] = ahv_exit_ud,
+	[VMX_EXIT_VMRESUME] = ahv_exit_ud,
+	[VMX_EXIT_VMWRITE] = ahv_exit_ud,
+	[VMX_EXIT_VMXOFF] = ahv_exit_ud,
+	[VMX_EXIT_VMXON] = ahv_exit_ud,
+	[VMX_EXIT_INVEPT] = ahv_exit_ud,
+	[VMX_EXIT_INVVPID] = ahv_exit_ud,
+	[VMX_EXIT_VMFUNC] = ahv_exit_ud,
 	[VMX_EXIT_CR_ACCESS] = exit_cr,
 	[VMX_EXIT_IO] = exit_io,
 	[VMX_EXIT_RDMSR] = exit_msr,
@@ -868,7 +651,7 @@ static const vmx_handler handlers[VMX_EXIT_MAX] = {
 	[VMX_EXIT_EPT_MISCONFIG] = exit_ept_misconfig,
 };
 
-static void vmx_dump(struct ahv_vcpu *v)
+void vmx_dump(struct ahv_vcpu *v)
 {
 	struct vmx_vcpu *x = v->arch;
 	ahv_log("guest: exit reason %lx qual %lx gpa %lx intinfo %lx idtvec %lx insn-error %lu\n",
@@ -891,6 +674,10 @@ static void vmx_dump(struct ahv_vcpu *v)
 		x->proc, x->proc2, x->entry, x->vpid);
 	ahv_vcpu_print_counters(v);
 }
+
+static const struct ahv_exit_ops vmx_exit_ops = {
+	.state = vmx_exit_state, .skip = vmx_skip, .inject = vmx_inject, .dump = vmx_dump,
+};
 
 /* The panicking CPU's vCPU: the VMCS vmread sees is this CPU's own. */
 static void panic_dump(void)
@@ -917,10 +704,9 @@ static const char *insn_error(uint64_t n)
 static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
 	struct vmx_vcpu *x = v->arch;
-	static const uint32_t no_nmi;
 	for (;;) {
 		if (__atomic_load_n(&v->init_pending, __ATOMIC_SEQ_CST))
-			start_after_sipi(v, x);
+			vmx_start_after_sipi(v, x); /* vmx_smp.c */
 		if (v->tsc_dirty) { /* a guest TSC write (msr_emulate.c) */
 			vmwrite(VMCS_TSC_OFFSET, (uint64_t)v->tsc_offset);
 			v->tsc_dirty = 0;
@@ -933,24 +719,7 @@ static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcp
 			flush_ept(x);
 			x->nested_gen = gen;
 		}
-		/* An NMI for the guest that reached the host (isr.S, exit_nmi):
-		 * inject it when the guest can take one; until then vmx_run.S
-		 * must not turn back for it. */
-		const uint32_t *nmi = &v->host_nmi;
-		if (__atomic_load_n(&v->host_nmi, __ATOMIC_SEQ_CST)) {
-			if (nmi_injectable()) {
-				__atomic_store_n(&v->host_nmi, 0, __ATOMIC_SEQ_CST);
-				vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
-			} else {
-				nmi = &no_nmi;
-				/* Exit as soon as the guest can take it (virtual
-				 * NMIs: after its handler's IRET). */
-				if ((x->pin & PIN_VIRTUAL_NMIS) && !(x->proc & PROC_NMI_WINDOW)) {
-					x->proc |= PROC_NMI_WINDOW;
-					vmwrite(VMCS_PROC_CTLS, x->proc);
-				}
-			}
-		}
+		const uint32_t *nmi = vmx_host_nmi_entry(x); /* vmx_smp.c */
 		int rc = ahv_vmx_run(&v->gprs, x->launched, nmi);
 		if (rc == 3) { /* not entered: a stop is on, or an NMI to inject */
 			ahv_smp_check_in(v);
@@ -991,7 +760,7 @@ static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcp
 		} else {
 			vmwrite(VMCS_ENTRY_INTR_INFO, 0);
 		}
-		vmx_handler h = basic < VMX_EXIT_MAX ? handlers[basic] : NULL;
+		ahv_exit_fn h = basic < VMX_EXIT_MAX ? vmx_exits[basic] : NULL;
 		if (!h) {
 			/* Not asked for: stop this guest CPU with its state logged;
 			 * nothing a guest causes reaches the panic path. */
@@ -1000,7 +769,7 @@ static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcp
 			vmx_dump(v);
 			ahv_halt_forever();
 		}
-		h(hv, v, x);
+		h(hv, v);
 	}
 }
 
@@ -1032,7 +801,7 @@ static __attribute__((noreturn)) void enter(struct ahv_hv *hv, struct ahv_vcpu *
 	/* isr.S records an NMI for the guest that reaches the host through the
 	 * slot at the top of this CPU's IST stack. */
 	if (v->ist_top)
-		*(uint32_t *volatile *)(uintptr_t)v->ist_top = &v->host_nmi;
+		*(uint32_t *volatile *)(uintptr_t)v->ist_top = &x->host_nmi;
 	host_state(hv, v);
 	if (v->index == 0)
 		ahv_panic_hook = panic_dump;
@@ -1131,7 +900,7 @@ static int vmx_prepare_ap(struct ahv_hv *hv, struct ahv_vcpu *v)
 	if (!x)
 		return -1;
 	*x = vmx_cpu0;
-	x->hv_mem_faults = 0;
+	x->host_nmi = 0;
 	if (this_cpu_vmx(hv, x))
 		return -1;
 	v->arch = x;
@@ -1164,6 +933,7 @@ const struct ahv_vmm_ops ahv_vmx_ops = {
 	.prepare = vmx_prepare,
 	.host_entry = vmx_host_entry,
 	.nested_info = vmx_nested_info,
+	.exit = &vmx_exit_ops,
 	.prepare_ap = vmx_prepare_ap,
 	.nested_protect = vmx_nested_protect,
 };

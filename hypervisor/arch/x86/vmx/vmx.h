@@ -12,6 +12,9 @@
 #define AHV_VMX_H
 
 #include <stdint.h>
+#include "ahv/x86/exits.h"
+#include "ahv/x86/hv.h"
+#include "ahv/x86/mem.h"
 
 /* ---- MSRs (SDM Vol. 4 Table 2-2; Vol. 3D Appendix A) ------------------- */
 #define MSR_IA32_FEATURE_CONTROL 0x03Au  /* Vol. 3C §24.7 "Enabling and Entering VMX Operation" */
@@ -327,5 +330,53 @@ VMX_INV_INSN(vmx_invvpid, "invvpid") /* descriptor: VPID, linear address 0 */
  * replaces the MTRRs in VMX non-root operation, §29.3.7.2), or AHV_PT_MIXED. */
 void vmx_mtrr_init(void);
 uint64_t vmx_ept_leaf_attr(uint64_t base, uint64_t size);
+
+/* ---- the VT-x vCPU, shared by vmx.c and vmx_smp.c ------------------------- */
+/* What the CPU offers, read once by vmx_probe (Appendix A). */
+struct vmx_caps {
+	uint64_t basic, misc, ept_vpid;
+	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+	uint64_t pin, proc, proc2, exit, entry; /* allowed-0 low, allowed-1 high */
+};
+
+struct vmx_vcpu {
+	uint64_t vmxon_pa, vmcs_pa;
+	uint8_t *msr_bitmap, *io_bitmap;
+	struct ahv_pt ept;
+	uint64_t ept_top, eptp;
+	uint32_t nested_gen; /* ahv_nested_gen at the last INVEPT */
+	uint32_t pin, proc, proc2, entry;
+	uint64_t cr0_mask, cr4_mask;
+	uint16_t vpid;
+	int launched;
+	/* An NMI for the guest arrived while this CPU ran in its host (isr.S
+	 * records it through the word at ist_top, exit_nmi when NMI exiting
+	 * took it): injected before the next entry (vmx_smp.c). */
+	uint32_t host_nmi;
+};
+
+extern const struct vmx_caps *const vmx_cpu_caps; /* what vmx_probe read */
+
+static inline struct vmx_vcpu *vmx_of(struct ahv_vcpu *v) { return v->arch; }
+
+/* vmx.c: the back end's part of struct ahv_exit_ops, and what vmx_smp.c
+ * needs of it. */
+void vmx_exit_state(struct ahv_vcpu *v, struct ahv_vcpu_exit *e);
+void vmx_inject(struct ahv_vcpu *v, unsigned vector, int has_err, uint32_t err);
+void vmx_dump(struct ahv_vcpu *v);
+/* Guest RIP += len; blocking by STI / MOV SS ends with the instruction
+ * (§25.4.2 Table 25-3). */
+void vmx_advance_rip(uint64_t len);
+/* A guest CR0 value: shadow and fixed bits, EFER.LMA and IA-32e mode. */
+void vmx_write_cr0(struct vmx_vcpu *x, uint64_t val);
+
+/* vmx_smp.c: exit handlers and what the loop calls before an entry. */
+void vmx_exit_init(struct ahv_hv *hv, struct ahv_vcpu *v);
+void vmx_exit_sipi(struct ahv_hv *hv, struct ahv_vcpu *v);
+void vmx_exit_nmi(struct ahv_hv *hv, struct ahv_vcpu *v);
+void vmx_exit_nmi_window(struct ahv_hv *hv, struct ahv_vcpu *v);
+void vmx_start_after_sipi(struct ahv_vcpu *v, struct vmx_vcpu *x);
+const uint32_t *vmx_host_nmi_entry(struct vmx_vcpu *x);
+int vmx_xapic_write(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t gpa);
 
 #endif
