@@ -21,6 +21,7 @@
 #include <efilib.h>
 #include <string.h>
 #include "ahv/crypto.h"
+#include "ahv/hex.h"
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/handoff.h"
 #include "ahv/x86/log.h"
@@ -145,16 +146,6 @@ static int own_path(char *out, size_t cap)
 	}
 	out[n] = 0;
 	return n ? 0 : -1;
-}
-
-static void hex32(char *out, const uint8_t *b)
-{
-	static const char hx[] = "0123456789abcdef";
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[64] = 0;
 }
 
 /* ---- the resident copy ------------------------------------------------------- */
@@ -332,56 +323,82 @@ static void __attribute__((ms_abi)) ap_proc(void *arg)
 		__atomic_add_fetch(&c->failed, 1, __ATOMIC_SEQ_CST);
 }
 
-/* ---- main ------------------------------------------------------------------- */
-EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
-{
-	EFI_STATUS st;
+/* ---- main: the steps of the header comment, one function each ---------------- */
+/* What the steps hand on to each other. */
+struct boot {
+	EFI_HANDLE image;
 	struct ahv_config *cfg;
-	char err[200], path[AHV_CFG_MAX_PATH], hex[65];
-	void *data;
-	UINTN size;
-	int rc;
+	struct ahv_handoff *hs; /* staging: guest keys, copied into h by fill_handoff */
+	uint8_t config_digest[32], image_digest[32];
+	int tpm, key_mode;
+	EFI_HANDLE child; /* the next stage, loaded */
+	ahv_mp_services *mp; /* smp = on with more than one CPU, else NULL */
+	UINTN cpus;
+	uint64_t old_base, img_size, pool_size;
+	EFI_PHYSICAL_ADDRESS new_base, pool;
+	struct ahv_handoff *h; /* the hand-off in hypervisor memory (start of the pool) */
+	struct ahv_launch launch;
+};
 
-	InitializeLib(image, systab);
-	self = image;
+/* 0. UEFI library, log port, own loaded image, the loader's crypto heap. */
+static EFI_STATUS loader_init(struct boot *b, EFI_SYSTEM_TABLE *systab)
+{
+	InitializeLib(b->image, systab);
+	self = b->image;
 	ahv_log_init(log_port);
 	say("AHV-BOOT: attest-hv loader %u.%u.%u (wire %u.%u)", 0, 1, 0, AHV_WIRE_VERSION_MAJOR,
 	    AHV_WIRE_VERSION_MINOR);
-	st = uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol, (void **)&self_li);
+	EFI_STATUS st = uefi_call_wrapper(BS->HandleProtocol, 3, b->image, &LoadedImageProtocol, (void **)&self_li);
 	if (EFI_ERROR(st))
 		return fail(st, "cannot find my own loaded-image protocol (%lx)", (uint64_t)st);
-	rc = ahv_crypto_init(loader_crypto_pool, sizeof(loader_crypto_pool));
+	int rc = ahv_crypto_init(loader_crypto_pool, sizeof(loader_crypto_pool));
 	if (rc)
 		return fail(EFI_OUT_OF_RESOURCES, "crypto init failed: %s", ahv_crypto_strerror(rc));
+	return EFI_SUCCESS;
+}
 
-	/* 1. configuration and keys */
-	cfg = AllocateZeroPool(sizeof(*cfg));
-	if (!cfg)
+/* 1. the configuration: parsed, hashed and (measured boot, docs/tpm.md)
+ * measured into PCR 8 before anything is sealed or unsealed. */
+static EFI_STATUS read_config(struct boot *b)
+{
+	char err[200];
+	void *data;
+	UINTN size;
+	b->cfg = AllocateZeroPool(sizeof(*b->cfg));
+	if (!b->cfg)
 		return fail(EFI_OUT_OF_RESOURCES, "out of memory");
-	st = read_file(AHV_CONFIG_PATH, &data, &size);
+	EFI_STATUS st = read_file(AHV_CONFIG_PATH, &data, &size);
 	if (EFI_ERROR(st))
 		return fail(st, "cannot read the configuration file %s on the boot partition (%lx); "
 				"scripts/mkesp.sh writes one", AHV_CONFIG_PATH, (uint64_t)st);
-	if (ahv_config_parse(data, size, cfg, err, sizeof(err)))
+	if (ahv_config_parse(data, size, b->cfg, err, sizeof(err)))
 		return fail(EFI_INVALID_PARAMETER, "%s: %s", AHV_CONFIG_PATH, err);
-	uint8_t config_digest[32], image_digest[32];
-	ahv_hash(AHV_HASH_SHA256, data, size, config_digest);
-	/* Measured boot (docs/tpm.md): the config, then the enrolled keys, into
-	 * PCR 8 before anything is sealed or unsealed. */
-	int tpm = ahv_tpmb_open(read_file, self_li->DeviceHandle);
-	if (tpm && ahv_tpmb_measure("attest-hv config " AHV_CONFIG_PATH, data, size))
+	ahv_hash(AHV_HASH_SHA256, data, size, b->config_digest);
+	b->tpm = ahv_tpmb_open(read_file, self_li->DeviceHandle);
+	if (b->tpm && ahv_tpmb_measure("attest-hv config " AHV_CONFIG_PATH, data, size))
 		return fail(EFI_DEVICE_ERROR, "cannot measure the configuration into the TPM (HashLogExtendEvent)");
 	FreePool(data);
-	if (cfg->log_port != log_port) {
-		log_port = cfg->log_port;
+	if (b->cfg->log_port != log_port) {
+		log_port = b->cfg->log_port;
 		ahv_log_init(log_port);
 	}
+	return EFI_SUCCESS;
+}
 
-	struct ahv_handoff *hs = AllocateZeroPool(sizeof(*hs)); /* staging, copied later */
+/* 1. the enrolled guest keys: each must have the key id the configuration
+ * pins; each is measured into PCR 8 after the configuration. */
+static EFI_STATUS enroll_keys(struct boot *b)
+{
+	const struct ahv_config *cfg = b->cfg;
+	char err[200], hex[65];
+	void *data;
+	UINTN size;
+	int rc;
+	struct ahv_handoff *hs = b->hs = AllocateZeroPool(sizeof(*hs));
 	if (!hs)
 		return fail(EFI_OUT_OF_RESOURCES, "out of memory");
 	for (unsigned i = 0; i < cfg->n_keys; i++) {
-		st = read_file(cfg->key_path[i], &data, &size);
+		EFI_STATUS st = read_file(cfg->key_path[i], &data, &size);
 		if (EFI_ERROR(st))
 			return fail(st, "cannot read guest key %s (%lx)", cfg->key_path[i], (uint64_t)st);
 		rc = ahv_spki_read_pem(data, size, &hs->guest_keys[i]);
@@ -390,14 +407,12 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 			return fail(EFI_INVALID_PARAMETER, "guest key %s is not a P-256/P-384 public key PEM: %s",
 				    cfg->key_path[i], ahv_crypto_strerror(rc));
 		ahv_spki_key_id(&hs->guest_keys[i], hs->guest_key_ids[i]);
-		if (memcmp(hs->guest_key_ids[i], cfg->key_id[i], 32)) {
-			hex32(hex, hs->guest_key_ids[i]);
+		ahv_hex_encode(hex, hs->guest_key_ids[i], 32);
+		if (memcmp(hs->guest_key_ids[i], cfg->key_id[i], 32))
 			return fail(EFI_SECURITY_VIOLATION, "guest key %s has key id %s, not the one the configuration pins",
 				    cfg->key_path[i], hex);
-		}
-		hex32(hex, hs->guest_key_ids[i]);
 		say("AHV-BOOT: enrolled guest key %s id %s", cfg->key_path[i], hex);
-		if (tpm) {
+		if (b->tpm) {
 			uint8_t der[AHV_SPKI_MAX_DER];
 			size_t der_len = 0;
 			ahv_snprintf(err, sizeof(err), "attest-hv guest key %s %s", cfg->key_path[i], hex);
@@ -407,41 +422,59 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		}
 	}
 	hs->n_guest_keys = cfg->n_keys;
+	return EFI_SUCCESS;
+}
+
+/* 1. this loader's own file, hashed (the report's hv_image_digest). */
+static EFI_STATUS measure_image(struct boot *b)
+{
+	char path[AHV_CFG_MAX_PATH], hex[65];
+	void *data;
+	UINTN size;
 	if (own_path(path, sizeof(path)) || EFI_ERROR(read_file(path, &data, &size)))
 		return fail(EFI_NOT_FOUND, "cannot read my own image file to measure it");
-	ahv_hash(AHV_HASH_SHA256, data, size, image_digest);
+	ahv_hash(AHV_HASH_SHA256, data, size, b->image_digest);
 	FreePool(data);
-	hex32(hex, image_digest);
+	ahv_hex_encode(hex, b->image_digest, 32);
 	say("AHV-BOOT: image %s sha256 %s", path, hex);
-	hex32(hex, config_digest);
+	ahv_hex_encode(hex, b->config_digest, 32);
 	say("AHV-BOOT: config sha256 %s", hex);
+	return EFI_SUCCESS;
+}
 
-	/* 1b. the signing key: unsealed (or sealed on the first boot), then
-	 * locked before the next stage is even loaded (LoadImage measures it
-	 * into PCR 4), so nothing after this point can unseal it. */
-	int key_mode = AHV_TPMB_KEY_NONE;
-	if (tpm)
+/* 1b. the signing key: unsealed (or sealed on the first boot), then
+ * locked before the next stage is even loaded (LoadImage measures it
+ * into PCR 4), so nothing after this point can unseal it. */
+static void choose_signing_key(struct boot *b)
+{
+	char err[200];
+	b->key_mode = AHV_TPMB_KEY_NONE;
+	if (b->tpm)
 		say("AHV-BOOT: TPM: present; measured the configuration and %u guest keys into PCR 8 (EV_IPL)",
-		    cfg->n_keys);
-	if (cfg->hypervisor) {
-		key_mode = ahv_tpmb_key(cfg->dev_key, err, sizeof(err));
-		if (key_mode != AHV_TPMB_KEY_SEALED)
-			say("AHV-BOOT: %s%s", tpm ? "TPM: " : "", err);
+		    b->cfg->n_keys);
+	if (b->cfg->hypervisor) {
+		b->key_mode = ahv_tpmb_key(b->cfg->dev_key, err, sizeof(err));
+		if (b->key_mode != AHV_TPMB_KEY_SEALED)
+			say("AHV-BOOT: %s%s", b->tpm ? "TPM: " : "", err);
 	}
 	ahv_tpmb_lock();
-	if (cfg->hypervisor)
-		say("AHV-BOOT: signing key: %s", key_mode == AHV_TPMB_KEY_SEALED ? "TPM-sealed" :
-			key_mode == AHV_TPMB_KEY_DEV ? "development key (dev_key = allow; reports carry DEV_KEY)" :
+	if (b->cfg->hypervisor)
+		say("AHV-BOOT: signing key: %s", b->key_mode == AHV_TPMB_KEY_SEALED ? "TPM-sealed" :
+			b->key_mode == AHV_TPMB_KEY_DEV ? "development key (dev_key = allow; reports carry DEV_KEY)" :
 			"none (attestation answers NO_KEY)");
+}
 
-	/* 2. the next stage, loaded now so that errors come before any change */
-	EFI_HANDLE child;
+/* 2. the next stage, loaded now so that errors come before any change,
+ * with its command line (args, initrd=). */
+static EFI_STATUS load_next_stage(struct boot *b)
+{
+	const struct ahv_config *cfg = b->cfg;
 	CHAR16 wpath[AHV_CFG_MAX_PATH];
 	to_wide(wpath, AHV_CFG_MAX_PATH, cfg->next);
 	EFI_DEVICE_PATH *dp = FileDevicePath(self_li->DeviceHandle, wpath);
 	if (!dp)
 		return fail(EFI_OUT_OF_RESOURCES, "out of memory");
-	st = uefi_call_wrapper(BS->LoadImage, 6, FALSE, image, dp, NULL, 0, &child);
+	EFI_STATUS st = uefi_call_wrapper(BS->LoadImage, 6, FALSE, b->image, dp, NULL, 0, &b->child);
 	if (EFI_ERROR(st))
 		return fail(st, "cannot load the next stage %s (%lx): is the file on the boot partition?",
 			    cfg->next, (uint64_t)st);
@@ -457,109 +490,146 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		if (!w)
 			return fail(EFI_OUT_OF_RESOURCES, "out of memory");
 		to_wide(w, n + 1, args);
-		uefi_call_wrapper(BS->HandleProtocol, 3, child, &LoadedImageProtocol, (void **)&cli);
+		uefi_call_wrapper(BS->HandleProtocol, 3, b->child, &LoadedImageProtocol, (void **)&cli);
 		cli->LoadOptions = w;
 		cli->LoadOptionsSize = (UINT32)((n + 1) * 2);
 	}
 	say("AHV-BOOT: next stage %s loaded, args '%s'", cfg->next, args);
+	return EFI_SUCCESS;
+}
 
-	if (!cfg->hypervisor) {
-		say("AHV-BOOT: hypervisor = off in the configuration: starting %s without it", cfg->next);
-		st = uefi_call_wrapper(BS->StartImage, 3, child, NULL, NULL);
-		return st;
-	}
-
-	UINTN cpus;
-	ahv_mp_services *mp = ahv_mp_locate(&cpus);
-	if (cfg->smp && !mp)
+/* The CPUs: MP services for smp = on (docs/smp.md), a warning where
+ * other CPUs would run outside the hypervisor. */
+static void find_cpus(struct boot *b)
+{
+	b->mp = ahv_mp_locate(&b->cpus);
+	if (b->cfg->smp && !b->mp)
 		say("AHV-BOOT: WARNING: smp = on, but the firmware offers no MP services: other CPUs, if there are "
 		    "any, cannot be started under the hypervisor.");
-	if (!cfg->smp || cpus < 2)
-		mp = NULL;
-	if (cpus > 1 && !cfg->smp)
+	if (!b->cfg->smp || b->cpus < 2)
+		b->mp = NULL;
+	if (b->cpus > 1 && !b->cfg->smp)
 		say("AHV-BOOT: WARNING: %lu CPUs enabled, but this version virtualizes only the boot CPU: "
 		    "the others would run outside the hypervisor and could reach its memory. Boot the guest "
-		    "with one CPU (e.g. Linux 'nosmp' or 'maxcpus=1'), or set smp = on (docs/smp.md).", (uint64_t)cpus);
+		    "with one CPU (e.g. Linux 'nosmp' or 'maxcpus=1'), or set smp = on (docs/smp.md).",
+		    (uint64_t)b->cpus);
+}
 
-	/* 3. hypervisor memory: runtime services code/data (docs/pitfalls.md 6) */
-	uint64_t old_base = (uint64_t)(uintptr_t)self_li->ImageBase;
-	uint64_t img_size = (self_li->ImageSize + 4095) & ~4095ull;
-	EFI_PHYSICAL_ADDRESS new_base = 0, pool = 0;
-	uint64_t pool_size = (uint64_t)cfg->pool_mib << 20;
-	st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiRuntimeServicesCode,
-			       img_size / 4096, &new_base);
-	if (EFI_ERROR(st))
-		goto nomem;
-	st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiRuntimeServicesData,
-			       pool_size / 4096, &pool);
-	if (EFI_ERROR(st)) {
-		uefi_call_wrapper(BS->FreePages, 2, new_base, img_size / 4096);
-		goto nomem;
+/* 3. hypervisor memory: runtime services code (the resident copy) and
+ * data (the pool) (docs/pitfalls.md 6). */
+static EFI_STATUS reserve_memory(struct boot *b)
+{
+	b->old_base = (uint64_t)(uintptr_t)self_li->ImageBase;
+	b->img_size = (self_li->ImageSize + 4095) & ~4095ull;
+	b->pool_size = (uint64_t)b->cfg->pool_mib << 20;
+	EFI_STATUS st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiRuntimeServicesCode,
+					  b->img_size / 4096, &b->new_base);
+	if (!EFI_ERROR(st)) {
+		st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiRuntimeServicesData,
+				       b->pool_size / 4096, &b->pool);
+		if (EFI_ERROR(st))
+			uefi_call_wrapper(BS->FreePages, 2, b->new_base, b->img_size / 4096);
 	}
-	memset((void *)(uintptr_t)pool, 0, pool_size);
-	struct ahv_handoff *h = (struct ahv_handoff *)(uintptr_t)pool;
-	memcpy(h, hs, sizeof(*h));
+	if (EFI_ERROR(st))
+		return fail(EFI_OUT_OF_RESOURCES, "cannot reserve %u MiB of runtime memory for the hypervisor",
+			    b->cfg->pool_mib);
+	memset((void *)(uintptr_t)b->pool, 0, b->pool_size);
+	b->h = (struct ahv_handoff *)(uintptr_t)b->pool;
+	return EFI_SUCCESS;
+}
+
+/* 3. the hand-off (handoff.h) at the start of the pool: what the loader
+ * found and decided. 0, or -1 with h->error. */
+static int fill_handoff(struct boot *b)
+{
+	const struct ahv_config *cfg = b->cfg;
+	struct ahv_handoff *h = b->h;
+	memcpy(h, b->hs, sizeof(*h));
 	h->magic = AHV_HANDOFF_MAGIC;
-	h->pool_base = pool;
-	h->pool_size = pool_size;
+	h->pool_base = b->pool;
+	h->pool_size = b->pool_size;
 	h->pool_used = (sizeof(*h) + 4095) & ~4095ull;
-	h->image_base = new_base;
-	h->image_size = img_size;
+	h->image_base = b->new_base;
+	h->image_size = b->img_size;
 	h->log_port = log_port;
-	h->key_mode = (uint32_t)key_mode;
-	if (key_mode == AHV_TPMB_KEY_SEALED)
+	h->key_mode = (uint32_t)b->key_mode;
+	if (b->key_mode == AHV_TPMB_KEY_SEALED)
 		ahv_tpmb_take_key(h->key_d); /* hypervisor memory; wiped here */
 	h->policy = (cfg->allow_cpl3 ? AHV_HO_ALLOW_CPL3 : 0) | (cfg->allow_gpa ? AHV_HO_ALLOW_GPA : 0) |
 		    (cfg->hide_log_port ? AHV_HO_HIDE_LOG_PORT : 0) | (cfg->smp ? AHV_HO_SMP : 0) |
 		    (cfg->dma_protection ? AHV_HO_DMA_REQUIRED : 0);
-	memcpy(h->image_digest, image_digest, 32);
-	memcpy(h->config_digest, config_digest, 32);
+	memcpy(h->image_digest, b->image_digest, 32);
+	memcpy(h->config_digest, b->config_digest, 32);
 	read_time(h);
 	h->pm1a_cnt_port = find_pm1a_cnt();
 	/* IOMMUs (docs/iommu.md): the hypervisor parses and takes them. */
 	h->acpi_dmar = (uint64_t)(uintptr_t)find_acpi_table("DMAR");
 	h->acpi_ivrs = (uint64_t)(uintptr_t)find_acpi_table("IVRS");
 	if (capture_memmap(h)) {
-		rc = -1;
 		ahv_snprintf(h->error, sizeof(h->error), "the UEFI memory map has more than %u ranges", AHV_MAX_MEMMAP);
-		goto failed;
+		return -1;
 	}
+	return 0;
+}
 
-	/* 4. the resident copy builds the hypervisor; we enter the guest */
-	memcpy((void *)(uintptr_t)new_base, (void *)(uintptr_t)old_base, self_li->ImageSize);
-	if (relocate_copy(old_base, new_base, img_size)) {
-		rc = -1;
+/* 4. the resident copy builds the hypervisor (ahv_hv_prepare, then
+ * ahv_hv_prepare_ap on every application processor). 0, or -1 with
+ * h->error; a partial start on the APs halts (nothing can be released). */
+static int start_hypervisor(struct boot *b)
+{
+	struct ahv_handoff *h = b->h;
+	memcpy((void *)(uintptr_t)b->new_base, (void *)(uintptr_t)b->old_base, self_li->ImageSize);
+	if (relocate_copy(b->old_base, b->new_base, b->img_size)) {
 		ahv_snprintf(h->error, sizeof(h->error), "cannot relocate the resident copy (unexpected relocation type)");
-		goto failed;
+		return -1;
 	}
-	int (*prepare)(struct ahv_handoff *, struct ahv_launch *) = in_copy(old_base, new_base, (void *)ahv_hv_prepare);
-	struct ahv_launch launch;
+	int (*prepare)(struct ahv_handoff *, struct ahv_launch *) =
+		in_copy(b->old_base, b->new_base, (void *)ahv_hv_prepare);
 	say("AHV-BOOT: starting the hypervisor (resident copy at %lx, %lu KiB; pool at %lx, %lu MiB)",
-	    (uint64_t)new_base, img_size / 1024, (uint64_t)pool, pool_size >> 20);
-	rc = prepare(h, &launch);
-	if (rc)
-		goto failed;
-	if (mp) {
-		struct ap_ctx c = {.prepare_ap = in_copy(old_base, new_base, (void *)ahv_hv_prepare_ap)};
-		say("AHV-BOOT: smp = on: starting the hypervisor on %lu application processors", (uint64_t)(cpus - 1));
-		st = uefi_call_wrapper(mp->StartupAllAPs, 7, mp, ap_proc, FALSE, NULL, (UINTN)20000000, &c, NULL);
-		uint32_t ok = __atomic_load_n(&c.ok, __ATOMIC_SEQ_CST);
-		if (EFI_ERROR(st) || ok != cpus - 1) {
-			if (ok == 0 && !__atomic_load_n(&c.failed, __ATOMIC_SEQ_CST)) {
-				rc = -1;
-				ahv_snprintf(h->error, sizeof(h->error), "smp = on: MP services could not run the application processors (status %lx)", (uint64_t)st);
-				goto failed;
-			}
-			/* Some CPUs may already run under the hypervisor in its
-			 * memory: nothing can be released or booted safely. */
-			say("AHV-BOOT: ERROR: smp = on: only %u of %lu application processors are under the hypervisor; system halted",
-			    ok, (uint64_t)(cpus - 1));
-			for (;;)
-				__asm__ volatile("cli; hlt");
+	    (uint64_t)b->new_base, b->img_size / 1024, (uint64_t)b->pool, b->pool_size >> 20);
+	if (prepare(h, &b->launch))
+		return -1;
+	if (!b->mp)
+		return 0;
+	struct ap_ctx c = {.prepare_ap = in_copy(b->old_base, b->new_base, (void *)ahv_hv_prepare_ap)};
+	say("AHV-BOOT: smp = on: starting the hypervisor on %lu application processors", (uint64_t)(b->cpus - 1));
+	EFI_STATUS st = uefi_call_wrapper(b->mp->StartupAllAPs, 7, b->mp, ap_proc, FALSE, NULL, (UINTN)20000000, &c, NULL);
+	uint32_t ok = __atomic_load_n(&c.ok, __ATOMIC_SEQ_CST);
+	if (EFI_ERROR(st) || ok != b->cpus - 1) {
+		if (ok == 0 && !__atomic_load_n(&c.failed, __ATOMIC_SEQ_CST)) {
+			ahv_snprintf(h->error, sizeof(h->error), "smp = on: MP services could not run the application processors (status %lx)", (uint64_t)st);
+			return -1;
 		}
-		say("AHV-BOOT: smp = on: %u application processors under the hypervisor", ok);
+		/* Some CPUs may already run under the hypervisor in its
+		 * memory: nothing can be released or booted safely. */
+		say("AHV-BOOT: ERROR: smp = on: only %u of %lu application processors are under the hypervisor; system halted",
+		    ok, (uint64_t)(b->cpus - 1));
+		for (;;)
+			__asm__ volatile("cli; hlt");
 	}
-	rc = ahv_x86_launch(launch.arg, launch.entry, launch.host_rsp);
+	say("AHV-BOOT: smp = on: %u application processors under the hypervisor", ok);
+	return 0;
+}
+
+/* 4 failed: the hypervisor's reason, its memory and the next stage
+ * released, back to the firmware. */
+static EFI_STATUS start_failed(struct boot *b)
+{
+	char err[200];
+	ahv_snprintf(err, sizeof(err), "%s", b->h->error[0] ? b->h->error : "hypervisor start failed");
+	ahv_wipe(b->h->key_d, sizeof(b->h->key_d));
+	uefi_call_wrapper(BS->UnloadImage, 1, b->child);
+	uefi_call_wrapper(BS->FreePages, 2, b->pool, b->pool_size / 4096);
+	uefi_call_wrapper(BS->FreePages, 2, b->new_base, b->img_size / 4096);
+	return fail(EFI_UNSUPPORTED, "%s", err);
+}
+
+/* 4-5. enter the guest here (this CPU continues in this loader as the
+ * hypervisor's guest), check the hypervisor's CPUID signature, start the
+ * next stage. */
+static EFI_STATUS enter_guest(struct boot *b)
+{
+	ahv_x86_launch(b->launch.arg, b->launch.entry, b->launch.host_rsp);
 	/* From here on this CPU is a guest of the hypervisor. */
 	uint32_t r[4];
 	ahv_cpuid(AHV_CPUID_LEAF_SIGNATURE, 0, r);
@@ -568,22 +638,33 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	memcpy(sig + 4, &r[2], 4);
 	memcpy(sig + 8, &r[3], 4);
 	sig[12] = 0;
-	say("AHV-BOOT: hypervisor running (CPUID 0x40000000: '%s'); starting %s as its guest", sig, cfg->next);
-	if (cfg->smp)
-		say("AHV-BOOT: smp = on: all %lu CPUs under the hypervisor", (uint64_t)cpus);
-	/* 5. the next stage */
-	st = uefi_call_wrapper(BS->StartImage, 3, child, NULL, NULL);
+	say("AHV-BOOT: hypervisor running (CPUID 0x40000000: '%s'); starting %s as its guest", sig, b->cfg->next);
+	if (b->cfg->smp)
+		say("AHV-BOOT: smp = on: all %lu CPUs under the hypervisor", (uint64_t)b->cpus);
+	EFI_STATUS st = uefi_call_wrapper(BS->StartImage, 3, b->child, NULL, NULL);
 	say("AHV-BOOT: next stage returned (%lx); the hypervisor keeps running", (uint64_t)st);
 	return st;
+}
 
-nomem:
-	return fail(EFI_OUT_OF_RESOURCES, "cannot reserve %u MiB of runtime memory for the hypervisor",
-		    cfg->pool_mib);
-failed:
-	ahv_snprintf(err, sizeof(err), "%s", h->error[0] ? h->error : "hypervisor start failed");
-	ahv_wipe(h->key_d, sizeof(h->key_d));
-	uefi_call_wrapper(BS->UnloadImage, 1, child);
-	uefi_call_wrapper(BS->FreePages, 2, pool, pool_size / 4096);
-	uefi_call_wrapper(BS->FreePages, 2, new_base, img_size / 4096);
-	return fail(EFI_UNSUPPORTED, "%s", err);
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
+{
+	struct boot b = {.image = image};
+	EFI_STATUS st;
+
+	if ((st = loader_init(&b, systab)) || (st = read_config(&b)) || (st = enroll_keys(&b)) ||
+	    (st = measure_image(&b)))
+		return st;
+	choose_signing_key(&b);
+	if ((st = load_next_stage(&b)))
+		return st;
+	if (!b.cfg->hypervisor) {
+		say("AHV-BOOT: hypervisor = off in the configuration: starting %s without it", b.cfg->next);
+		return uefi_call_wrapper(BS->StartImage, 3, b.child, NULL, NULL);
+	}
+	find_cpus(&b);
+	if ((st = reserve_memory(&b)))
+		return st;
+	if (fill_handoff(&b) || start_hypervisor(&b))
+		return start_failed(&b);
+	return enter_guest(&b);
 }

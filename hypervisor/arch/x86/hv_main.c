@@ -6,6 +6,7 @@
 #include <string.h>
 #include "attest/wire.h"
 #include "ahv/crypto.h"
+#include "ahv/hex.h"
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/exits.h"
 #include "ahv/x86/hv.h"
@@ -144,11 +145,6 @@ static void sort_ranges(struct ahv_phys_range *r, uint32_t n)
 		}
 }
 
-static uint32_t hex_nibble(char c)
-{
-	return c >= 'a' ? (uint32_t)(c - 'a' + 10) : (uint32_t)(c - '0');
-}
-
 static int setup_core(struct ahv_hv *hv)
 {
 	struct ahv_handoff *h = hv->handoff;
@@ -198,13 +194,8 @@ static int setup_core(struct ahv_hv *hv)
 	if (ahv_drbg_generate(&hv->drbg, p->boot_id, sizeof(p->boot_id)))
 		return -1;
 #ifdef AHV_BUILD_ID_HEX
-	{
-		static const char id[] = AHV_BUILD_ID_HEX;
-		for (size_t i = 0; i + 1 < sizeof(id) && i / 2 < sizeof(p->build_id); i += 2)
-			p->build_id[i / 2] = (uint8_t)(hex_nibble(id[i]) << 4 | hex_nibble(id[i + 1]));
-	}
-#else
-	(void)hex_nibble;
+	/* the source commit, zero padded (protocol.md §9.4) */
+	(void)ahv_hex_decode(AHV_BUILD_ID_HEX, sizeof(AHV_BUILD_ID_HEX) - 1, p->build_id, sizeof(p->build_id));
 #endif
 	memcpy(p->hv_image_digest, h->image_digest, 32);
 	memcpy(p->hv_config_digest, h->config_digest, 32);
