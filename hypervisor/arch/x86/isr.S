@@ -65,7 +65,7 @@ ahv_nmi_absorb:
  * blocking: "an NMI causes subsequent NMIs to be blocked"), and only an
  * IRET is sure to lift that: VM entry with blocking by NMI clear does not
  * on Bochs (the kicks after the first one never arrived), and KVM, too,
- * ends its NMI exits with an IRET in the host. vmx.c exit_nmi calls it. */
+ * ends its NMI exits with an IRET in the host. vmx_smp.c vmx_exit_nmi calls it. */
 	.globl ahv_iret_to_self
 	.align 16
 ahv_iret_to_self:
@@ -83,7 +83,7 @@ ahv_iret_to_self:
 
 /* void ahv_park_wait(const uint32_t *a, const uint32_t *b): return at once
  * if *a or *b is non-zero, else HLT until an NMI (GIF=1, IF=0: only an NMI
- * wakes it; svm.c exit_hlt). */
+ * wakes it; svm_smp.c svm_exit_hlt). */
 	.globl ahv_park_wait
 	.align 16
 ahv_park_wait:

@@ -475,7 +475,7 @@ static int svm_prepare(struct ahv_hv *hv)
 
 /* smp = on: an application processor, on that processor. It shares the
  * boot CPU's NPT, MSR and I/O permission maps; it has its own VMCBs and
- * host save area. HLT is intercepted (exit_hlt). */
+ * host save area. HLT is intercepted (svm_exit_hlt, svm_smp.c). */
 static int svm_prepare_ap(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
 	struct svm_vcpu *s = ahv_pool_ptr(&hv->pool, (sizeof(*s) + 4095) / 4096);

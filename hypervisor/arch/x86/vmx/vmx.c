@@ -216,7 +216,7 @@ static void setup_controls(struct ahv_hv *hv, struct vmx_vcpu *x)
 	/* Pin-based: no external-interrupt exiting: interrupts go straight to
 	 * the guest (§26.2; the host runs with IF=0). NMI exiting only with
 	 * smp = on: a stop kicks the other CPUs with an NMI (docs/smp.md);
-	 * exit_nmi hands the guest's own NMIs back. */
+	 * vmx_exit_nmi (vmx_smp.c) hands the guest's own NMIs back. */
 	/* With NMI exiting the guest's IRET no longer lifts NMI blocking
 	 * (§26.3 "Changes to Instruction Behavior"): virtual NMIs, where the
 	 * CPU offers them, let it lift the guest's own (virtual) blocking, and

@@ -350,7 +350,7 @@ struct vmx_vcpu {
 	uint16_t vpid;
 	int launched;
 	/* An NMI for the guest arrived while this CPU ran in its host (isr.S
-	 * records it through the word at ist_top, exit_nmi when NMI exiting
+	 * records it through the word at ist_top, vmx_exit_nmi when NMI exiting
 	 * took it): injected before the next entry (vmx_smp.c). */
 	uint32_t host_nmi;
 };

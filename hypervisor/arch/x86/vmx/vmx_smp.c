@@ -83,7 +83,7 @@ void vmx_exit_init(struct ahv_hv *hv, struct ahv_vcpu *v)
 	load_init_state(v, x);
 	vmwrite(VMCS_GUEST_ACTIVITY, VMX_ACTIVITY_WAIT_SIPI);
 	x->host_nmi = 0; /* an NMI for the old context has no one to go to */
-	/* From now on a stop does not kick this CPU (vcpu.c; the store is
+	/* From now on a stop does not kick this CPU (smp_stop.c; the store is
 	 * ordered before vmx_run.S's look at the stop flag). */
 	__atomic_store_n(&v->in_wait_for_sipi, 1, __ATOMIC_SEQ_CST);
 	/* No log line here: a SIPI that arrives while this CPU is still in VMX

@@ -46,7 +46,8 @@ struct ahv_vmm_ops {
 	 * 1 GiB leaves, root (ahv/platform.h struct ahv_nested); hv_main.c
 	 * hands it to the core once (setup_core). The guest state the core
 	 * reads at an exit travels in struct ahv_vcpu_exit, filled by the back
-	 * end's one exit_state (svm.c, vmx.c), not through this table. */
+	 * end's one exit_state (svm_exit_state, vmx_exit_state), not through
+	 * this table. */
 	void (*nested_info)(struct ahv_vcpu *v, struct ahv_nested *n);
 	/* What the shared exit handlers (exits.c) need of this back end:
 	 * its exit_state, RIP advance, event injection and state dump. */
