@@ -89,28 +89,23 @@ int ahv_pt_identity(struct ahv_pt *pt, uint64_t top)
 	return 0;
 }
 
-int ahv_pt_unmap(struct ahv_pt *pt, uint64_t start, uint64_t end)
+/* Every 4 KiB leaf of [start, end): the format's absent entry, or an
+ * identity leaf with the memory type of its frame (map). */
+static int set_4k(struct ahv_pt *pt, uint64_t start, uint64_t end, int map)
 {
 	for (uint64_t a = start & ~(AHV_PAGE_SIZE - 1); a < end; a += AHV_PAGE_SIZE) {
 		uint64_t *e = walk_create(pt, a, 1);
 		if (!e)
 			return -1;
-		*e = pt->absent;
+		uint64_t extra = map ? attr(pt, a, AHV_PAGE_SIZE) : 0;
+		*e = map ? a | pt->leaf_bits | (extra == AHV_PT_MIXED ? 0 : extra) : pt->absent;
 	}
 	return 0;
 }
 
-int ahv_pt_map4k(struct ahv_pt *pt, uint64_t start, uint64_t end)
-{
-	for (uint64_t a = start & ~(AHV_PAGE_SIZE - 1); a < end; a += AHV_PAGE_SIZE) {
-		uint64_t *e = walk_create(pt, a, 1);
-		if (!e)
-			return -1;
-		uint64_t extra = attr(pt, a, AHV_PAGE_SIZE);
-		*e = a | pt->leaf_bits | (extra == AHV_PT_MIXED ? 0 : extra);
-	}
-	return 0;
-}
+int ahv_pt_unmap(struct ahv_pt *pt, uint64_t start, uint64_t end) { return set_4k(pt, start, end, 0); }
+
+int ahv_pt_map4k(struct ahv_pt *pt, uint64_t start, uint64_t end) { return set_4k(pt, start, end, 1); }
 
 uint64_t ahv_pt_lookup(const struct ahv_pt *pt, uint64_t va, int *level)
 {
