@@ -13,9 +13,7 @@
 
 void ahv_exit_cpuid(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
-	struct ahv_vcpu_exit x;
-	hv->ops->exit->state(v, &x);
-	ahv_vcpu_cpuid(hv, v, x.cr4);
+	ahv_vcpu_cpuid(hv, v, hv->ops->exit->cr4(v));
 	hv->ops->exit->skip(v, 2); /* CPUID is 0F A2 */
 }
 

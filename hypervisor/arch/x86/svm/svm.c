@@ -309,8 +309,10 @@ void svm_dump(struct ahv_vcpu *v)
 static void panic_dump(void) { svm_dump(&vcpu0); }
 
 /* ---- the exit table ---------------------------------------------------------- */
+static uint64_t svm_cr4(struct ahv_vcpu *v) { return svm_of(v)->vmcb->save.cr4; }
+
 static const struct ahv_exit_ops svm_exit_ops = {
-	.state = svm_exit_state, .skip = svm_skip, .inject = svm_inject, .dump = svm_dump,
+	.state = svm_exit_state, .cr4 = svm_cr4, .skip = svm_skip, .inject = svm_inject, .dump = svm_dump,
 };
 
 /* Exit codes (APM Vol. 2 Appendix C, Table C-1) below 0x100 index the table

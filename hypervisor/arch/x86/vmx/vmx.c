@@ -675,8 +675,14 @@ void vmx_dump(struct ahv_vcpu *v)
 	ahv_vcpu_print_counters(v);
 }
 
+static uint64_t vmx_cr4(struct ahv_vcpu *v)
+{
+	(void)v;
+	return vmread(VMCS_GUEST_CR4);
+}
+
 static const struct ahv_exit_ops vmx_exit_ops = {
-	.state = vmx_exit_state, .skip = vmx_skip, .inject = vmx_inject, .dump = vmx_dump,
+	.state = vmx_exit_state, .cr4 = vmx_cr4, .skip = vmx_skip, .inject = vmx_inject, .dump = vmx_dump,
 };
 
 /* The panicking CPU's vCPU: the VMCS vmread sees is this CPU's own. */

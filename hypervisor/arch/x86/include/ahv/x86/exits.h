@@ -28,6 +28,9 @@ struct ahv_exit_ops {
 	/* The back end's one exit_state: the guest state every consumer of
 	 * an exit reads (hypercall, xAPIC trap, ...). */
 	void (*state)(struct ahv_vcpu *v, struct ahv_vcpu_exit *x);
+	/* The guest's CR4 as the CPU holds it: all CPUID needs of the state
+	 * (OSXSAVE, OSPKE mirror it), without state's PKRU read. */
+	uint64_t (*cr4)(struct ahv_vcpu *v);
 	/* Past the exiting instruction; len is its architectural length, for
 	 * a CPU that does not report it (SVM without NRIP save). */
 	void (*skip)(struct ahv_vcpu *v, unsigned len);
