@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -19,17 +18,10 @@
 static struct sim *mk(uint32_t nested_format)
 {
 	struct sim_cfg cfg = { .nested_format = nested_format, .nested_page = SIM_4K, .cpl0 = true };
-	struct sim *s = calloc(1, sizeof(*s));
+	struct sim *s = sim_new(&cfg);
 
 	assert_non_null(s);
-	assert_int_equal(sim_init(s, &cfg), 0);
 	return s;
-}
-
-static void rm(struct sim *s)
-{
-	sim_free(s);
-	free(s);
 }
 
 /* The caller state of the sim, as a back end's exit_state fills it. */
@@ -99,7 +91,7 @@ static void t_fetch_across_pages(void **st)
 		memset(got, 0, sizeof(got));
 		assert_int_equal(ahv_guest_fetch(&s->core, &x, va, got, sizeof(got)), 7);
 		assert_memory_equal(got, want, 7);
-		rm(s);
+		sim_delete(s);
 	}
 }
 
@@ -118,7 +110,7 @@ static void t_fetch_no_paging(void **st)
 	x.cs_l = false;
 	assert_int_equal(ahv_guest_fetch(&s->core, &x, gpa, got, sizeof(got)), sizeof(got));
 	assert_memory_equal(got, code, sizeof(code));
-	rm(s);
+	sim_delete(s);
 }
 
 /* What the walker refuses is never read: an unmapped page, a page whose
@@ -154,7 +146,7 @@ static void t_fetch_refused(void **st)
 	/* paging on without long mode (32-bit or PAE): not walked */
 	x.efer &= ~(1ull << 10); /* EFER.LMA */
 	assert_int_equal(ahv_guest_fetch(&s->core, &x, va, got, sizeof(got)), 0);
-	rm(s);
+	sim_delete(s);
 }
 
 int main(void)
