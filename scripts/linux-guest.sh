@@ -112,7 +112,8 @@ for l in $( (ldd "$out/ahv-guest-attest"; ldd "$out/attest-hv") |
   cp -L "$l" "$ird$l"
 done
 cp "$out/guest.key" "$ird/etc/guest.key"
-# Network drivers are modules in Debian's kernel (recipe): virtio-net and deps.
+# Network drivers are modules in Debian's kernel, not built in: virtio-net and
+# the modules it needs, in load order.
 mods=()
 for m in drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/virtio_pci_legacy_dev.ko \
          drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci.ko \
