@@ -196,10 +196,11 @@ static const char *sig_name(uint32_t s)
 static json_t *jflags(uint32_t f)
 {
 	json_t *a = json_array();
-	static const char *const nm[] = {"DEV_KEY", "DEBUG", "TIME_INVALID", "CLAIM_MISMATCH"};
+	static const char *const nm[] = {"DEV_KEY", "DEBUG", "TIME_INVALID", "CLAIM_MISMATCH", "DMA_UNPROTECTED"};
+	const int named = (int)(sizeof nm / sizeof nm[0]);
 	for (int i = 0; i < 32; i++)
 		if (f & (1u << i))
-			json_array_append_new(a, i < 4 ? json_string(nm[i]) : json_integer(i));
+			json_array_append_new(a, i < named ? json_string(nm[i]) : json_integer(i));
 	return a;
 }
 
