@@ -44,9 +44,25 @@ if [ "$mode" = bochs ]; then
   # cannot power it off: the run stops at the guest's last marker; the
   # other markers are checked below.
   mkdir -p "$work/logs"
-  "$top/scripts/bochs-efi-run.sh" --esp "$work/esp" --cpu "$model" --mem 1024 --disk-mb 70 \
-    --timeout "${AHV_BOCHS_TIMEOUT:-900}" --log "$work/logs/console.log" --hv-log "$work/logs/hv.log" \
-    --pass 'AHV-LINUX: powering off' --stop-on-pass --fail "$fail"
+  boot() {
+    "$top/scripts/bochs-efi-run.sh" --esp "$work/esp" --cpu "$model" --mem 1024 --disk-mb 70 \
+      --timeout "${AHV_BOCHS_TIMEOUT:-900}" --log "$work/logs/console.log" --hv-log "$work/logs/hv.log" \
+      --pass 'AHV-LINUX: powering off' --stop-on-pass --fail "$fail"
+  }
+  # One known intermittent failure (docs/bochs.md "Intermittent"): on
+  # corei7_skylake_x a guest process now and then reads its own binary as
+  # "not an ELF file"; the same ESP booted again passes. Only that exact
+  # symptom, seen once, gets a second boot, announced here; anything else
+  # (and the same symptom twice) fails the test.
+  if ! boot; then
+    if grep -aq 'AHV-PANIC\|AHV-GUEST-SHUTDOWN\|Kernel panic' "$work/logs/console.log" "$work/logs/hv.log" ||
+       ! grep -aq 'attest-hv: attest: /proc/self/exe: not an ELF file' "$work/logs/console.log"; then
+      exit 1
+    fi
+    echo "linux-test: RETRY the known intermittent 'not an ELF file' (docs/bochs.md); first boot's logs in $work/logs.1"
+    mv "$work/logs" "$work/logs.1"; mkdir -p "$work/logs"
+    boot
+  fi
   for m in 'AHV-LINUX: PASS' 'AHV-LINUX: case cli-show ok'; do
     grep -aq "$m" "$work/logs/console.log" || { echo "linux-test: FAIL no '$m' on the console"; tail -n 30 "$work/logs/console.log"; exit 1; }
   done
