@@ -41,6 +41,17 @@ void ahv_exit_shutdown(struct ahv_hv *hv, struct ahv_vcpu *v)
 	ahv_halt_forever();
 }
 
+/* An exit this back end never asked for, or a VM entry the CPU refused:
+ * this guest CPU stops with its state logged; nothing a guest causes
+ * reaches the hypervisor's panic path (docs/threat-model.md). `what` names
+ * the code and where the architecture lists it. */
+void ahv_exit_unasked(struct ahv_hv *hv, struct ahv_vcpu *v, const char *what, uint64_t code)
+{
+	ahv_log("\nAHV-GUEST-SHUTDOWN: unexpected %s 0x%lx; CPU halted\n", what, (unsigned long)code);
+	hv->ops->exit->dump(v);
+	ahv_halt_forever();
+}
+
 /* The engine, on this vCPU's hypercall registers. No FXSAVE here: the
  * engine is general-registers-only, and SHA-NI saves and restores the SSE
  * state itself (crypto/src/sha256.c). */

@@ -371,9 +371,12 @@ static __attribute__((noreturn)) void svm_loop(struct ahv_hv *hv, struct ahv_vcp
 		unsigned slot = exit_slot(code);
 		ahv_exit_fn h = slot <= SLOT_NPF ? svm_exits[slot] : NULL;
 		if (!h) {
-			if (code == VMEXIT_INVALID)
-				ahv_panic("VMRUN failed: invalid guest state in the VMCB (exit code -1)");
-			ahv_panic("unexpected #VMEXIT code 0x%lx", code);
+			/* VMEXIT_INVALID: VMRUN refused the guest state (APM Vol. 2
+			 * §15.5.1); any other code was never intercepted (§15.9,
+			 * Appendix C). Either way a logged guest shutdown. */
+			ahv_exit_unasked(hv, v, code == VMEXIT_INVALID ? "VMRUN failure (VMEXIT_INVALID, APM Vol. 2 §15.5.1)"
+								: "#VMEXIT code (APM Vol. 2 Appendix C)",
+					 code);
 		}
 		h(hv, v);
 	}

@@ -768,12 +768,8 @@ static __attribute__((noreturn)) void vmx_loop(struct ahv_hv *hv, struct ahv_vcp
 		}
 		ahv_exit_fn h = basic < VMX_EXIT_MAX ? vmx_exits[basic] : NULL;
 		if (!h) {
-			/* Not asked for: stop this guest CPU with its state logged;
-			 * nothing a guest causes reaches the panic path. */
-			ahv_log("\nAHV-GUEST-SHUTDOWN: unexpected VM exit, basic reason %u (SDM Vol. 3D Appendix C); "
-				"CPU halted\n", basic);
-			vmx_dump(v);
-			ahv_halt_forever();
+			/* Not asked for: stop this guest CPU with its state logged. */
+			ahv_exit_unasked(hv, v, "VM exit, basic reason (SDM Vol. 3D Appendix C)", basic);
 		}
 		h(hv, v);
 	}

@@ -54,6 +54,8 @@ void ahv_exit_hypercall(struct ahv_hv *hv, struct ahv_vcpu *v);
 void ahv_exit_ud(struct ahv_hv *hv, struct ahv_vcpu *v);
 /* Triple fault / shutdown: the guest CPU stops, its state logged. */
 void ahv_exit_shutdown(struct ahv_hv *hv, struct ahv_vcpu *v);
+/* Unasked exit or refused VM entry: the guest CPU stops, its state logged. */
+__attribute__((noreturn)) void ahv_exit_unasked(struct ahv_hv *hv, struct ahv_vcpu *v, const char *what, uint64_t code);
 
 /* ---- the work below the handlers ----------------------------------------- */
 /* Count one exit (code < 0x100 in its own slot, the rest in "other"). */
