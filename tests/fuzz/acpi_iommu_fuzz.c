@@ -9,15 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ahv/x86/acpi_iommu.h"
-
-static void fix_header(uint8_t *t, size_t n, const char *sig)
-{
-	uint32_t l = (uint32_t)n;
-	memcpy(t, sig, 4);
-	memcpy(t + 4, &l, 4);
-	t[9] = 0;
-	t[9] = (uint8_t)(0x100 - ahv_acpi_sum(t, n));
-}
+#include "../unit/acpi_build.h"
 
 static void check_dmar(const struct ahv_dmar *d)
 {
@@ -49,13 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_dmar(&d);
 	(void)ahv_ivrs_parse(t, size, &r, &why);
 	if (size >= AHV_ACPI_HDR_LEN) {
-		fix_header(t, size, "DMAR");
+		acpi_fix(t, size, "DMAR");
 		if (ahv_dmar_parse(t, size, &d, &why) == 0) {
 			check_dmar(&d);
 			if (ahv_acpi_rename(t, size, "AHVD") || ahv_acpi_sum(t, size))
 				abort();
 		}
-		fix_header(t, size, "IVRS");
+		acpi_fix(t, size, "IVRS");
 		if (ahv_ivrs_parse(t, size, &r, &why) == 0 && (!r.n_ivhd || r.n_ivhd > AHV_IVRS_MAX_IVHD))
 			abort();
 	}

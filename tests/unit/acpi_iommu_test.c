@@ -7,36 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ahv/x86/acpi_iommu.h"
+#include "acpi_build.h"
 #include "check.h"
-
-/* ---- a table builder ---------------------------------------------------------------- */
-struct tb {
-	uint8_t b[8192];
-	size_t n;
-};
-static void put(struct tb *t, const void *p, size_t n) { memcpy(t->b + t->n, p, n), t->n += n; }
-static void u8(struct tb *t, uint8_t v) { put(t, &v, 1); }
-static void u16(struct tb *t, uint16_t v) { u8(t, (uint8_t)v), u8(t, (uint8_t)(v >> 8)); }
-static void u32(struct tb *t, uint32_t v) { u16(t, (uint16_t)v), u16(t, (uint16_t)(v >> 16)); }
-static void u64(struct tb *t, uint64_t v) { u32(t, (uint32_t)v), u32(t, (uint32_t)(v >> 32)); }
-static void set16(struct tb *t, size_t at, uint16_t v) { t->b[at] = (uint8_t)v, t->b[at + 1] = (uint8_t)(v >> 8); }
-
-static void header(struct tb *t, const char *sig)
-{
-	t->n = 0;
-	put(t, sig, 4);
-	u32(t, 0); /* length, fixed by finish() */
-	u8(t, 1), u8(t, 0);
-	put(t, "AHVTST", 6), put(t, "UNITTEST", 8);
-	u32(t, 1), u32(t, 0), u32(t, 1);
-}
-static void finish(struct tb *t)
-{
-	uint32_t n = (uint32_t)t->n;
-	memcpy(t->b + 4, &n, 4);
-	t->b[9] = 0;
-	t->b[9] = (uint8_t)(0x100 - ahv_acpi_sum(t->b, t->n));
-}
 
 /* DMAR: header, HAW 47 (48 bits), flags, 10 reserved. */
 static void dmar_start(struct tb *t, uint8_t flags)
@@ -273,10 +245,7 @@ static void test_dmar_hostile(void)
 		if (ahv_dmar_parse(copy, n, &d, NULL) == 0)
 			bad++;
 		if (n >= 48) {
-			uint32_t l = (uint32_t)n;
-			memcpy(copy + 4, &l, 4);
-			copy[9] = 0;
-			copy[9] = (uint8_t)(0x100 - ahv_acpi_sum(copy, n));
+			acpi_fix(copy, n, NULL);
 			/* a cut that lands between structures is a valid table */
 			if (ahv_dmar_parse(copy, n, &d, NULL) == 0 && n != 48 && n != 64 + 8 && n != t.n)
 				bad++;

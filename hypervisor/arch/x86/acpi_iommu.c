@@ -2,54 +2,11 @@
  * acpi_iommu.c - DMAR (VT-d) and IVRS (AMD-Vi) parsers: pure functions over
  * the table's bytes, hostile input assumed (every length checked against
  * the one before it). Section numbers: Intel VT-d spec rev 4.x Chapter 8,
- * AMD IOMMU spec 48882 §5.2, ACPI 6.4 §5.2.6.
+ * AMD IOMMU spec 48882 §5.2; the header check is acpi_table.c's (ACPI 6.4
+ * §5.2.6).
  */
 #include "ahv/x86/acpi_iommu.h"
 #include <string.h>
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-
-uint8_t ahv_acpi_sum(const uint8_t *p, size_t len)
-{
-	uint8_t s = 0;
-	for (size_t i = 0; i < len; i++)
-		s = (uint8_t)(s + p[i]);
-	return s;
-}
-
-int ahv_acpi_rename(uint8_t *t, size_t len, const char sig[4])
-{
-	if (len < AHV_ACPI_HDR_LEN || rd32(t + 4) < AHV_ACPI_HDR_LEN || rd32(t + 4) > len)
-		return -1;
-	uint8_t before = ahv_acpi_sum(t, 4), after;
-	memcpy(t, sig, 4);
-	after = ahv_acpi_sum(t, 4);
-	t[9] = (uint8_t)(t[9] + before - after); /* the sum stays what it was */
-	return 0;
-}
-
-/* The header both tables share: signature, Length within the buffer and
- * at least `fixed` bytes, checksum. The table's length, or 0 (*why set). */
-static uint32_t table_len(const uint8_t *t, size_t len, const char *sig, uint32_t fixed, const char **why)
-{
-	uint32_t tl;
-	if (len < fixed || memcmp(t, sig, 4)) {
-		*why = "not the expected table (signature or size)";
-		return 0;
-	}
-	tl = rd32(t + 4);
-	if (tl < fixed || tl > len) {
-		*why = "table length field out of range";
-		return 0;
-	}
-	if (ahv_acpi_sum(t, tl)) {
-		*why = "bad table checksum";
-		return 0;
-	}
-	return tl;
-}
 
 /* ---- DMAR ---------------------------------------------------------------------- */
 #define DMAR_FIXED 48 /* header, Host Address Width, Flags, 10 reserved (§8.1) */
@@ -114,8 +71,8 @@ static int dmar_drhd(const uint8_t *p, uint16_t sl, struct ahv_dmar *d, const ch
 	/* Size (§8.3, rev 3.0+): bits 3:0, the register set is 2^N pages;
 	 * older tables leave it 0 (one page). */
 	u->reg_size = 4096ull << (p[5] & 15);
-	u->segment = rd16(p + 6);
-	u->reg_base = rd64(p + 8);
+	u->segment = ahv_le16(p + 6);
+	u->reg_base = ahv_le64(p + 8);
 	if (!u->reg_base || (u->reg_base & 4095) || u->reg_base + u->reg_size < u->reg_base) {
 		*why = "DRHD register base is zero, unaligned or wraps";
 		return -1;
@@ -149,9 +106,9 @@ static int dmar_rmrr(const uint8_t *p, uint16_t sl, struct ahv_dmar *d, const ch
 	}
 	struct ahv_dmar_rmrr *r = &d->rmrr[d->n_rmrr];
 	memset(r, 0, sizeof(*r));
-	r->segment = rd16(p + 6);
-	r->base = rd64(p + 8);
-	r->limit = rd64(p + 16);
+	r->segment = ahv_le16(p + 6);
+	r->base = ahv_le64(p + 8);
+	r->limit = ahv_le64(p + 16);
 	/* §8.4: base 4 KiB aligned, limit + 1 a multiple of 4 KiB. */
 	if ((r->base & 4095) || (r->limit & 4095) != 4095 || r->limit < r->base) {
 		*why = "RMRR region unaligned or with its limit below its base";
@@ -173,7 +130,7 @@ int ahv_dmar_parse(const uint8_t *t, size_t len, struct ahv_dmar *d, const char 
 	if (!why)
 		why = &dummy;
 	memset(d, 0, sizeof(*d));
-	uint32_t tl = table_len(t, len, "DMAR", DMAR_FIXED, why);
+	uint32_t tl = ahv_acpi_table_len(t, len, "DMAR", DMAR_FIXED, why);
 	if (!tl)
 		return -1;
 	d->haw = (uint8_t)(t[36] + 1);
@@ -189,7 +146,7 @@ int ahv_dmar_parse(const uint8_t *t, size_t len, struct ahv_dmar *d, const char 
 			*why = "truncated remapping structure header";
 			return -1;
 		}
-		uint16_t type = rd16(p), sl = rd16(p + 2);
+		uint16_t type = ahv_le16(p), sl = ahv_le16(p + 2);
 		if (sl < 4 || sl > tl - off) {
 			*why = "remapping structure length out of range";
 			return -1;
@@ -283,10 +240,10 @@ static int ivrs_ivhd(const uint8_t *p, uint16_t bl, struct ahv_ivrs *r, const ch
 	memset(h, 0, sizeof(*h));
 	h->type = p[0];
 	h->flags = p[1];
-	h->device_id = rd16(p + 4);
-	h->cap_offset = rd16(p + 6);
-	h->base = rd64(p + 8);
-	h->segment = rd16(p + 16);
+	h->device_id = ahv_le16(p + 4);
+	h->cap_offset = ahv_le16(p + 6);
+	h->base = ahv_le64(p + 8);
+	h->segment = ahv_le16(p + 16);
 	/* The MMIO base is 16 KiB aligned (§3.4.1, IOMMU Base Address Low). */
 	if (!h->base || (h->base & 0x3fff)) {
 		*why = "IVHD register base zero or not 16 KiB aligned";
@@ -316,10 +273,10 @@ static int ivrs_ivmd(const uint8_t *p, uint16_t bl, struct ahv_ivrs *r, const ch
 	struct ahv_ivrs_ivmd *m = &r->ivmd[r->n_ivmd];
 	m->type = p[0];
 	m->flags = p[1];
-	m->device_id = rd16(p + 4);
-	m->aux = rd16(p + 6);
-	m->start = rd64(p + 16);
-	m->length = rd64(p + 24);
+	m->device_id = ahv_le16(p + 4);
+	m->aux = ahv_le16(p + 6);
+	m->start = ahv_le64(p + 16);
+	m->length = ahv_le64(p + 24);
 	if (!m->length || m->start + m->length < m->start) {
 		*why = "IVMD range empty or wrapping";
 		return -1;
@@ -334,10 +291,10 @@ int ahv_ivrs_parse(const uint8_t *t, size_t len, struct ahv_ivrs *r, const char 
 	if (!why)
 		why = &dummy;
 	memset(r, 0, sizeof(*r));
-	uint32_t tl = table_len(t, len, "IVRS", IVRS_FIXED, why);
+	uint32_t tl = ahv_acpi_table_len(t, len, "IVRS", IVRS_FIXED, why);
 	if (!tl)
 		return -1;
-	r->ivinfo = rd32(t + 36);
+	r->ivinfo = ahv_le32(t + 36);
 	/* IVDBs (§5.2.2): Type (1), Flags (1), Length (2), ... */
 	for (uint32_t off = IVRS_FIXED; off < tl;) {
 		const uint8_t *p = t + off;
@@ -345,7 +302,7 @@ int ahv_ivrs_parse(const uint8_t *t, size_t len, struct ahv_ivrs *r, const char 
 			*why = "truncated IVRS block header";
 			return -1;
 		}
-		uint16_t bl = rd16(p + 2);
+		uint16_t bl = ahv_le16(p + 2);
 		if (bl < 4 || bl > tl - off) {
 			*why = "IVRS block length out of range";
 			return -1;

@@ -12,15 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define AHV_ACPI_HDR_LEN 36 /* ACPI 6.4 §5.2.6 system description table header */
-
-/* Sum of len bytes (a valid ACPI table sums to 0, ACPI 6.4 §5.2.6). */
-uint8_t ahv_acpi_sum(const uint8_t *p, size_t len);
-/* Rename a table in place (4-byte signature) and fix its checksum (byte 9)
- * so that it still sums to 0: the guest's OS then does not know the table.
- * 0, or -1 when the header's length does not fit in len. */
-int ahv_acpi_rename(uint8_t *t, size_t len, const char sig[4]);
+#include "ahv/x86/acpi.h"
 
 /* ---- DMAR (VT-d spec §8.1) ------------------------------------------------ */
 #define AHV_DMAR_MAX_DRHD 8
