@@ -25,6 +25,7 @@
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/handoff.h"
 #include "ahv/x86/log.h"
+#include "acpi_find.h"
 #include "attest/wire.h"
 #include "config.h"
 #include "mp_services.h"
@@ -247,35 +248,7 @@ static void read_time(struct ahv_handoff *h)
 }
 
 /* ---- ACPI: where the guest powers off (FADT PM1a_CNT_BLK) ---------------- */
-static int acpi_sig(const uint8_t *t, const char *sig) { return !memcmp(t, sig, 4); }
-
-/* The first XSDT table with this signature: ACPI 2.0+ RSDP from the UEFI
- * configuration table (UEFI 2.10 §4.6), XSDT (ACPI 6.4 §5.2.8). */
-static const uint8_t *find_acpi_table(const char *sig)
-{
-	EFI_GUID acpi20 = ACPI_20_TABLE_GUID;
-	const uint8_t *rsdp = NULL;
-	for (UINTN i = 0; i < ST->NumberOfTableEntries; i++)
-		if (!CompareGuid(&ST->ConfigurationTable[i].VendorGuid, &acpi20))
-			rsdp = ST->ConfigurationTable[i].VendorTable;
-	if (!rsdp || memcmp(rsdp, "RSD PTR ", 8) || rsdp[15] < 2)
-		return NULL;
-	uint64_t xsdt;
-	memcpy(&xsdt, rsdp + 24, 8);
-	const uint8_t *x = (const uint8_t *)(uintptr_t)xsdt;
-	if (!x || !acpi_sig(x, "XSDT"))
-		return NULL;
-	uint32_t len;
-	memcpy(&len, x + 4, 4);
-	for (uint32_t off = 36; off + 8 <= len; off += 8) {
-		uint64_t t;
-		memcpy(&t, x + off, 8);
-		const uint8_t *f = (const uint8_t *)(uintptr_t)t;
-		if (f && acpi_sig(f, sig))
-			return f;
-	}
-	return NULL;
-}
+static const uint8_t *find_acpi_table(const char *sig) { return ahv_efi_acpi_table(ST, sig); }
 
 static uint16_t find_pm1a_cnt(void)
 {
@@ -498,6 +471,21 @@ static EFI_STATUS load_next_stage(struct boot *b)
 	return EFI_SUCCESS;
 }
 
+/* The I/O APICs the hypervisor guards with smp = on (docs/hostile.md "INIT
+ * that does not come through the ICR"): the MADT's (ACPI 6.4 §5.2.12.3),
+ * the PC default where there is no MADT or it lists none. 0, or -1 with
+ * h->error when smp = on and the MADT is refused (acpi_madt.h says what
+ * is): I/O APICs that cannot all be guarded are no base to start on. */
+static int find_ioapics(struct ahv_handoff *h, int smp)
+{
+	const char *why = "";
+	if (!ahv_ioapics_from_madt(find_acpi_table("APIC"), &h->ioapics, &why) || !smp)
+		return 0; /* nothing is guarded without smp = on */
+	ahv_snprintf(h->error, sizeof(h->error), "smp = on: the ACPI MADT is refused (%s): its I/O APICs cannot be guarded",
+		     why);
+	return -1;
+}
+
 /* The CPUs: MP services for smp = on (docs/smp.md), a warning where
  * other CPUs would run outside the hypervisor. */
 static void find_cpus(struct boot *b)
@@ -565,6 +553,8 @@ static int fill_handoff(struct boot *b)
 	/* IOMMUs (docs/iommu.md): the hypervisor parses and takes them. */
 	h->acpi_dmar = (uint64_t)(uintptr_t)find_acpi_table("DMAR");
 	h->acpi_ivrs = (uint64_t)(uintptr_t)find_acpi_table("IVRS");
+	if (find_ioapics(h, cfg->smp))
+		return -1;
 	if (capture_memmap(h)) {
 		ahv_snprintf(h->error, sizeof(h->error), "the UEFI memory map has more than %u ranges", AHV_MAX_MEMMAP);
 		return -1;

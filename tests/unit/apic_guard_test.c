@@ -5,7 +5,7 @@
  * - every I/O APIC register and delivery mode, every xAPIC offset.
  * Label: unit. */
 #include <stdio.h>
-#include "../../hypervisor/arch/x86/include/ahv/x86/apic_guard.h"
+#include "ahv/x86/apic_guard.h"
 
 static int fails, checks;
 
@@ -21,17 +21,36 @@ static void want(int got, int exp, const char *what, uint64_t a, uint64_t b)
 
 int main(void)
 {
-	/* Trapped pages: the I/O APIC page, FEE0_0000-FEEF_FFFF; nothing next to them. */
-	want(ahv_smp_store_trapped(0xFEC00000ull), 1, "trapped", 0xFEC00000ull, 0);
-	want(ahv_smp_store_trapped(0xFEC00010ull), 1, "trapped", 0xFEC00010ull, 0);
-	want(ahv_smp_store_trapped(0xFEC01000ull), 0, "trapped", 0xFEC01000ull, 0);
-	want(ahv_smp_store_trapped(0xFEBFFFFCull), 0, "trapped", 0xFEBFFFFCull, 0);
-	want(ahv_smp_store_trapped(0xFEE00300ull), 1, "trapped", 0xFEE00300ull, 0);
-	want(ahv_smp_store_trapped(0xFEE01000ull), 1, "trapped", 0xFEE01000ull, 0);
-	want(ahv_smp_store_trapped(0xFEEFFFFCull), 1, "trapped", 0xFEEFFFFCull, 0);
-	want(ahv_smp_store_trapped(0xFEF00000ull), 0, "trapped", 0xFEF00000ull, 0);
-	want(ahv_smp_store_trapped(0xFEDFFFFCull), 0, "trapped", 0xFEDFFFFCull, 0);
-	want(ahv_smp_store_trapped(0x1FEE00000ull), 0, "trapped", 0x1FEE00000ull, 0);
+	/* Trapped pages: the I/O APIC page, FEE0_0000-FEEF_FFFF; nothing next
+	 * to them (the list the loader hands over without a MADT). */
+	struct ahv_ioapics io = {.n = 1, .source = AHV_IOAPICS_NO_MADT, .io = {{.base = (uint32_t)AHV_IOAPIC_BASE}}};
+	want(ahv_smp_store_trapped(&io, 0xFEC00000ull), 1, "trapped", 0xFEC00000ull, 0);
+	want(ahv_smp_store_trapped(&io, 0xFEC00010ull), 1, "trapped", 0xFEC00010ull, 0);
+	want(ahv_smp_store_trapped(&io, 0xFEC01000ull), 0, "trapped", 0xFEC01000ull, 0);
+	want(ahv_smp_store_trapped(&io, 0xFEBFFFFCull), 0, "trapped", 0xFEBFFFFCull, 0);
+	want(ahv_smp_store_trapped(&io, 0xFEE00300ull), 1, "trapped", 0xFEE00300ull, 0);
+	want(ahv_smp_store_trapped(&io, 0xFEE01000ull), 1, "trapped", 0xFEE01000ull, 0);
+	want(ahv_smp_store_trapped(&io, 0xFEEFFFFCull), 1, "trapped", 0xFEEFFFFCull, 0);
+	want(ahv_smp_store_trapped(&io, 0xFEF00000ull), 0, "trapped", 0xFEF00000ull, 0);
+	want(ahv_smp_store_trapped(&io, 0xFEDFFFFCull), 0, "trapped", 0xFEDFFFFCull, 0);
+	want(ahv_smp_store_trapped(&io, 0x1FEE00000ull), 0, "trapped", 0x1FEE00000ull, 0);
+	want(ahv_smp_store_trapped(&io, 0x1FEC00000ull), 0, "trapped", 0x1FEC00000ull, 0);
+
+	/* Several I/O APICs (the MADT's): each page, and only those; the
+	 * default page is not trapped when the MADT does not list it. */
+	io = (struct ahv_ioapics){.n = 3, .source = AHV_IOAPICS_MADT,
+				  .io = {{.base = 0xFEC01000u}, {.base = 0xFEC08000u}, {.base = 0xFED00000u}}};
+	for (uint64_t a = 0xFEB00000ull; a < 0xFF000000ull; a += 0x400) {
+		int at = a >> 12 == 0xFEC01 ? 0 : a >> 12 == 0xFEC08 ? 1 : a >> 12 == 0xFED00 ? 2 : -1;
+		want(ahv_ioapic_at(&io, a), at, "ioapic_at", a, 0);
+		want(ahv_smp_store_trapped(&io, a), at >= 0 || (a >= AHV_XAPIC_BASE && a < AHV_XAPIC_BASE + AHV_MSI_RANGE_SIZE),
+		     "trapped", a, 3);
+	}
+	want(ahv_ioapic_at(&io, 0xFEC00000ull), -1, "ioapic_at", 0xFEC00000ull, 3);
+	/* A count past the array is never followed out of it (ASan). */
+	io.n = 1000;
+	want(ahv_ioapic_at(&io, 0x12345000ull), -1, "ioapic_at", 0x12345000ull, 1000);
+	want(ahv_ioapic_at(&io, 0xFED00000ull), 2, "ioapic_at", 0xFED00000ull, 1000);
 
 	/* xAPIC offsets (SDM Vol. 3A Table 11-1, APM Vol. 2 Table 16-2):
 	 * exactly the writable ones; offsets inside a register are not. */

@@ -12,11 +12,13 @@
  * vector << 12 (SDM Vol. 3A §9.4.4 "MP Initialization Example").
  *
  * The other ways a guest could send INIT are closed at their source where
- * the nested tables reach them (docs/hostile.md "INIT"): the I/O APIC page
- * is write-protected too, and a redirection entry programmed with INIT
- * delivery is refused (the write is dropped); a CPU's store into the rest
- * of the interrupt-message range FEE0_1000-FEEF_FFFF (an MSI on QEMU) and
- * into reserved xAPIC registers is dropped. An INIT that still arrives
+ * the nested tables reach them (docs/hostile.md "INIT"): the register page
+ * of every I/O APIC the loader found in the MADT (handoff.h; the PC
+ * default where there is none) is write-protected too, and a redirection
+ * entry programmed with INIT delivery is refused (the write is dropped);
+ * a CPU's store into the rest of the interrupt-message range
+ * FEE0_1000-FEEF_FFFF (an MSI on QEMU) and into reserved xAPIC registers
+ * is dropped. An INIT that still arrives
  * (a device's MSI, without interrupt remapping) is, on SVM with
  * VM_CR.R_INIT, the exception #SX: ahv_init_signal and
  * ahv_host_init_exception treat it as an INIT through the ICR.
@@ -98,38 +100,66 @@ static void icr_write(struct ahv_hv *hv, struct ahv_vcpu *self, uint32_t lo)
 			mode == ICR_MODE_INIT ? "INIT" : "SIPI", dest, lo);
 }
 
-/* The I/O APIC: one lock around select-and-write, so another CPU cannot
- * change IOREGSEL between the check and the write (all guest writes to
- * the page come here). */
-static volatile uint32_t *ioapic_reg(unsigned off)
+/* The I/O APICs: one lock, for all of them, around select-and-write, so
+ * that another CPU cannot change IOREGSEL between the check and the write
+ * (all guest writes to the guarded pages come here). */
+static volatile uint32_t *ioapic_reg(uint32_t base, unsigned off)
 {
-	return (volatile uint32_t *)(uintptr_t)(AHV_IOAPIC_BASE + off);
+	return (volatile uint32_t *)(uintptr_t)(base + off);
 }
 
-static uint32_t ioapic_write(struct ahv_vcpu *v, unsigned off, uint32_t val, int xchg)
+static uint32_t ioapic_write(struct ahv_vcpu *v, uint32_t base, unsigned off, uint32_t val, int xchg)
 {
 	static uint32_t lock, refused;
 	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
 		ahv_pause();
-	uint32_t old = xchg ? *ioapic_reg(off) : 0;
-	uint32_t sel = *ioapic_reg(AHV_IOAPIC_IOREGSEL) & 0xff;
+	uint32_t old = xchg ? *ioapic_reg(base, off) : 0;
+	uint32_t sel = *ioapic_reg(base, AHV_IOAPIC_IOREGSEL) & 0xff;
 	if (ahv_ioapic_refused(sel, off, val)) {
 		if (refused++ < 16)
-			ahv_log("AHV-HV-SMP: cpu %u: I/O APIC entry %u with %s delivery refused (%x): dropped\n",
-				v->index, (sel - 0x10) / 2, ICR_MODE(val) == ICR_MODE_INIT ? "INIT" : "start-up", val);
+			ahv_log("AHV-HV-SMP: cpu %u: I/O APIC at %x entry %u with %s delivery refused (%x): dropped\n",
+				v->index, base, (sel - 0x10) / 2, ICR_MODE(val) == ICR_MODE_INIT ? "INIT" : "start-up",
+				val);
 	} else {
-		*ioapic_reg(off) = val;
+		*ioapic_reg(base, off) = val;
 	}
 	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
 	return old;
 }
 
-int ahv_smp_protect(struct ahv_pt *pt, uint64_t write_bit)
+static const char *const ioapic_source[] = {
+	[AHV_IOAPICS_NO_MADT] = "no MADT: the default address",
+	[AHV_IOAPICS_MADT] = "from the MADT",
+	[AHV_IOAPICS_MADT_EMPTY] = "the MADT lists none: the default address",
+};
+
+int ahv_smp_protect(struct ahv_hv *hv, struct ahv_pt *pt, uint64_t write_bit, char *err, size_t cap)
 {
+	const struct ahv_ioapics *io = &hv->handoff->ioapics;
 	for (uint64_t a = AHV_XAPIC_BASE; a < AHV_XAPIC_BASE + AHV_MSI_RANGE_SIZE; a += 4096)
 		if (ahv_pt_protect4k(pt, a, write_bit))
+			goto pool;
+	if (!io->n || io->n > AHV_MAX_IOAPICS || io->source > AHV_IOAPICS_MADT_EMPTY) {
+		ahv_snprintf(err, cap, "smp = on: the loader handed over no usable I/O APIC list");
+		return -1;
+	}
+	for (uint32_t i = 0; i < io->n; i++) {
+		uint32_t base = io->io[i].base;
+		/* Mapping the page (read-only) must never open hypervisor
+		 * memory to the guest. */
+		if (ahv_hv_owns(hv, base, 4096)) {
+			ahv_snprintf(err, cap, "smp = on: I/O APIC at %x lies in hypervisor memory", base);
 			return -1;
-	return ahv_pt_protect4k(pt, AHV_IOAPIC_BASE, write_bit);
+		}
+		if (ahv_pt_protect4k(pt, base, write_bit))
+			goto pool;
+		ahv_log("AHV-HV-SMP: I/O APIC %u of %u guarded at %x (id %u, GSI base %u; %s)\n", i + 1, io->n, base,
+			io->io[i].id, io->io[i].gsi_base, ioapic_source[io->source]);
+	}
+	return 0;
+pool:
+	ahv_snprintf(err, cap, "hypervisor memory pool too small for the nested page tables");
+	return -1;
 }
 
 int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu_exit *x, uint64_t lin,
@@ -152,8 +182,9 @@ int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu
 	uint64_t page = gpa & ~0xfffull;
 	uint32_t old = 0;
 	static uint32_t dropped;
-	if (page == AHV_IOAPIC_BASE) {
-		old = ioapic_write(v, off, val, xreg >= 0);
+	int io = ahv_ioapic_at(&hv->handoff->ioapics, gpa);
+	if (io >= 0) {
+		old = ioapic_write(v, hv->handoff->ioapics.io[io].base, off, val, xreg >= 0);
 	} else if (page != AHV_XAPIC_BASE || !ahv_xapic_writable(off)) {
 		if (dropped++ < 16) /* an XCHG reads 0: nothing was there to read */
 			ahv_log("AHV-HV-SMP: cpu %u: store of %x to %lx (%s) dropped\n", v->index, val, gpa,

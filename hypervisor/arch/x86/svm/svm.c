@@ -460,11 +460,9 @@ static int svm_prepare(struct ahv_hv *hv)
 		if (ahv_smp_xapic_usable(err, sizeof(hv->handoff->error)))
 			return -1;
 		/* Writes to the xAPIC page exit: INIT/SIPI are emulated (docs/smp.md);
-		 * to the I/O APIC and the MSI range too (INIT refused there). */
-		if (ahv_smp_protect(&s->npt, PTE_RW)) {
-			ahv_snprintf(err, sizeof(hv->handoff->error), "hypervisor memory pool too small for the nested page tables");
+		 * to the I/O APICs and the MSI range too (INIT refused there). */
+		if (ahv_smp_protect(hv, &s->npt, PTE_RW, err, sizeof(hv->handoff->error)))
 			return -1;
-		}
 	}
 	setup_control(hv, s);
 	/* smp = on: stops for snapshot consistency kick with an NMI (docs/smp.md). */

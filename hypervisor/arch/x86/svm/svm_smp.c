@@ -20,7 +20,7 @@ int svm_xapic_write(struct ahv_hv *hv, struct ahv_vcpu *v)
 	/* EXITINFO1 bit 1: a write; EXITINFO2: the guest-physical address
 	 * (§15.25.6). */
 	uint64_t gpa = s->vmcb->ctl.exitinfo2;
-	if (!(hv->handoff->policy & AHV_HO_SMP) || !(s->vmcb->ctl.exitinfo1 & 2) || !ahv_smp_store_trapped(gpa))
+	if (!(hv->handoff->policy & AHV_HO_SMP) || !(s->vmcb->ctl.exitinfo1 & 2) || !ahv_smp_store_trapped(&hv->handoff->ioapics, gpa))
 		return 0;
 	struct ahv_vcpu_exit x;
 	unsigned len;

@@ -871,10 +871,8 @@ static int vmx_prepare(struct ahv_hv *hv)
 	if (hv->handoff->policy & AHV_HO_SMP) {
 		if (ahv_smp_xapic_usable(err, cap))
 			return -1;
-		if (ahv_smp_protect(&x->ept, EPT_W)) {
-			ahv_snprintf(err, cap, "hypervisor memory pool too small for the EPT");
+		if (ahv_smp_protect(hv, &x->ept, EPT_W, err, cap))
 			return -1;
-		}
 	}
 	ahv_log("ahv: vmx: basic %lx ept/vpid cap %lx (1G %d, 2M %d), misc %lx, true controls %d\n", caps.basic,
 		caps.ept_vpid, !!(caps.ept_vpid & EPT_CAP_1G), !!(caps.ept_vpid & EPT_CAP_2M), caps.misc,

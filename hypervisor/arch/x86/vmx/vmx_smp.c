@@ -201,7 +201,7 @@ const uint32_t *vmx_host_nmi_entry(struct vmx_vcpu *x)
  * reported for EPT violations (§28.2.5): the decoder's is used. */
 int vmx_xapic_write(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t gpa)
 {
-	if (!ahv_smp_store_trapped(gpa) || !(vmread(VMCS_EXIT_QUALIFICATION) & 2) ||
+	if (!ahv_smp_store_trapped(&hv->handoff->ioapics, gpa) || !(vmread(VMCS_EXIT_QUALIFICATION) & 2) ||
 	    !(hv->handoff->policy & AHV_HO_SMP))
 		return 0;
 	struct ahv_vcpu_exit e;

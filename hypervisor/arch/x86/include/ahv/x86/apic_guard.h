@@ -9,11 +9,14 @@
 #define AHV_X86_APIC_GUARD_H
 
 #include <stdint.h>
+#include "ahv/x86/acpi_madt.h"
 
 /* The xAPIC page (SDM Vol. 3A §11.4.1), the interrupt-message range it
  * opens (FEEx_xxxx, §11.11.1 "Message Address Register Format") and the
- * I/O APIC's register page where the MADT puts it on PC platforms
- * (82093AA datasheet §3.0; ACPI 6.4 §5.2.12.3): QEMU, Bochs, most boards. */
+ * first I/O APIC's register page where PC platforms put it (82093AA
+ * datasheet §3.0; MultiProcessor Specification v1.4 §3.1): QEMU, Bochs,
+ * most boards. The I/O APICs guarded are the MADT's (ACPI 6.4 §5.2.12.3,
+ * acpi_madt.h); this address only where there is no MADT or it lists none. */
 #define AHV_XAPIC_BASE 0xFEE00000ull
 #define AHV_MSI_RANGE_SIZE 0x100000ull
 #define AHV_IOAPIC_BASE 0xFEC00000ull
@@ -23,12 +26,24 @@
 #define AHV_IOAPIC_IOREGSEL 0x00u
 #define AHV_IOAPIC_IOWIN 0x10u
 
-/* Is the page of gpa one whose guest stores are trapped and emulated: the
- * xAPIC page, the rest of the interrupt-message range, the I/O APIC page? */
-static inline int ahv_smp_store_trapped(uint64_t gpa)
+/* The guarded I/O APIC whose register page holds gpa: its index in io,
+ * or -1. */
+static inline int ahv_ioapic_at(const struct ahv_ioapics *io, uint64_t gpa)
 {
 	uint64_t page = gpa & ~0xfffull;
-	return page == AHV_IOAPIC_BASE || (page >= AHV_XAPIC_BASE && page < AHV_XAPIC_BASE + AHV_MSI_RANGE_SIZE);
+	for (uint32_t i = 0; i < io->n && i < AHV_MAX_IOAPICS; i++)
+		if (io->io[i].base == page)
+			return (int)i;
+	return -1;
+}
+
+/* Is the page of gpa one whose guest stores are trapped and emulated: the
+ * xAPIC page, the rest of the interrupt-message range, a guarded I/O APIC
+ * page (io: the loader's list, handoff.h)? */
+static inline int ahv_smp_store_trapped(const struct ahv_ioapics *io, uint64_t gpa)
+{
+	uint64_t page = gpa & ~0xfffull;
+	return ahv_ioapic_at(io, gpa) >= 0 || (page >= AHV_XAPIC_BASE && page < AHV_XAPIC_BASE + AHV_MSI_RANGE_SIZE);
 }
 
 /* May a store to this xAPIC register offset reach the APIC? The registers

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include "ahv/crypto.h"
+#include "ahv/x86/acpi_madt.h"
 
 /* ---- loader -> hypervisor handoff ---------------------------------------- */
 #define AHV_HANDOFF_MAGIC 0x46464F48564841ull /* "AHVHOFF" */
@@ -60,6 +61,10 @@ struct ahv_handoff {
 	/* ACPI tables that describe IOMMUs, found by the loader through the
 	 * XSDT (0: none); the hypervisor takes the units (docs/iommu.md). */
 	uint64_t acpi_dmar, acpi_ivrs;
+	/* The I/O APICs, from the MADT (acpi_madt.h; the PC default address
+	 * where there is none): with smp = on each one's register page is
+	 * guarded (docs/hostile.md "INIT that does not come through the ICR"). */
+	struct ahv_ioapics ioapics;
 };
 #define AHV_HO_KEY_DEV 0u    /* ephemeral development key (AHV_PLAT_DEV_KEY) */
 #define AHV_HO_KEY_SEALED 1u /* key_d, unsealed from the TPM */

@@ -52,8 +52,10 @@ void ahv_apic_send_nmi(uint32_t apic_id);
 int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu_exit *x, uint64_t lin,
 		    uint64_t gpa, unsigned *len);
 /* smp = on: write-protect the pages ahv_smp_store_trapped (apic_guard.h)
- * names in nested tables (clear write_bit). 0 or -1. */
-int ahv_smp_protect(struct ahv_pt *pt, uint64_t write_bit);
+ * names in nested tables (clear write_bit): the interrupt-message range and
+ * each I/O APIC of hv->handoff->ioapics, logged as it is guarded (one that
+ * lies in hypervisor memory is refused). 0, or -1 with the reason in err. */
+int ahv_smp_protect(struct ahv_hv *hv, struct ahv_pt *pt, uint64_t write_bit, char *err, size_t cap);
 /* An INIT that reached this CPU as an exception (SVM VM_CR.R_INIT: #SX):
  * 1 if the CPU must now park for its SIPI (an AP), 0 if it is refused
  * (the boot CPU, as for an INIT through the ICR). */
