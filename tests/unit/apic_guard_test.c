@@ -65,6 +65,15 @@ int main(void)
 		want(ahv_xapic_writable(off), w, "xapic_writable", off, 0);
 	}
 
+	/* Store widths: dwords anywhere; a byte only to IOREGSEL of an I/O
+	 * APIC (82093AA §3.0); words never; not a byte on the xAPIC page. */
+	for (unsigned off = 0; off < 0x1000; off++)
+		for (unsigned width = 1; width <= 4; width *= 2)
+			for (int ioapic = 0; ioapic < 2; ioapic++)
+				want(ahv_trapped_store_width_ok(ioapic, off, width),
+				     width == 4 || (ioapic && width == 1 && off == 0), "store_width_ok",
+				     (uint64_t)ioapic << 32 | off, width);
+
 	/* I/O APIC: refused iff IOWIN, a redirection entry's low half, and
 	 * delivery mode 101b (INIT) or 110b. */
 	for (uint32_t sel = 0; sel < 0x100; sel++)

@@ -108,14 +108,18 @@ static volatile uint32_t *ioapic_reg(uint32_t base, unsigned off)
 	return (volatile uint32_t *)(uintptr_t)(base + off);
 }
 
-static uint32_t ioapic_write(struct ahv_vcpu *v, uint32_t base, unsigned off, uint32_t val, int xchg)
+/* A store of width bytes (4, or 1 to IOREGSEL: ahv_trapped_store_width_ok). */
+static uint32_t ioapic_write(struct ahv_vcpu *v, uint32_t base, unsigned off, uint32_t val, unsigned width,
+			     int xchg)
 {
 	static uint32_t lock, refused;
 	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
 		ahv_pause();
 	uint32_t old = xchg ? *ioapic_reg(base, off) : 0;
 	uint32_t sel = *ioapic_reg(base, AHV_IOAPIC_IOREGSEL) & 0xff;
-	if (ahv_ioapic_refused(sel, off, val)) {
+	if (width == 1) {
+		*(volatile uint8_t *)(uintptr_t)(base + off) = (uint8_t)val; /* a register select */
+	} else if (ahv_ioapic_refused(sel, off, val)) {
 		if (refused++ < 16)
 			ahv_log("AHV-HV-SMP: cpu %u: I/O APIC at %x entry %u with %s delivery refused (%x): dropped\n",
 				v->index, base, (sel - 0x10) / 2, ICR_MODE(val) == ICR_MODE_INIT ? "INIT" : "start-up",
@@ -167,6 +171,7 @@ int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu
 {
 	uint8_t insn[15];
 	uint32_t val;
+	unsigned width;
 	int xreg;
 	/* Fetch through the engine's one walker (guest tables, then the
 	 * nested tables, with its hypervisor-memory and RAM checks). */
@@ -174,7 +179,9 @@ int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu
 	uint64_t enc[16];
 	for (unsigned i = 0; i < 16; i++)
 		enc[i] = *ahv_gpr(v, enc_to_gpr[i]);
-	if (ahv_decode_store32(insn, n, x->cs_l, enc, len, &val, &xreg)) {
+	int io = ahv_ioapic_at(&hv->handoff->ioapics, gpa);
+	if (ahv_decode_store(insn, n, x->cs_l, enc, len, &val, &width, &xreg) ||
+	    !ahv_trapped_store_width_ok(io >= 0, (unsigned)(gpa & 0xfff), width)) {
 		ahv_log("ahv: cannot decode the xAPIC write at %lx (gpa %lx, %u bytes fetched): #GP\n", lin, gpa, n);
 		return -1;
 	}
@@ -182,9 +189,8 @@ int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu
 	uint64_t page = gpa & ~0xfffull;
 	uint32_t old = 0;
 	static uint32_t dropped;
-	int io = ahv_ioapic_at(&hv->handoff->ioapics, gpa);
 	if (io >= 0) {
-		old = ioapic_write(v, hv->handoff->ioapics.io[io].base, off, val, xreg >= 0);
+		old = ioapic_write(v, hv->handoff->ioapics.io[io].base, off, val, width, xreg >= 0);
 	} else if (page != AHV_XAPIC_BASE || !ahv_xapic_writable(off)) {
 		if (dropped++ < 16) /* an XCHG reads 0: nothing was there to read */
 			ahv_log("AHV-HV-SMP: cpu %u: store of %x to %lx (%s) dropped\n", v->index, val, gpa,

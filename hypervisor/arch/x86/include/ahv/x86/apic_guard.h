@@ -63,6 +63,18 @@ static inline int ahv_xapic_writable(unsigned off)
 	       (off >= 0x480 && off <= 0x530);
 }
 
+/* May a store of width bytes (1, 2, 4: what the decoder gives) at this
+ * offset of a trapped page go on? Dwords anywhere (SDM Vol. 3A §11.4.1:
+ * the xAPIC registers take 32-bit stores; the 82093AA datasheet §3.0:
+ * all I/O APIC registers do, IOWIN only so), and on an I/O APIC page a
+ * byte store to IOREGSEL (offset 0), which the same §3.0 describes as how
+ * the register is selected (EDK2's IoApicLib does so). Anything else: the
+ * guest gets #GP (docs/hostile.md "Store widths"). */
+static inline int ahv_trapped_store_width_ok(int ioapic, unsigned off, unsigned width)
+{
+	return width == 4 || (ioapic && width == 1 && off == AHV_IOAPIC_IOREGSEL);
+}
+
 /* Is a store of val to I/O APIC offset off, with IOREGSEL = sel, a
  * redirection entry's low half (registers 0x10 + 2i) with delivery mode
  * INIT (101b) or the reserved 110b (a start-up)? Those are refused. */
