@@ -87,6 +87,24 @@ while read -r _ _ c v rest; do
   esac
 done < <(grep -a '^AHV-HOSTILE: case ' "$work/console.txt")
 
+# The I/O APICs (docs/hostile.md "INIT that does not come through the
+# ICR"): the hypervisor's log must name as guarded exactly the ones the
+# payload found through the firmware's MADT (init.madt-ioapics-refuse-init:
+# the default address where there is no MADT or it lists none), with the
+# same source. QEMU q35 has a MADT: there it must be the MADT's. Bochs
+# under Debian's OVMF publishes no ACPI tables: the default is guarded.
+hv_io=$(grep -a 'AHV-HV-SMP: I/O APIC [0-9]* of [0-9]* guarded at ' "$work/hv.txt" |
+  sed -e 's/.* guarded at \([0-9a-f]*\) .*; \(.*\))$/\1 \2/' -e 's/ from the MADT$/ madt/' \
+      -e 's/ no MADT: the default address$/ no-madt/' -e 's/ the MADT lists none: the default address$/ madt-empty/' | sort -u)
+guest_io=$(awk '$1=="AHV-HOSTILE-IOAPIC"{print tolower($2), $3}' "$work/console.txt" | sort -u)
+if [ -z "$hv_io" ] || [ "$hv_io" != "$guest_io" ]; then
+  ok=0; echo "hostile-test: FAIL I/O APICs guarded (hypervisor log): [${hv_io//$'\n'/, }]; in the MADT (payload): [${guest_io//$'\n'/, }]"
+elif [ "$target" = svm ] && ! grep -q ' madt$' <<<"$hv_io"; then
+  ok=0; echo "hostile-test: FAIL QEMU q35 has a MADT, but the hypervisor guards: [${hv_io//$'\n'/, }]"
+else
+  echo "hostile-test: PASS I/O APICs guarded = those the guest finds (MADT or default): [${hv_io//$'\n'/, }]"
+fi
+
 # The final report, on the host: signature, nonce, digest; its timestamp
 # against this machine's clock (protocol.md §9.1: the RTC read at start plus
 # the host TSC since). QEMU's RTC and TSC follow the host clock; Bochs runs
