@@ -553,6 +553,7 @@ static int fill_handoff(struct boot *b)
 	/* IOMMUs (docs/iommu.md): the hypervisor parses and takes them. */
 	h->acpi_dmar = (uint64_t)(uintptr_t)find_acpi_table("DMAR");
 	h->acpi_ivrs = (uint64_t)(uintptr_t)find_acpi_table("IVRS");
+	h->acpi_mcfg = (uint64_t)(uintptr_t)find_acpi_table("MCFG");
 	if (find_ioapics(h, cfg->smp))
 		return -1;
 	if (capture_memmap(h)) {

@@ -166,6 +166,12 @@ static int find_units(struct ahv_hv *hv, char *why, size_t cap)
 			return -1;
 		}
 		hv->hidden[hv->n_hidden++] = (struct ahv_mem_range){u->base, u->base + size, 0, 0};
+		/* Its PCI function's Command register and capability block
+		 * (which holds this base, §3.2) refuse guest writes (pcicfg.c). */
+		if (ahv_pcicfg_guard(d->segment, d->device_id, d->cap_offset)) {
+			ahv_snprintf(why, cap, "too many AMD-Vi IOMMU functions (%u) to guard", ivrs_g.n_ivhd);
+			return -1;
+		}
 		ahv_log("AHV-HV-IOMMU: AMD-Vi IOMMU %u at %lx (IVHD type %x, device %02x:%02x.%x, segment %u): efr %lx\n",
 			amdvi.n, u->base, d->type, d->device_id >> 8, (d->device_id >> 3) & 31, d->device_id & 7,
 			d->segment, u->efr);
@@ -236,6 +242,7 @@ int ahv_amdvi_setup(struct ahv_hv *hv, uint64_t top, char *why, size_t cap)
 		if (enable_unit(&amdvi.u[i], devtab, coherent, why, cap))
 			return -1;
 	__atomic_store_n(&amdvi.n, n, __ATOMIC_RELEASE);
+	ahv_pcicfg_ecam_setup(hv, h->acpi_mcfg);
 	/* Hide the table from the guest, like DMAR (vtd.c). */
 	ahv_acpi_rename(t, len, "AHVI");
 	ahv_log("AHV-HV-IOMMU: DMA protection on: %u AMD-Vi IOMMU(s), 4-level host I/O page table, "

@@ -5,8 +5,11 @@
  */
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/hv.h"
+#include "ahv/x86/iommu.h"
 #include "ahv/x86/log.h"
 #include "ahv/x86/nested.h"
+
+#define NESTED_W (1ull << 1)
 
 int ahv_nested_build(struct ahv_hv *hv, struct ahv_pt *pt, uint64_t *top_out)
 {
@@ -36,7 +39,11 @@ int ahv_nested_build(struct ahv_hv *hv, struct ahv_pt *pt, uint64_t *top_out)
 	for (uint32_t i = 0; i < hv->n_hidden; i++)
 		if (ahv_pt_unmap(pt, hv->hidden[i].start, hv->hidden[i].end))
 			return -1;
-	return 0;
+	/* The guarded IOMMU functions' ECAM pages are read-only: a store
+	 * there exits and is checked (pcicfg.c). The write permission is bit
+	 * 1 in both formats (NPT: the R/W bit, APM Vol. 2 §5.4.1 and §15.25.5;
+	 * EPT: W, SDM Vol. 3C §29.3.2). */
+	return ahv_pcicfg_protect(pt, NESTED_W);
 }
 
 enum ahv_nested_fault ahv_nested_fault(struct ahv_hv *hv, struct ahv_pt *pt, uint64_t *top, uint64_t gpa,

@@ -1,12 +1,16 @@
 /*
  * port_io.c - the I/O ports the hypervisor intercepts, both back ends:
- * its log UART when hidden from the guest, and the ACPI PM1a control block
- * (power-off logs the exit counters first).
+ * its log UART when hidden from the guest, the ACPI PM1a control block
+ * (power-off logs the exit counters first), and PCI configuration
+ * mechanism #1 (CF8h-CFFh) while an IOMMU's PCI function is guarded
+ * (pcicfg.c).
  */
 #include "ahv/x86/cpu.h"
 #include "ahv/x86/exits.h"
 #include "ahv/x86/hv.h"
+#include "ahv/x86/iommu.h"
 #include "ahv/x86/log.h"
+#include "ahv/x86/pcicfg_guard.h"
 
 int ahv_io_intercepts(const struct ahv_hv *hv, uint8_t *bitmap)
 {
@@ -25,10 +29,18 @@ int ahv_io_intercepts(const struct ahv_hv *hv, uint8_t *bitmap)
 			bitmap[p / 8] |= (uint8_t)(1u << (p % 8));
 		any = 1;
 	}
+	/* PCI configuration mechanism #1 (PCI 3.0 §3.2.2.3.2): the address
+	 * latch CF8h and the data ports CFCh-CFFh, while an IOMMU function is
+	 * guarded (pcicfg.c; CF9h-CFBh come along, passed through). */
+	if (ahv_pcicfg_active()) {
+		for (unsigned p = AHV_PCI_CF8; p < AHV_PCI_CFC + 4u; p++)
+			bitmap[p / 8] |= (uint8_t)(1u << (p % 8));
+		any = 1;
+	}
 	return any;
 }
 
-static uint32_t port_in(uint16_t port, unsigned size)
+uint32_t ahv_port_in(uint16_t port, unsigned size)
 {
 	uint32_t val;
 	if (size == 1)
@@ -40,7 +52,7 @@ static uint32_t port_in(uint16_t port, unsigned size)
 	return val;
 }
 
-static void port_out(uint16_t port, unsigned size, uint32_t val)
+void ahv_port_out(uint16_t port, unsigned size, uint32_t val)
 {
 	if (size == 1)
 		ahv_outb(port, (uint8_t)val);
@@ -53,6 +65,8 @@ static void port_out(uint16_t port, unsigned size, uint32_t val)
 void ahv_vcpu_io(struct ahv_hv *hv, struct ahv_vcpu *v, uint16_t port, unsigned size, int in, int str,
 		 int rep)
 {
+	if (ahv_pcicfg_io(v, port, size, in, str, rep))
+		return;
 	uint16_t pm = hv->handoff->pm1a_cnt_port;
 	uint64_t mask = size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
 	if (pm && port >= pm && port < pm + 2 && !str) {
@@ -60,7 +74,7 @@ void ahv_vcpu_io(struct ahv_hv *hv, struct ahv_vcpu *v, uint16_t port, unsigned 
 		 * when SLP_EN (bit 13) is written. A 32-bit IN/OUT zero-extends
 		 * into RAX; 8/16-bit ones keep the upper bits. */
 		if (in) {
-			uint32_t val = port_in(port, size);
+			uint32_t val = ahv_port_in(port, size);
 			v->gprs.rax = size == 4 ? (val & mask) : ((v->gprs.rax & ~mask) | (val & mask));
 			return;
 		}
@@ -69,7 +83,7 @@ void ahv_vcpu_io(struct ahv_hv *hv, struct ahv_vcpu *v, uint16_t port, unsigned 
 			ahv_log("AHV-HV: guest power-off/sleep (PM1a_CNT %x)\n", val);
 			ahv_vcpu_print_counters(v);
 		}
-		port_out(port, size, val);
+		ahv_port_out(port, size, val);
 		return;
 	}
 	/* The log port: the guest sees an idle 16550 that never receives

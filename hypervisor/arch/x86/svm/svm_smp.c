@@ -7,12 +7,14 @@
  */
 #include <string.h>
 #include "ahv/x86/cpu.h"
+#include "ahv/x86/iommu.h"
 #include "ahv/x86/log.h"
 #include "ahv/x86/smp.h"
 #include "svm.h"
 
 /* The guest wrote to its xAPIC page (write-protected in the shared NPT
- * when smp = on): decode the store and do it, step over it. */
+ * when smp = on), or, whatever smp says, to a guarded IOMMU function's
+ * ECAM page (pcicfg.c): decode the store and do it, step over it. */
 int svm_xapic_write(struct ahv_hv *hv, struct ahv_vcpu *v)
 {
 	struct svm_vcpu *s = svm_of(v);
@@ -20,12 +22,14 @@ int svm_xapic_write(struct ahv_hv *hv, struct ahv_vcpu *v)
 	/* EXITINFO1 bit 1: a write; EXITINFO2: the guest-physical address
 	 * (§15.25.6). */
 	uint64_t gpa = s->vmcb->ctl.exitinfo2;
-	if (!(hv->handoff->policy & AHV_HO_SMP) || !(s->vmcb->ctl.exitinfo1 & 2) || !ahv_smp_store_trapped(&hv->handoff->ioapics, gpa))
+	int ecam = ahv_pcicfg_ecam_trapped(gpa);
+	if (!(s->vmcb->ctl.exitinfo1 & 2) ||
+	    (!ecam && (!(hv->handoff->policy & AHV_HO_SMP) || !ahv_smp_store_trapped(&hv->handoff->ioapics, gpa))))
 		return 0;
 	struct ahv_vcpu_exit x;
 	unsigned len;
 	svm_exit_state(v, &x);
-	if (ahv_xapic_store(hv, v, &x, (x.cs_l ? 0 : g->cs.base) + g->rip, gpa, &len))
+	if ((ecam ? ahv_pcicfg_store : ahv_xapic_store)(hv, v, &x, (x.cs_l ? 0 : g->cs.base) + g->rip, gpa, &len))
 		svm_inject(v, AHV_VEC_GP, 1, 0);
 	else
 		g->rip += len;

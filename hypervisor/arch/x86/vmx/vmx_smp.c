@@ -7,6 +7,7 @@
  */
 #include <string.h>
 #include "ahv/x86/cpu.h"
+#include "ahv/x86/iommu.h"
 #include "ahv/x86/log.h"
 #include "ahv/x86/smp.h"
 #include "vmx.h"
@@ -196,19 +197,21 @@ const uint32_t *vmx_host_nmi_entry(struct vmx_vcpu *x)
 
 /* smp = on: a store to the write-protected xAPIC page, MSI range or I/O
  * APIC page (bit 1 of the EPT violation's qualification: a data write,
- * §28.2.1 Table 28-7): emulated (initsipi.c; an INIT there is refused), 1;
- * anything else 0. The instruction length is not
+ * §28.2.1 Table 28-7): emulated (initsipi.c; an INIT there is refused);
+ * whatever smp says, a store to a guarded IOMMU function's ECAM page
+ * (pcicfg.c): done or refused; 1. Anything else 0. The instruction length is not
  * reported for EPT violations (§28.2.5): the decoder's is used. */
 int vmx_xapic_write(struct ahv_hv *hv, struct ahv_vcpu *v, uint64_t gpa)
 {
-	if (!ahv_smp_store_trapped(&hv->handoff->ioapics, gpa) || !(vmread(VMCS_EXIT_QUALIFICATION) & 2) ||
-	    !(hv->handoff->policy & AHV_HO_SMP))
+	int ecam = ahv_pcicfg_ecam_trapped(gpa);
+	if (!(vmread(VMCS_EXIT_QUALIFICATION) & 2) ||
+	    (!ecam && (!ahv_smp_store_trapped(&hv->handoff->ioapics, gpa) || !(hv->handoff->policy & AHV_HO_SMP))))
 		return 0;
 	struct ahv_vcpu_exit e;
 	unsigned len;
 	vmx_exit_state(v, &e);
 	uint64_t lin = (e.cs_l ? 0 : vmread(VMCS_GUEST_ES_BASE + 2 * VSEG_CS)) + vmread(VMCS_GUEST_RIP);
-	if (ahv_xapic_store(hv, v, &e, lin, gpa, &len))
+	if ((ecam ? ahv_pcicfg_store : ahv_xapic_store)(hv, v, &e, lin, gpa, &len))
 		vmx_inject(v, AHV_VEC_GP, 1, 0);
 	else
 		vmx_advance_rip(len);

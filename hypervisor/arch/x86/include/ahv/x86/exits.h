@@ -78,6 +78,10 @@ void ahv_vcpu_hypercall(struct ahv_hv *hv, struct ahv_vcpu *v, struct ahv_vcpu_e
  * their bits in a one-bit-per-port bitmap (APM §15.10.1 IOPM; SDM Vol. 3C
  * §25.6.4 I/O bitmaps A and B, contiguous). 1 if any was set. */
 int ahv_io_intercepts(const struct ahv_hv *hv, uint8_t *bitmap);
+/* IN/OUT of size 1, 2 or 4 bytes on the host, for the intercepted ports
+ * that pass through (port_io.c, pcicfg.c). */
+uint32_t ahv_port_in(uint16_t port, unsigned size);
+void ahv_port_out(uint16_t port, unsigned size, uint32_t val);
 /* One intercepted IN/OUT (string forms ignored, REP consumes RCX) on one
  * of those ports; size 1, 2 or 4. The caller advances RIP. */
 void ahv_vcpu_io(struct ahv_hv *hv, struct ahv_vcpu *v, uint16_t port, unsigned size, int in, int str,

@@ -61,6 +61,9 @@ struct ahv_handoff {
 	/* ACPI tables that describe IOMMUs, found by the loader through the
 	 * XSDT (0: none); the hypervisor takes the units (docs/iommu.md). */
 	uint64_t acpi_dmar, acpi_ivrs;
+	/* The MCFG table (PCI Firmware 3.0 §4.1.2; 0: none): where the IOMMU
+	 * functions' ECAM pages are, to guard them (pcicfg.c). */
+	uint64_t acpi_mcfg;
 	/* The I/O APICs, from the MADT (acpi_madt.h; the PC default address
 	 * where there is none): with smp = on each one's register page is
 	 * guarded (docs/hostile.md "INIT that does not come through the ICR"). */

@@ -7,6 +7,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "ahv/platform.h"
+#include "ahv/x86/mem.h"
+#include "ahv/x86/vcpu.h"
 
 struct ahv_hv;
 
@@ -41,5 +44,28 @@ int ahv_amdvi_setup(struct ahv_hv *hv, uint64_t top, char *why, size_t cap);
  * (ahv_iommu_poll calls it under its lock). */
 uint32_t ahv_amdvi_units(void);
 void ahv_amdvi_poll_unit(uint32_t idx);
+
+/* The IOMMUs' PCI configuration space (pcicfg.c; the decisions in
+ * pcicfg_guard.h). amdvi.c guards each IOMMU's function (IVHD DeviceID,
+ * capability offset; 0, or -1 when AHV_PCICFG_MAX_FN are guarded) and
+ * then finds their ECAM pages in the MCFG table at mcfg (0: none), mapped
+ * in the host tables. From then on: */
+int ahv_pcicfg_guard(uint16_t segment, uint16_t bdf, uint16_t cap);
+void ahv_pcicfg_ecam_setup(struct ahv_hv *hv, uint64_t mcfg);
+/* a function is guarded (port_io.c intercepts CF8h-CFFh) */
+int ahv_pcicfg_active(void);
+/* a port I/O exit: 1 if it was a configuration-port access, done (a write
+ * to a guarded function's Command register or capability block dropped
+ * and logged), 0 if not one */
+int ahv_pcicfg_io(struct ahv_vcpu *v, uint16_t port, unsigned size, int in, int str, int rep);
+/* the back ends write-protect the guarded ECAM pages in their nested
+ * tables (clear write_bit; 0 or -1), and hand a write fault on one
+ * (ahv_pcicfg_ecam_trapped) to ahv_pcicfg_store: the store at gpa,
+ * instruction at lin, decoded and done or dropped; 0 and its length, or
+ * -1 (#GP) */
+int ahv_pcicfg_protect(struct ahv_pt *pt, uint64_t write_bit);
+int ahv_pcicfg_ecam_trapped(uint64_t gpa);
+int ahv_pcicfg_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu_exit *x, uint64_t lin,
+		     uint64_t gpa, unsigned *len);
 
 #endif
