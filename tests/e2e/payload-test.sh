@@ -98,6 +98,22 @@ if [ "$mode" = dma ]; then
     n=$(grep -ac "page fault accessing guest physical address 0x$hvp\$" "$work/logs/amdvi-trace.log" || true)
     [ "$n" -ge 2 ] || { echo "payload-test: FAIL QEMU's amd-iommu refused $n accesses to $hvp, not 2"; exit 1; }
     echo "payload-test: amd-iommu refused $n accesses to $hvp (QEMU trace)"
+    # The IOMMU's PCI configuration space (dma_iommu_cfg.c, docs/iommu.md):
+    # the payload's writes to its Command register and capability block
+    # read back unchanged and DMA stayed blocked (its case lines), and the
+    # hypervisor refused them, through CF8/CFC and through ECAM. The log is
+    # what fails without the guard: QEMU 7.2 keeps the block read-only itself.
+    sed 's/\r//' "$work/logs/console.log" | grep -a '^AHV-DMA: \(IOMMU function\|case iommu-config\)' | sed 's/^/payload-test: /'
+    for c in cf8 cf8-other ecam ecam-other dma-blocked; do
+      grep -aq "^AHV-DMA: case iommu-config-$c ok" "$work/logs/console.log" ||
+        { echo "payload-test: FAIL the iommu-config-$c case did not pass"; exit 1; }
+    done
+    for way in CF8/CFC ECAM; do
+      n=$(grep -acE "^AHV-HV-IOMMU: cpu [0-9]+: config write to IOMMU function .* through $way refused" "$work/logs/hv.log" || true)
+      # the payload writes 6 times each way (dma_iommu_cfg.c attempt)
+      [ "$n" -ge 6 ] || { echo "payload-test: FAIL $n refused IOMMU configuration writes through $way in the hypervisor's log, not 6"; exit 1; }
+      echo "payload-test: $n IOMMU configuration writes through $way refused (hypervisor log)"
+    done
   else
     for t in read write; do
       grep -aqE "^AHV-HV-IOMMU: DMA fault: .*, $t at $hvp," "$work/logs/hv.log" ||

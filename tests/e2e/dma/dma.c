@@ -9,7 +9,9 @@
  *   (b) from guest RAM into a hypervisor page: the handoff's magic, which
  *       the hypervisor checks at every hypercall (vtd.c) and logs if changed;
  *   (c) between two guest pages: must work;
- *   (d) into a watched guest page (dma_watch.c): blocked and recorded.
+ *   (d) into a watched guest page (dma_watch.c): blocked and recorded;
+ *   (e) the IOMMU's own PCI configuration space (dma_iommu_cfg.c): its
+ *       register window and enables cannot be changed, DMA stays blocked.
  * A DMA goes RAM -> device buffer -> RAM (two commands, each polled). The
  * hypervisor's pages are found as the first page of the memory map's
  * runtime-services ranges whose load faults with #GP (its nested tables),
@@ -24,6 +26,8 @@
 #include "attest/wire.h"
 #include "guest_call.h"
 #include "trap.h"
+#include "dma_iommu_cfg.h"
+#include "pio.h"
 #include "dma_watch.h"
 
 #define EDU_ID 0x11e81234u
@@ -39,13 +43,6 @@
 static volatile uint8_t *edu;
 static uint16_t edu_sid; /* PCI requester id: bus << 8 | device << 3 */
 
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
 static int fails;
 
 static uint32_t pci_read(unsigned bus, unsigned dev, unsigned fn, unsigned off)
@@ -202,6 +199,13 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	memset(b, 0, 4096);
 	rc = copy((uintptr_t)a, (uintptr_t)b, 2048);
 	verdict("guest-to-guest-after", !rc && !memcmp(a, b, 2048), "rc/first byte", (uint64_t)rc, b[0]);
+
+	/* (e) the IOMMU's PCI configuration space (dma_iommu_cfg.c): its
+	 * window cannot be moved nor the function switched off; DMA to the
+	 * hypervisor page stays blocked after the attempts. */
+	const struct dma_cfg_env ce = {.hv_page = pool, .guest = (uintptr_t)b, .magic = HANDOFF_MAGIC, .copy = copy,
+				       .hypercall = hypercall};
+	fails += !dma_iommu_cfg_case(&ce);
 
 	/* (d) into a watched guest page: blocked, recorded (dma_watch.c). */
 	uint32_t v[4];

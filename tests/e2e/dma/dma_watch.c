@@ -17,6 +17,7 @@
 #include "attest/wire.h"
 #include "guest_call.h"
 #include "guest_req.h"
+#include "acpi_find.h"
 #include "dma_watch.h"
 
 static uint8_t crypto_pool[192 * 1024] __attribute__((aligned(16)));
@@ -27,29 +28,6 @@ static const uint8_t nonce[32] = "AHV-DMA-WATCH-NONCE-0123456789ab";
 void ahv_crypto_fatal(int status)
 {
 	guest_crypto_fatal("AHV-DMA", status);
-}
-
-/* Is an ACPI table with this signature in the XSDT? */
-static int acpi_has(const char sig[4])
-{
-	EFI_GUID g = ACPI_20_TABLE_GUID;
-	for (UINTN i = 0; i < ST->NumberOfTableEntries; i++) {
-		EFI_CONFIGURATION_TABLE *ct = &ST->ConfigurationTable[i];
-		if (CompareGuid(&ct->VendorGuid, &g))
-			continue;
-		uint64_t xsdt;
-		memcpy(&xsdt, (uint8_t *)ct->VendorTable + 24, 8); /* ACPI 6.5 §5.2.5.3 */
-		const uint8_t *x = (const uint8_t *)(uintptr_t)xsdt;
-		uint32_t len;
-		memcpy(&len, x + 4, 4);
-		for (uint32_t off = 36; off + 8 <= len; off += 8) { /* §5.2.8 */
-			uint64_t t;
-			memcpy(&t, x + off, 8);
-			if (t && !memcmp((const void *)(uintptr_t)t, sig, 4))
-				return 1;
-		}
-	}
-	return 0;
 }
 
 /* One signed request over the two GPA pages with watch flags and argument. */
@@ -77,7 +55,7 @@ int dma_watch_case(EFI_HANDLE image, const struct dma_watch_env *e)
 	uint8_t key_id[32];
 	uint64_t st = 0, pg[2] = {0, 0};
 
-	if (!acpi_has("AHVD")) {
+	if (!ahv_efi_acpi_table(ST, "AHVD")) {
 		Print(L"AHV-DMA: case watch-dma skipped (no VT-d: watches change only its tables)\r\n");
 		return 1;
 	}
