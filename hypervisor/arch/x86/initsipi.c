@@ -27,7 +27,7 @@
 #include "ahv/x86/hv.h"
 #include "ahv/x86/smp.h"
 #include "ahv/x86/log.h"
-#include "ahv/x86/store_decode.h"
+#include "ahv/x86/guest_store.h"
 
 /* ICR fields (SDM Vol. 3A §11.6.1, Figure 11-12). */
 #define XAPIC_ICR_LO 0x300
@@ -39,12 +39,6 @@
 #define ICR_LEVEL_ASSERT (1u << 14)
 #define ICR_TRIGGER_LEVEL (1u << 15)
 #define ICR_SHORTHAND(lo) (((lo) >> 18) & 3) /* 0 none, 1 self, 2 all, 3 all but self */
-
-/* ModRM register encoding -> struct ahv_gprs slot (SDM Vol. 2A §2.1.5
- * Table 2-2 with REX.R/B: RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8-R15). */
-static const uint8_t enc_to_gpr[16] = {AHV_RAX, AHV_RCX, AHV_RDX, AHV_RBX, AHV_RSP, AHV_RBP, AHV_RSI,
-				       AHV_RDI, AHV_R8, AHV_R9, AHV_R10, AHV_R11, AHV_R12, AHV_R13,
-				       AHV_R14, AHV_R15};
 
 static volatile uint32_t *xapic_reg(unsigned off)
 {
@@ -169,22 +163,18 @@ pool:
 int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu_exit *x, uint64_t lin,
 		    uint64_t gpa, unsigned *len)
 {
-	uint8_t insn[15];
-	uint32_t val;
-	unsigned width;
-	int xreg;
-	/* Fetch through the engine's one walker (guest tables, then the
-	 * nested tables, with its hypervisor-memory and RAM checks). */
-	unsigned n = (unsigned)ahv_guest_fetch(hv->core, x, lin, insn, sizeof(insn));
-	uint64_t enc[16];
-	for (unsigned i = 0; i < 16; i++)
-		enc[i] = *ahv_gpr(v, enc_to_gpr[i]);
+	struct ahv_guest_store st;
 	int io = ahv_ioapic_at(&hv->handoff->ioapics, gpa);
-	if (ahv_decode_store(insn, n, x->cs_l, enc, len, &val, &width, &xreg) ||
-	    !ahv_trapped_store_width_ok(io >= 0, (unsigned)(gpa & 0xfff), width)) {
-		ahv_log("ahv: cannot decode the xAPIC write at %lx (gpa %lx, %u bytes fetched): #GP\n", lin, gpa, n);
+	if (ahv_guest_store_decode(hv, v, x, lin, gpa, "xAPIC", &st))
+		return -1;
+	if (!ahv_trapped_store_width_ok(io >= 0, (unsigned)(gpa & 0xfff), st.width)) {
+		ahv_log("ahv: %u-byte store to the xAPIC/I/O APIC at %lx (gpa %lx): #GP\n", st.width, lin, gpa);
 		return -1;
 	}
+	uint32_t val = st.val;
+	unsigned width = st.width;
+	int xreg = st.xreg;
+	*len = st.len;
 	unsigned off = (unsigned)(gpa & 0xffc);
 	uint64_t page = gpa & ~0xfffull;
 	uint32_t old = 0;
@@ -202,8 +192,7 @@ int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu
 		else
 			*xapic_reg(off) = val;
 	}
-	if (xreg >= 0)
-		*ahv_gpr(v, enc_to_gpr[xreg]) = old; /* a 32-bit write zero-extends */
+	ahv_guest_store_xchg(v, &st, old);
 	return 0;
 }
 
