@@ -17,8 +17,8 @@
  *    function's 4 KiB page is write-protected in the nested tables; a store
  *    there exits, is decoded (guest_store.c) and done or dropped here.
  * pcicfg_guard.h decides (the Command register and the capability block
- * are refused); a refused write is dropped and logged, at most
- * PCICFG_LOG_MAX lines. Reads are never refused.
+ * are refused); a refused write is dropped and logged (the first 32, then
+ * the 2^k-th, each with its number). Reads are never refused.
  */
 #include "ahv/x86/acpi_iommu.h"
 #include "ahv/x86/exits.h"
@@ -28,13 +28,16 @@
 #include "ahv/x86/log.h"
 #include "ahv/x86/pcicfg_guard.h"
 
-#define PCICFG_LOG_MAX 32
+/* Refusals logged: the first PCICFG_LOG_ALL, then the 2^k-th ones
+ * (Linux's PCI enumeration alone refuses 16 Command writes of QEMU's
+ * 00:02.0: its BAR sizing and INTx-mask probe). */
+#define PCICFG_LOG_ALL 32
 
 static struct {
 	uint32_t n;
 	struct ahv_pcicfg_fn fn[AHV_PCICFG_MAX_FN];
 	uint64_t ecam[AHV_PCICFG_MAX_FN]; /* the function's ECAM page, 0: none */
-	uint32_t lock, logged;
+	uint32_t lock, refusals, str_logged;
 } guard;
 
 static const char *const why_name[] = {"", "Command register", "IOMMU capability block",
@@ -105,10 +108,11 @@ int ahv_pcicfg_ecam_trapped(uint64_t gpa)
 static void refused(const struct ahv_vcpu *v, const struct ahv_pcicfg_fn *f, uint32_t off, unsigned width,
 		    uint32_t val, enum ahv_pcicfg_why w, const char *way)
 {
-	if (__atomic_fetch_add(&guard.logged, 1, __ATOMIC_RELAXED) < PCICFG_LOG_MAX)
+	uint32_t n = __atomic_add_fetch(&guard.refusals, 1, __ATOMIC_RELAXED);
+	if (n <= PCICFG_LOG_ALL || !(n & (n - 1)))
 		ahv_log("AHV-HV-IOMMU: cpu %u: config write to IOMMU function %02x:%02x.%x offset %x (%u bytes, "
-			"value %x) through %s refused (%s): dropped\n",
-			v->index, f->bdf >> 8, (f->bdf >> 3) & 31, f->bdf & 7, off, width, val, way, why_name[w]);
+			"value %x) through %s refused (%s): dropped (refusal %u)\n",
+			v->index, f->bdf >> 8, (f->bdf >> 3) & 31, f->bdf & 7, off, width, val, way, why_name[w], n);
 }
 
 static void lock(void)
@@ -125,7 +129,7 @@ int ahv_pcicfg_io(struct ahv_vcpu *v, uint16_t port, unsigned size, int in, int 
 	if (str) {
 		/* INS/OUTS on the configuration ports: not emulated (no OS
 		 * uses them); dropped, a REP's count consumed. */
-		if (__atomic_fetch_add(&guard.logged, 1, __ATOMIC_RELAXED) < PCICFG_LOG_MAX)
+		if (__atomic_fetch_add(&guard.str_logged, 1, __ATOMIC_RELAXED) < 8)
 			ahv_log("AHV-HV-IOMMU: cpu %u: string I/O to port %x dropped (configuration ports guarded)\n",
 				v->index, port);
 		if (rep)
