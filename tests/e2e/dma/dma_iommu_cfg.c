@@ -23,8 +23,10 @@
 #include "pio.h"
 
 #define CAP_ID_IOMMU 0x0f /* "Secure Device" capability, 48882 §3.2.1 */
+/* Type 0 header (PCI 3.0 §6.1 Figure 6-1): Command, Capabilities Pointer,
+ * Interrupt Line; Status bit 4, capabilities list (§6.2.3). */
 #define PCI_COMMAND 0x04
-#define PCI_STATUS_CAPS 0x10 /* Status bit 4: capabilities list (PCI 3.0 §6.2.3) */
+#define PCI_STATUS_CAPS 0x10
 #define PCI_CAP_PTR 0x34
 #define PCI_INT_LINE 0x3c
 
