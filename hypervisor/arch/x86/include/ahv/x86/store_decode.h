@@ -19,10 +19,12 @@
  * -1 for anything else, including a truncated instruction. */
 int ahv_decode_store32(const uint8_t *b, unsigned n, int long_mode, const uint64_t gpr[16], unsigned *len,
 		       uint32_t *val, int *xreg);
-/* The same for the ECAM trap (pcicfg.c), which also takes byte and word
- * stores, as Linux's MMCONFIG accessors emit them: MOV r/m8,r8 (88 /r),
- * MOV r/m8,imm8 (C6 /0), and 89 /r, C7 /0 with the operand-size prefix
- * 66. *width: 1, 2 or 4; *val holds that many bytes. XCHG only as a
+/* The same for the ECAM trap (pcicfg.c) and the interrupt-page trap
+ * (initsipi.c: a byte store selects an I/O APIC register, apic_guard.h
+ * ahv_trapped_store_width_ok), which also take byte and word stores, as
+ * Linux's MMCONFIG accessors and EDK2's IoApicLib emit them: MOV r/m8,r8
+ * (88 /r), MOV r/m8,imm8 (C6 /0), and 89 /r, C7 /0 with the operand-size
+ * prefix 66. *width: 1, 2 or 4; *val holds that many bytes. XCHG only as a
  * dword. */
 int ahv_decode_store(const uint8_t *b, unsigned n, int long_mode, const uint64_t gpr[16], unsigned *len,
 		     uint32_t *val, unsigned *width, int *xreg);
