@@ -104,10 +104,16 @@ if [ "$mode" = dma ]; then
     # hypervisor refused them, through CF8/CFC and through ECAM. The log is
     # what fails without the guard: QEMU 7.2 keeps the block read-only itself.
     sed 's/\r//' "$work/logs/console.log" | grep -a '^AHV-DMA: \(IOMMU function\|case iommu-config\)' | sed 's/^/payload-test: /'
-    for c in cf8 cf8-other ecam ecam-other dma-blocked; do
+    for c in cf8 cf8-other ecam ecam-other dma-ecam dma-blocked; do
       grep -aq "^AHV-DMA: case iommu-config-$c ok" "$work/logs/console.log" ||
         { echo "payload-test: FAIL the iommu-config-$c case did not pass"; exit 1; }
     done
+    # edu's write into the function's ECAM page (its Command register) was
+    # refused by the IOMMU: the page is not in the DMA table.
+    ecp=$(tr -d '\r' <"$work/logs/console.log" | awk '/^AHV-DMA: IOMMU function/{print $NF}')
+    eca=$(printf '%x' $((0x$ecp + 4)))
+    grep -aq "page fault accessing guest physical address 0x$eca\$" "$work/logs/amdvi-trace.log" ||
+      { echo "payload-test: FAIL amd-iommu did not refuse edu's write at $eca (ECAM Command register)"; exit 1; }
     for way in CF8/CFC ECAM; do
       n=$(grep -acE "^AHV-HV-IOMMU: cpu [0-9]+: config write to IOMMU function .* through $way refused" "$work/logs/hv.log" || true)
       # the payload writes 6 times each way (dma_iommu_cfg.c attempt)

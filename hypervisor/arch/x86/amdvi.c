@@ -202,6 +202,9 @@ int ahv_amdvi_setup(struct ahv_hv *hv, uint64_t top, char *why, size_t cap)
 	amdvi.n = 0;
 	if (find_units(hv, why, cap))
 		return -1;
+	/* Their PCI functions' ECAM pages (pcicfg.c), guarded from CPUs in
+	 * the nested tables and from devices below. */
+	ahv_pcicfg_ecam_setup(hv, h->acpi_mcfg);
 	uint32_t n = amdvi.n;
 	amdvi.n = 0;
 	/* 4-level tables (DTE Mode 4: 48-bit DMA addresses, which every
@@ -218,6 +221,8 @@ int ahv_amdvi_setup(struct ahv_hv *hv, uint64_t top, char *why, size_t cap)
 	for (uint32_t i = 0; i < hv->n_hidden; i++)
 		if (ahv_pt_unmap(&amdvi.io, hv->hidden[i].start, hv->hidden[i].end))
 			goto nomem;
+	if (ahv_pcicfg_unmap(&amdvi.io))
+		goto nomem;
 	/* Every DeviceID the one domain: the guest's devices see guest RAM. */
 	uint64_t *dte = (uint64_t *)(uintptr_t)devtab;
 	for (uint32_t d = 0; d < 65536; d++)
@@ -242,7 +247,6 @@ int ahv_amdvi_setup(struct ahv_hv *hv, uint64_t top, char *why, size_t cap)
 		if (enable_unit(&amdvi.u[i], devtab, coherent, why, cap))
 			return -1;
 	__atomic_store_n(&amdvi.n, n, __ATOMIC_RELEASE);
-	ahv_pcicfg_ecam_setup(hv, h->acpi_mcfg);
 	/* Hide the table from the guest, like DMAR (vtd.c). */
 	ahv_acpi_rename(t, len, "AHVI");
 	ahv_log("AHV-HV-IOMMU: DMA protection on: %u AMD-Vi IOMMU(s), 4-level host I/O page table, "

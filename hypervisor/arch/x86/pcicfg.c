@@ -77,15 +77,18 @@ void ahv_pcicfg_ecam_setup(struct ahv_hv *hv, uint64_t mcfg)
 		for (uint32_t k = 0; t && len <= 1u << 20 && !ahv_mcfg_entry(t, len, k, &e) && !guard.ecam[i]; k++)
 			guard.ecam[i] = ahv_ecam_page(&e, f->segment, f->bdf);
 		int lvl;
-		/* The host reaches the page through its own tables (RAM is
-		 * mapped to at least 4 GiB; an ECAM window may lie above). */
-		if (guard.ecam[i] && !ahv_pt_lookup(&hv->host_pt, guard.ecam[i], &lvl) &&
-		    ahv_pt_map4k(&hv->host_pt, guard.ecam[i], guard.ecam[i] + AHV_PAGE_SIZE))
+		/* Never a page of the hypervisor's (protecting it would map it
+		 * for the guest). The host reaches the page through its own
+		 * tables (RAM is mapped to at least 4 GiB; an ECAM window may
+		 * lie above). */
+		if (guard.ecam[i] && (ahv_hv_owns(hv, guard.ecam[i], AHV_PAGE_SIZE) ||
+				      (!ahv_pt_lookup(&hv->host_pt, guard.ecam[i], &lvl) &&
+				       ahv_pt_map4k(&hv->host_pt, guard.ecam[i], guard.ecam[i] + AHV_PAGE_SIZE))))
 			guard.ecam[i] = 0;
 		ahv_log("AHV-HV-IOMMU: IOMMU function %02x:%02x.%x (segment %u) guarded: writes to its Command "
 			"register and capability block at %x refused through CF8/CFC and %s %lx\n",
 			f->bdf >> 8, (f->bdf >> 3) & 31, f->bdf & 7, f->segment, f->cap,
-			guard.ecam[i] ? "its ECAM page" : "ECAM (none: no MCFG entry covers it)", guard.ecam[i]);
+			guard.ecam[i] ? "its ECAM page" : "ECAM (none: no MCFG entry covers it usably)", guard.ecam[i]);
 	}
 }
 
@@ -93,6 +96,14 @@ int ahv_pcicfg_protect(struct ahv_pt *pt, uint64_t write_bit)
 {
 	for (uint32_t i = 0; i < guard.n; i++)
 		if (guard.ecam[i] && ahv_pt_protect4k(pt, guard.ecam[i], write_bit))
+			return -1;
+	return 0;
+}
+
+int ahv_pcicfg_unmap(struct ahv_pt *pt)
+{
+	for (uint32_t i = 0; i < guard.n; i++)
+		if (guard.ecam[i] && ahv_pt_unmap(pt, guard.ecam[i], guard.ecam[i] + AHV_PAGE_SIZE))
 			return -1;
 	return 0;
 }

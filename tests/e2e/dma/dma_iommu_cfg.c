@@ -9,7 +9,8 @@
  * table's window). Each register must read back unchanged, both ways;
  * a write to an unguarded register of the same function (Interrupt Line,
  * 3Ch) must land, both ways (the guard passes the rest through); then an
- * edu DMA read of the hypervisor page must still be blocked. The host
+ * edu DMA read of the hypervisor page must still be blocked, and so must
+ * an edu DMA write into the function's ECAM page. The host
  * script checks that the hypervisor logged the refusals: QEMU 7.2's
  * amd-iommu makes its capability block read-only by itself, so the base's
  * read-back alone would pass without the guard; its Command register is
@@ -166,8 +167,20 @@ int dma_iommu_cfg_case(const struct dma_cfg_env *e)
 		attempt(e, "iommu-config-ecam", ecam, bdf, cap);
 	else
 		verdict(e, "iommu-config-ecam", 0, "no MCFG entry for the function", bdf, 0);
-	/* And the IOMMU still blocks: the hypervisor page does not arrive. */
 	uint8_t *g = (uint8_t *)(uintptr_t)e->guest;
+	/* A device's write into the function's ECAM page: a configuration
+	 * write where the platform routes inbound writes there (QEMU does);
+	 * the DMA table has no such page. */
+	if (ecam) {
+		uint32_t cmd = cf8_read(bdf, PCI_COMMAND);
+		uint16_t nv = (uint16_t)((cmd ^ 6) & 0xffff);
+		memcpy(g, &nv, 2);
+		int rc = e->copy(e->guest, (uintptr_t)ecam + PCI_COMMAND, 2);
+		uint32_t cmd2 = cf8_read(bdf, PCI_COMMAND);
+		verdict(e, "iommu-config-dma-ecam", !rc && (cmd2 & 0xffff) == (cmd & 0xffff), "command before, after",
+			cmd & 0xffff, cmd2 & 0xffff);
+	}
+	/* And the IOMMU still blocks: the hypervisor page does not arrive. */
 	memset(g, 0xA5, 4096);
 	int rc = e->copy(e->hv_page, e->guest, 64);
 	uint64_t got;

@@ -64,6 +64,10 @@ int ahv_pcicfg_io(struct ahv_vcpu *v, uint16_t port, unsigned size, int in, int 
  * instruction at lin, decoded and done or dropped; 0 and its length, or
  * -1 (#GP) */
 int ahv_pcicfg_protect(struct ahv_pt *pt, uint64_t write_bit);
+/* amdvi.c takes the same pages out of the DMA table (0 or -1): a device's
+ * write there would be a configuration write where the platform routes it
+ * (QEMU does). */
+int ahv_pcicfg_unmap(struct ahv_pt *pt);
 int ahv_pcicfg_ecam_trapped(uint64_t gpa);
 int ahv_pcicfg_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu_exit *x, uint64_t lin,
 		     uint64_t gpa, unsigned *len);
