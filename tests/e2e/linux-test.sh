@@ -44,25 +44,9 @@ if [ "$mode" = bochs ]; then
   # cannot power it off: the run stops at the guest's last marker; the
   # other markers are checked below.
   mkdir -p "$work/logs"
-  boot() {
-    "$top/scripts/bochs-efi-run.sh" --esp "$work/esp" --cpu "$model" --mem 1024 --disk-mb 70 \
-      --timeout "${AHV_BOCHS_TIMEOUT:-900}" --log "$work/logs/console.log" --hv-log "$work/logs/hv.log" \
-      --pass 'AHV-LINUX: powering off' --stop-on-pass --fail "$fail"
-  }
-  # One known intermittent failure (docs/bochs.md "Intermittent"): on
-  # corei7_skylake_x a guest process now and then reads its own binary as
-  # "not an ELF file"; the same ESP booted again passes. Only that exact
-  # symptom, seen once, gets a second boot, announced here; anything else
-  # (and the same symptom twice) fails the test.
-  if ! boot; then
-    if grep -aq 'AHV-PANIC\|AHV-GUEST-SHUTDOWN\|Kernel panic' "$work/logs/console.log" "$work/logs/hv.log" ||
-       ! grep -aq 'attest-hv: attest: /proc/self/exe: not an ELF file' "$work/logs/console.log"; then
-      exit 1
-    fi
-    echo "linux-test: RETRY the known intermittent 'not an ELF file' (docs/bochs.md); first boot's logs in $work/logs.1"
-    mv "$work/logs" "$work/logs.1"; mkdir -p "$work/logs"
-    boot
-  fi
+  "$top/scripts/bochs-efi-run.sh" --esp "$work/esp" --cpu "$model" --mem 1024 --disk-mb 70 \
+    --timeout "${AHV_BOCHS_TIMEOUT:-900}" --log "$work/logs/console.log" --hv-log "$work/logs/hv.log" \
+    --pass 'AHV-LINUX: powering off' --stop-on-pass --fail "$fail"
   for m in 'AHV-LINUX: PASS' 'AHV-LINUX: case cli-show ok'; do
     grep -aq "$m" "$work/logs/console.log" || { echo "linux-test: FAIL no '$m' on the console"; tail -n 30 "$work/logs/console.log"; exit 1; }
   done
@@ -81,10 +65,12 @@ clean() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1"; }
 clean "$work/logs/console.log" > "$work/console.txt"
 grep -E '^AHV-LINUX: (case|attested|discovery|pkeys|report-dirty)' "$work/console.txt" | sed 's/^/linux-test: /'
 # Cases that must have run, not been skipped (docs/hostile.md, protection
-# keys): the report page's Dirty flag everywhere; the pkey cases where the
-# CPU offers PKU: QEMU TCG with +pku (Bochs's corei7_skylake_x and
-# corei7_haswell_4770 answer CPUID.7.0:ECX[3] = 0: skipped there).
-need='report-dirty'
+# keys): the report page's Dirty flag and the vector registers across
+# context switches (docs/bochs.md, xstate-switches) everywhere; the pkey
+# cases where the CPU offers PKU: QEMU TCG with +pku (Bochs's
+# corei7_skylake_x and corei7_haswell_4770 answer CPUID.7.0:ECX[3] = 0:
+# skipped there).
+need='report-dirty xstate-switches'
 if [ "$mode" = svm ] && [ ${#svm_cpu[@]} -gt 0 ]; then need="$need pkey-"; fi
 for c in $need; do
   if ! grep -Eq "^AHV-LINUX: case $c[a-z0-9-]* ok" "$work/console.txt" ||
