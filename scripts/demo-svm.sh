@@ -71,7 +71,7 @@ step "verifier listening on 127.0.0.1:$port (the guest reaches it as 10.0.2.2:$p
 
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$guest/vmlinuz" \
   --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
-  --args "console=ttyS0 loglevel=3 panic=-1 ahv=demo ahv_verifier=10.0.2.2:$port" \
+  --args "console=ttyS0 loglevel=3 panic=-1 no_timer_check ahv=demo ahv_verifier=10.0.2.2:$port" \
   --key "$guest/guest.pub.pem" --set 'dev_key = allow' --set "$dmaset" >/dev/null
 step "booting QEMU (TCG, -cpu EPYC,+svm,+npt, OVMF${AHV_QEMU_IOMMU:+, $AHV_QEMU_IOMMU IOMMU}; $dmaset): loader -> hypervisor -> Linux"
 "$top/scripts/qemu-svm-run.sh" --esp "$work/esp" --net --timeout 300 --log "$work/logs" --quiet \

@@ -36,7 +36,7 @@ work=$(mktemp -d /tmp/ahv-e2e.XXXXXX)
 trap 'if [ -n "${AHV_E2E_KEEP:-}" ]; then echo "linux-test: logs kept in $work/logs"; else rm -rf "$work"; fi' EXIT
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$guest/vmlinuz" \
   --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
-  --args "console=ttyS0 loglevel=4 panic=-1 $extra" --key "$guest/guest.pub.pem" \
+  --args "console=ttyS0 loglevel=4 panic=-1 no_timer_check $extra" --key "$guest/guest.pub.pem" \
   --set 'dev_key = allow' --set "dma_protection = $([ "$mode" = svm ] && [ -n "${AHV_QEMU_IOMMU:-}" ] && echo on || echo off)" >/dev/null
 fail='AHV-PANIC|AHV-BOOT: ERROR|AHV-GUEST-SHUTDOWN|AHV-LINUX: FAIL|Kernel panic'
 if [ "$mode" = bochs ]; then

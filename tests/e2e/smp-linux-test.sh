@@ -20,7 +20,7 @@ work=$(mktemp -d /tmp/ahv-e2e.XXXXXX)
 trap 'if [ -n "${AHV_E2E_KEEP:-}" ]; then echo "smp-linux-test: logs kept in $work/logs"; else rm -rf "$work"; fi' EXIT
 "$top/scripts/mkesp.sh" --out "$work/esp" --loader "$loader" --next "$guest/vmlinuz" \
   --next-path '\attest-hv\vmlinuz.efi' --initrd "$guest/initrd.img" \
-  --args "console=ttyS0 loglevel=4 panic=-1 ahv=smp ahv_smp=race" --key "$guest/guest.pub.pem" \
+  --args "console=ttyS0 loglevel=4 panic=-1 no_timer_check ahv=smp ahv_smp=race" --key "$guest/guest.pub.pem" \
   --set 'dev_key = allow' --set 'smp = on' >/dev/null
 "$top/scripts/qemu-svm-run.sh" --esp "$work/esp" --smp "$cpus" --timeout 500 --log "$work/logs" \
   --pass "AHV-BOOT: smp = on: all $cpus CPUs under the hypervisor" \

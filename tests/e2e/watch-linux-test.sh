@@ -21,7 +21,7 @@ guest=$build/linux-guest
 work=$(mktemp -d /tmp/ahv-e2e.XXXXXX)
 # AHV_E2E_KEEP=1 keeps the logs (the folder is named at the end).
 trap 'if [ -n "${AHV_E2E_KEEP:-}" ]; then echo "watch-linux-test: logs kept in $work/logs"; else rm -rf "$work"; fi' EXIT
-args="console=ttyS0 loglevel=4 panic=-1 ahv=watch" set=(--set 'dev_key = allow')
+args="console=ttyS0 loglevel=4 panic=-1 no_timer_check ahv=watch" set=(--set 'dev_key = allow')
 # Bochs 2.7 computes P-256 wrong on OpenSSL's ADX/BMI2 path (docs/bochs.md).
 [ "$mode" = bochs ] && args="$args ahv_watch=one-cpu ahv_openssl_ia32cap=:~0x80100"
 [ "$mode" = svm ] && set+=(--set 'smp = on')

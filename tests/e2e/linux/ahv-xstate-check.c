@@ -3,9 +3,11 @@
  * the guest kernel makes. Two processes on one CPU load their own random
  * values into every vector register the kernel enabled (by XCR0: zmm0-31
  * and k1-7 with AVX-512, ymm0-15 with AVX, else xmm0-15), hand the CPU to
- * each other with sched_yield() (the kernel saves one task's registers and
- * restores the other's: the XSAVE family, or FXSAVE/FXRSTOR), and compare the
- * registers with what they loaded. Under Bochs 2.7 with XSAVES offered
+ * each other through two pipes (each blocks in read() until the other
+ * writes: every hand-over is a context switch, where sched_yield() may not
+ * switch at all under CFS), the kernel saving one task's registers and
+ * restoring the other's (the XSAVE family, or FXSAVE/FXRSTOR), and compare
+ * the registers with what they loaded. Under Bochs 2.7 with XSAVES offered
  * consistently they came back zeroed: glibc's memcpy keeps the head of a
  * large copy in ymm16+, and attest-hv read its own binary as "not an ELF
  * file". Prints "AHV-LINUX: case xstate-switches ok ..." or
@@ -21,8 +23,10 @@
 #include <unistd.h>
 
 #define ROUNDS 20
-#define YIELDS 8     /* per round: each one a switch to the other process */
-#define SPIN 20000   /* loop iterations between two yields */
+#define YIELDS 8     /* hand-overs per round: each one a switch to the other process */
+#define SPIN 20000   /* loop iterations between two hand-overs */
+#define NR_READ 0    /* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) */
+#define NR_WRITE 1
 
 /* XCR0 state components (SDM Vol. 1 §13.1 Table 13-1). */
 #define XCR0_SSE_AVX 0x6ull    /* bits 1, 2 */
@@ -52,13 +56,23 @@ static enum regset usable(void)
 	return YMM;
 }
 
-/* The yield loop, registers live across it: SYS_sched_yield (24) clobbers
- * only RAX, RCX and R11 (the syscall ABI). */
+/* One process's side of the ping-pong: first[0] then second[0] are
+ * syscall numbers (read or write of one byte), first[1] and second[1] their
+ * descriptors. The first process writes then reads, the second reads then
+ * writes, so each blocks in read() until the other has run: YIELDS switches
+ * each way a round. Registers stay live across it: a syscall clobbers only
+ * RAX, RCX and R11 and the arguments set here (the syscall ABI). */
+static long first[2], second[2];
+static char token;
+
 #define YIELD_LOOP                                                             \
 	"mov %[yields], %%r8d\n"                                                   \
-	"1: mov $24, %%eax\n syscall\n mov %[spin], %%edx\n"                       \
+	"1: mov %[f0], %%rax\n mov %[f1], %%rdi\n lea %[tok], %%rsi\n mov $1, %%edx\n syscall\n" \
+	"mov %[s0], %%rax\n mov %[s1], %%rdi\n lea %[tok], %%rsi\n mov $1, %%edx\n syscall\n"    \
+	"mov %[spin], %%edx\n"                                                     \
 	"2: dec %%edx\n jnz 2b\n dec %%r8d\n jnz 1b\n"
-#define CLOB "rax", "rcx", "rdx", "r8", "r11", "memory"
+#define CLOB "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r11", "memory"
+#define PING [f0] "m"(first[0]), [f1] "m"(first[1]), [s0] "m"(second[0]), [s1] "m"(second[1]), [tok] "m"(token)
 
 #define L16(op, w) \
 	op(w, 0) op(w, 1) op(w, 2) op(w, 3) op(w, 4) op(w, 5) op(w, 6) op(w, 7) \
@@ -80,14 +94,14 @@ static void one_round(enum regset s)
 {
 	if (s == XMM)
 		__asm__ volatile(L16(LDX, ) YIELD_LOOP L16(STX, )
-				 :: [i] "r"(in), [o] "r"(out), [yields] "i"(YIELDS), [spin] "i"(SPIN) : CLOB);
+				 :: [i] "r"(in), [o] "r"(out), [yields] "i"(YIELDS), [spin] "i"(SPIN), PING : CLOB);
 	else if (s == YMM)
 		__asm__ volatile(L16(LDY, ) YIELD_LOOP L16(STY, ) "vzeroupper\n"
-				 :: [i] "r"(in), [o] "r"(out), [yields] "i"(YIELDS), [spin] "i"(SPIN) : CLOB);
+				 :: [i] "r"(in), [o] "r"(out), [yields] "i"(YIELDS), [spin] "i"(SPIN), PING : CLOB);
 	else
 		__asm__ volatile(L32(LDZ, ) KMASK(LDK) YIELD_LOOP L32(STZ, ) KMASK(STK) "vzeroupper\n"
 				 :: [i] "r"(in), [o] "r"(out), [ki] "r"(kin), [ko] "r"(kout),
-				    [yields] "i"(YIELDS), [spin] "i"(SPIN) : CLOB);
+				    [yields] "i"(YIELDS), [spin] "i"(SPIN), PING : CLOB);
 }
 
 /* One process's rounds; the number of rounds whose registers differed.
@@ -137,21 +151,33 @@ int main(void)
 	cpu_set_t one;
 	CPU_ZERO(&one);
 	CPU_SET(0, &one);
-	/* Both on CPU 0, so that every yield is a switch between them. */
+	/* Both on CPU 0, so that every hand-over is a switch between them. */
 	if (sched_setaffinity(0, sizeof one, &one)) {
 		printf("AHV-LINUX: FAIL case xstate-switches: sched_setaffinity failed\n");
+		return 1;
+	}
+	int ab[2], ba[2];
+	if (pipe(ab) || pipe(ba)) {
+		printf("AHV-LINUX: FAIL case xstate-switches: pipe failed\n");
 		return 1;
 	}
 	pid_t kid[2];
 	for (unsigned p = 0; p < 2; p++) {
 		kid[p] = fork();
-		if (kid[p] == 0)
+		if (kid[p] == 0) {
+			/* 0 writes ab then reads ba; 1 reads ab then writes ba. */
+			first[0] = p ? NR_READ : NR_WRITE;
+			first[1] = p ? ab[0] : ab[1];
+			second[0] = p ? NR_WRITE : NR_READ;
+			second[1] = p ? ba[1] : ba[0];
 			_exit(rounds(s, p + 1) ? 1 : 0);
+		}
 		if (kid[p] < 0) {
 			printf("AHV-LINUX: FAIL case xstate-switches: fork failed\n");
 			return 1;
 		}
 	}
+	close(ab[0]), close(ab[1]), close(ba[0]), close(ba[1]);
 	int failed = 0;
 	for (unsigned p = 0; p < 2; p++) {
 		int st;
@@ -164,10 +190,12 @@ int main(void)
 	if (failed)
 		printf("AHV-LINUX: FAIL case xstate-switches: %s of %d process(es) changed across %ld context switches\n",
 		       set_name[s], failed, sw);
-	else if (sw < ROUNDS)
+	/* At least one switch per hand-over of either process: on one CPU a
+	 * read() can find its byte only if the writer ran in between. */
+	else if (sw < ROUNDS * YIELDS)
 		printf("AHV-LINUX: FAIL case xstate-switches: only %ld context switches, the check proves nothing\n", sw);
 	else
 		printf("AHV-LINUX: case xstate-switches ok: %s of 2 processes x %d rounds kept across %ld context switches\n",
 		       set_name[s], ROUNDS, sw);
-	return failed || sw < ROUNDS;
+	return failed || sw < ROUNDS * YIELDS;
 }
