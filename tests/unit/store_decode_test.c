@@ -11,6 +11,14 @@
 static int fails;
 static uint64_t gpr[16];
 
+/* The dword stores alone (what the xAPIC registers take). */
+static int ahv_decode_store32(const uint8_t *b, unsigned n, int lm, const uint64_t g[16], unsigned *len,
+			      uint32_t *val, int *xreg)
+{
+	unsigned w;
+	return ahv_decode_store(b, n, lm, g, len, val, &w, xreg) || w != 4 ? -1 : 0;
+}
+
 /* Decode bytes from a heap buffer of exactly n bytes. */
 static int dec(const char *hex, int lm, unsigned *len, uint32_t *val, int *xreg)
 {

@@ -43,19 +43,6 @@ ahv_safe_rdmsr:
 	xorl %eax, %eax
 6:	ret
 
-/* int ahv_safe_xgetbv(uint32_t xcr, uint64_t *val): XGETBV (Vol. 2C);
- * #UD while the host's CR4.OSXSAVE is clear. */
-	.globl ahv_safe_xgetbv
-	.align 16
-ahv_safe_xgetbv:
-	movl %edi, %ecx
-7:	xgetbv
-	shlq $32, %rdx
-	orq %rdx, %rax
-	movq %rax, (%rsi)
-	xorl %eax, %eax
-8:	ret
-
 /* int ahv_safe_rdpkru(uint32_t *val): RDPKRU (Vol. 2B; opcode 0F 01 EE,
  * ECX = 0, PKRU into EAX, EDX = 0) with the host's CR4.PKE (bit 22, SDM
  * Vol. 3A §2.5) set around it, since RDPKRU is #UD while it is clear. The
@@ -84,7 +71,6 @@ ahv_fixup_table:
 	.quad 1b, 2b
 	.quad 3b, 4b
 	.quad 5b, 6b
-	.quad 7b, 8b
 	.quad 9b, 10b
 	.globl ahv_fixup_table_end
 ahv_fixup_table_end:

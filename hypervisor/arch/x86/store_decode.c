@@ -64,12 +64,3 @@ int ahv_decode_store(const uint8_t *b, unsigned n, int long_mode, const uint64_t
 	*width = w;
 	return 0;
 }
-
-int ahv_decode_store32(const uint8_t *b, unsigned n, int long_mode, const uint64_t gpr[16], unsigned *len,
-		       uint32_t *val, int *xreg)
-{
-	unsigned w;
-	if (ahv_decode_store(b, n, long_mode, gpr, len, val, &w, xreg) || w != 4)
-		return -1;
-	return 0;
-}

@@ -14,7 +14,6 @@
 int ahv_safe_xsetbv(uint32_t xcr, uint64_t val);
 int ahv_safe_wrmsr(uint32_t msr, uint64_t val);
 int ahv_safe_rdmsr(uint32_t msr, uint64_t *val);
-int ahv_safe_xgetbv(uint32_t xcr, uint64_t *val);
 int ahv_safe_rdpkru(uint32_t *val);
 
 /* The guest's PKRU for struct ahv_vcpu_exit: 0 while its CR4.PKE (SDM
