@@ -204,7 +204,8 @@ int ahv_amdvi_setup(struct ahv_hv *hv, uint64_t top, char *why, size_t cap)
 		return -1;
 	/* Their PCI functions' ECAM pages (pcicfg.c), guarded from CPUs in
 	 * the nested tables and from devices below. */
-	ahv_pcicfg_ecam_setup(hv, h->acpi_mcfg);
+	if (ahv_pcicfg_ecam_setup(hv, h->acpi_mcfg, why, cap))
+		return -1;
 	uint32_t n = amdvi.n;
 	amdvi.n = 0;
 	/* 4-level tables (DTE Mode 4: 48-bit DMA addresses, which every

@@ -168,7 +168,9 @@ int ahv_xapic_store(struct ahv_hv *hv, struct ahv_vcpu *v, const struct ahv_vcpu
 	if (ahv_guest_store_decode(hv, v, x, lin, gpa, "xAPIC", &st))
 		return -1;
 	if (!ahv_trapped_store_width_ok(io >= 0, (unsigned)(gpa & 0xfff), st.width)) {
-		ahv_log("ahv: %u-byte store to the xAPIC/I/O APIC at %lx (gpa %lx): #GP\n", st.width, lin, gpa);
+		static uint32_t logged;
+		if (logged++ < 16)
+			ahv_log("ahv: %u-byte store to the xAPIC/I/O APIC at %lx (gpa %lx): #GP\n", st.width, lin, gpa);
 		return -1;
 	}
 	uint32_t val = st.val;

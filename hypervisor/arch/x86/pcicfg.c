@@ -65,7 +65,7 @@ int ahv_pcicfg_guard(uint16_t segment, uint16_t bdf, uint16_t cap)
 
 int ahv_pcicfg_active(void) { return guard.n != 0; }
 
-void ahv_pcicfg_ecam_setup(struct ahv_hv *hv, uint64_t mcfg)
+int ahv_pcicfg_ecam_setup(struct ahv_hv *hv, uint64_t mcfg, char *why, size_t cap)
 {
 	const uint8_t *t = (const uint8_t *)(uintptr_t)mcfg;
 	uint32_t len = 0;
@@ -80,16 +80,24 @@ void ahv_pcicfg_ecam_setup(struct ahv_hv *hv, uint64_t mcfg)
 		/* Never a page of the hypervisor's (protecting it would map it
 		 * for the guest). The host reaches the page through its own
 		 * tables (RAM is mapped to at least 4 GiB; an ECAM window may
-		 * lie above). */
-		if (guard.ecam[i] && (ahv_hv_owns(hv, guard.ecam[i], AHV_PAGE_SIZE) ||
-				      (!ahv_pt_lookup(&hv->host_pt, guard.ecam[i], &lvl) &&
-				       ahv_pt_map4k(&hv->host_pt, guard.ecam[i], guard.ecam[i] + AHV_PAGE_SIZE))))
-			guard.ecam[i] = 0;
+		 * lie above). A page that cannot be guarded stops the start:
+		 * the guest would write the function through it unchecked. */
+		if (guard.ecam[i] && ahv_hv_owns(hv, guard.ecam[i], AHV_PAGE_SIZE)) {
+			ahv_snprintf(why, cap, "ACPI MCFG: the ECAM page %lx of IOMMU function %02x:%02x.%x lies in "
+				     "hypervisor memory", guard.ecam[i], f->bdf >> 8, (f->bdf >> 3) & 31, f->bdf & 7);
+			return -1;
+		}
+		if (guard.ecam[i] && !ahv_pt_lookup(&hv->host_pt, guard.ecam[i], &lvl) &&
+		    ahv_pt_map4k(&hv->host_pt, guard.ecam[i], guard.ecam[i] + AHV_PAGE_SIZE)) {
+			ahv_snprintf(why, cap, "hypervisor memory pool too small to map the IOMMU's ECAM page");
+			return -1;
+		}
 		ahv_log("AHV-HV-IOMMU: IOMMU function %02x:%02x.%x (segment %u) guarded: writes to its Command "
 			"register and capability block at %x refused through CF8/CFC and %s %lx\n",
 			f->bdf >> 8, (f->bdf >> 3) & 31, f->bdf & 7, f->segment, f->cap,
-			guard.ecam[i] ? "its ECAM page" : "ECAM (none: no MCFG entry covers it usably)", guard.ecam[i]);
+			guard.ecam[i] ? "its ECAM page" : "ECAM (none: no MCFG entry covers it)", guard.ecam[i]);
 	}
+	return 0;
 }
 
 int ahv_pcicfg_protect(struct ahv_pt *pt, uint64_t write_bit)

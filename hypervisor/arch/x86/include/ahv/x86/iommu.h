@@ -49,9 +49,10 @@ void ahv_amdvi_poll_unit(uint32_t idx);
  * pcicfg_guard.h). amdvi.c guards each IOMMU's function (IVHD DeviceID,
  * capability offset; 0, or -1 when AHV_PCICFG_MAX_FN are guarded) and
  * then finds their ECAM pages in the MCFG table at mcfg (0: none), mapped
- * in the host tables. From then on: */
+ * in the host tables (0, or -1 with the reason in why: a page in
+ * hypervisor memory, or no pool left to map it). From then on: */
 int ahv_pcicfg_guard(uint16_t segment, uint16_t bdf, uint16_t cap);
-void ahv_pcicfg_ecam_setup(struct ahv_hv *hv, uint64_t mcfg);
+int ahv_pcicfg_ecam_setup(struct ahv_hv *hv, uint64_t mcfg, char *why, size_t cap);
 /* a function is guarded (port_io.c intercepts CF8h-CFFh) */
 int ahv_pcicfg_active(void);
 /* a port I/O exit: 1 if it was a configuration-port access, done (a write
